@@ -1,0 +1,47 @@
+# Two commands set up everything on a fresh machine: `make train` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: train test bench docs dot lint clean
+
+# Create the virtual environment and install the project (editable) with its test tools.
+# Re-runs only when the package metadata changes.
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+# Graphviz's `dot` program renders the computation graphs.
+dot:
+	@command -v dot >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's graphviz (for the dot program)..."; \
+	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q graphviz >/dev/null; \
+	  else \
+	    echo "Graphviz's dot is missing. Install it with: sudo apt-get install graphviz" >&2; exit 1; \
+	  fi; }
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: $(STAMP) dot lint
+	$(BIN)/python -m pytest
+
+train: $(STAMP) dot
+	$(BIN)/tinyllm train
+
+# Benchmarks run with OpenBLAS's core-type overrides unset: they halve NumPy's matmul speed.
+bench: $(STAMP)
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python bench/engine_ops.py
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python bench/tokenizer.py
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python bench/train.py
+
+docs: $(STAMP) dot
+	$(BIN)/python docs/make_images.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,360 @@
+"""The Tensor and reverse-mode autograd: the heart of tinyllm.
+
+A `Tensor` wraps a NumPy array. Every op on tensors that require a gradient records a
+`Function` node: the op's forward result plus what its backward needs. The nodes form a
+directed acyclic graph from the inputs (leaves) to the output; `backward()` walks that graph
+from the output back to the leaves in topological order, applying the chain rule:
+
+    dL/d(input) = sum over the ops that used the input of  (local backward of op)(dL/d(output))
+
+Two rules keep the whole engine small:
+- Broadcasting is undone in one place (`unbroadcast`): an op's backward returns gradients of
+  the broadcast shape, and the engine sums them down to each input's own shape.
+- Gradients from several uses of a tensor are added (`b = a + a` gives `a` two contributions).
+
+The ops themselves live in `engine/ops.py`, each with its forward and backward side by side.
+"""
+
+import contextlib
+
+import numpy as np
+
+_grad_enabled = True
+_scope = ()  # the modules whose forward is running, outermost first (see `module_scope`)
+_RELEASED = object()  # marks a node whose graph was freed by backward()
+
+
+class no_grad(contextlib.ContextDecorator):
+    """Disable graph building: ops inside give plain results that require no grad.
+
+    Use as `with engine.no_grad(): ...` or as a decorator `@engine.no_grad()`.
+    """
+
+    def __enter__(self):
+        global _grad_enabled
+        self._previous, _grad_enabled = _grad_enabled, False
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self._previous
+
+
+def is_grad_enabled():
+    """True unless inside `no_grad`."""
+    return _grad_enabled
+
+
+@contextlib.contextmanager
+def module_scope(module):
+    """Tag the ops created inside with `module` (used by `nn.Module.__call__` and by viz)."""
+    global _scope
+    outer = _scope
+    _scope = outer + (module,)
+    try:
+        yield
+    finally:
+        _scope = outer
+
+
+def unbroadcast(grad, shape):
+    """Sum `grad` down to `shape`: the backward of NumPy broadcasting.
+
+    A broadcast input was (virtually) copied along new leading axes and along its size-1 axes,
+    so its gradient is the sum of the copies' gradients over exactly those axes.
+    """
+    extra = grad.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(
+        extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
+    )
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+def as_array(value, like):
+    """A Python number or array as an ndarray, taking `like`'s dtype for bare numbers.
+
+    `float32 tensor * 0.5` must stay float32, so a Python scalar is given the dtype NumPy's own
+    promotion picks for `like` and that scalar.
+    """
+    if isinstance(value, np.ndarray):
+        return value
+    if isinstance(value, int | float | bool):
+        return np.asarray(value, dtype=np.result_type(like, value))
+    return np.asarray(value)
+
+
+class Tensor:
+    """An n-dimensional array that remembers how it was computed, so it can be differentiated.
+
+    `Tensor(data, requires_grad=False)`: `data` is an ndarray (its dtype is kept), a Python
+    number or a nested list (floats become float32, integers stay integers). Only floating
+    tensors can require a gradient. `name` is an optional label shown in graph pictures.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "name", "_ctx", "_retains_grad", "_scope")
+    __array_priority__ = 100  # `ndarray * tensor` defers to Tensor.__rmul__
+
+    def __init__(self, data, requires_grad=False, name=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        if isinstance(data, np.ndarray | np.generic):
+            data = np.asarray(data)
+        else:
+            data = np.asarray(data)
+            if data.dtype == np.float64:
+                data = data.astype(np.float32)
+        if data.dtype.kind not in "fiub":
+            raise TypeError(f"Tensor data must be numeric, got dtype {data.dtype}")
+        if requires_grad and data.dtype.kind != "f":
+            raise TypeError(f"only floating-point tensors can require grad, got dtype {data.dtype}")
+        self.data = data
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self.name = name
+        self._ctx = None  # the Function that produced this tensor; None for a leaf
+        self._retains_grad = False
+        self._scope = ()
+
+    # ---- plain attributes and conversions ----------------------------------------------------
+    shape = property(lambda self: self.data.shape)
+    ndim = property(lambda self: self.data.ndim)
+    dtype = property(lambda self: self.data.dtype)
+    size = property(lambda self: self.data.size)
+    is_leaf = property(lambda self: self._ctx is None)
+
+    def __len__(self):
+        return len(self.data)
+
+    def __repr__(self):
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        body = np.array2string(self.data, separator=", ", prefix="Tensor(")
+        return f"Tensor({body}, dtype={self.dtype}{grad})"
+
+    def numpy(self):
+        """The data as an ndarray (shared, not copied)."""
+        return self.data
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self.size != 1:
+            raise ValueError(f"item() needs a one-element tensor, got shape {self.shape}")
+        return self.data.item()
+
+    def detach(self):
+        """A new leaf sharing this tensor's data, cut off from the graph."""
+        return Tensor(self.data)
+
+    def retain_grad(self):
+        """Keep `.grad` on this non-leaf tensor after backward (leaves always keep theirs)."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad() on a tensor that does not require grad")
+        self._retains_grad = True
+
+    # ---- ops (each defined, forward beside backward, in engine/ops.py) ----------------------
+    def __add__(self, other):
+        return ops.Add.apply(self, other)
+
+    def __radd__(self, other):
+        return ops.Add.apply(other, self)
+
+    def __sub__(self, other):
+        return ops.Sub.apply(self, other)
+
+    def __rsub__(self, other):
+        return ops.Sub.apply(other, self)
+
+    def __mul__(self, other):
+        return ops.Mul.apply(self, other)
+
+    def __rmul__(self, other):
+        return ops.Mul.apply(other, self)
+
+    def __truediv__(self, other):
+        return ops.Div.apply(self, other)
+
+    def __rtruediv__(self, other):
+        return ops.Div.apply(other, self)
+
+    def __matmul__(self, other):
+        return ops.MatMul.apply(self, other)
+
+    def __rmatmul__(self, other):
+        return ops.MatMul.apply(other, self)
+
+    def __neg__(self):
+        return ops.Neg.apply(self)
+
+    def __pow__(self, exponent):
+        if not isinstance(exponent, int | float):
+            raise TypeError(f"** takes a Python number exponent, got {type(exponent).__name__}")
+        return ops.Pow.apply(self, exponent=exponent)
+
+    def __getitem__(self, index):
+        return ops.GetItem.apply(self, index=index)
+
+    def sum(self, axis=None, keepdims=False):
+        return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return ops.Max.apply(self, axis=axis, keepdims=keepdims)
+
+    def exp(self):
+        return ops.Exp.apply(self)
+
+    def log(self):
+        return ops.Log.apply(self)
+
+    def sqrt(self):
+        return ops.Sqrt.apply(self)
+
+    def tanh(self):
+        return ops.Tanh.apply(self)
+
+    def sigmoid(self):
+        return ops.Sigmoid.apply(self)
+
+    def relu(self):
+        return ops.ReLU.apply(self)
+
+    def gelu(self):
+        return ops.GELU.apply(self)
+
+    def softmax(self, axis=-1):
+        return ops.Softmax.apply(self, axis=axis)
+
+    def log_softmax(self, axis=-1):
+        return ops.LogSoftmax.apply(self, axis=axis)
+
+    def reshape(self, *shape):
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
+        return ops.Reshape.apply(self, shape=tuple(shape))
+
+    def transpose(self, axis1, axis2):
+        axes = list(range(self.ndim))
+        axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+        return ops.Permute.apply(self, axes=tuple(axes))
+
+    def permute(self, *axes):
+        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], tuple | list) else axes
+        return ops.Permute.apply(self, axes=tuple(axes))
+
+    @property
+    def T(self):
+        if self.ndim != 2:
+            raise ValueError(f".T needs a 2-D tensor, got shape {self.shape}; use permute()")
+        return ops.Permute.apply(self, axes=(1, 0))
+
+    def masked_fill(self, mask, value):
+        """Where `mask` is True, `value`; elsewhere this tensor. `mask` broadcasts to self."""
+        mask = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+        return ops.MaskedFill.apply(self, mask=mask, value=value)
+
+    # ---- autograd ----------------------------------------------------------------------------
+    def backward(self, grad=None, retain_graph=False):
+        """Compute d(self)/d(leaf) for every leaf that requires grad; add it to `leaf.grad`.
+
+        `grad` is dL/d(self), needed unless self has one element (then it is 1). The graph's
+        saved arrays are freed afterwards unless `retain_graph=True`.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward() on a tensor that does not require grad")
+        if grad is None:
+            if self.size != 1:
+                raise RuntimeError(
+                    f"backward() without a gradient needs a one-element tensor, got shape "
+                    f"{self.shape}; pass grad= of that shape"
+                )
+            grad = np.ones_like(self.data)
+        else:
+            grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+            if grad.shape != self.shape:
+                raise ValueError(
+                    f"backward() grad has shape {grad.shape}, tensor has shape {self.shape}"
+                )
+
+        grads = {id(self): grad}  # dL/d(node) for the nodes reached so far, freed when used
+        for node in self._topological_order():
+            g = grads.pop(id(node), None)
+            ctx = node._ctx
+            if ctx is _RELEASED:
+                raise RuntimeError(
+                    "backward through a graph whose saved arrays were already freed; pass "
+                    "retain_graph=True to the first backward() to go through it twice"
+                )
+            if ctx is None or node._retains_grad:
+                # d(L)/d(leaf) accumulates across backward calls (as PyTorch); copy, never alias.
+                g_own = g.astype(node.dtype, copy=True)
+                node.grad = g_own if node.grad is None else node.grad + g_own
+            if ctx is None:
+                continue
+            for inp, g_inp in zip(ctx.inputs, ctx.backward(g), strict=True):
+                if g_inp is None or not inp.requires_grad:
+                    continue
+                if g_inp.shape != inp.shape:
+                    g_inp = unbroadcast(g_inp, inp.shape)
+                key = id(inp)
+                grads[key] = grads[key] + g_inp if key in grads else g_inp
+            if not retain_graph:
+                node._ctx = _RELEASED
+
+    def _topological_order(self):
+        """Nodes that lead to self, each after every node that uses it (self first).
+
+        Iterative depth-first search, so a chain of 100,000 ops needs no recursion.
+        """
+        order, visited = [], set()
+        stack = [(self, False)]
+        while stack:
+            node, inputs_done = stack.pop()
+            if inputs_done:
+                order.append(node)
+                continue
+            if id(node) in visited:
+                continue
+            visited.add(id(node))
+            stack.append((node, True))
+            ctx = node._ctx
+            if ctx is not None and ctx is not _RELEASED:
+                stack.extend((inp, False) for inp in ctx.inputs if inp.requires_grad)
+        return reversed(order)
+
+
+class Function:
+    """One differentiable op. Subclasses define `forward` on arrays and `backward` on gradients.
+
+    `forward(*arrays, **options)` returns the output array and saves on `self` what backward
+    needs. `backward(grad)` receives dL/d(output) and returns one gradient (or None) per input,
+    in the broadcast shape; the engine reduces it to the input's shape. `self.needs_grad[i]`
+    tells whether input i wants a gradient, so backward can skip work nobody asked for.
+    `rules` (one string per input) is the derivative written as math; graph pictures show it.
+    """
+
+    rules = ()
+
+    @classmethod
+    def apply(cls, *inputs, **options):
+        """Run the op on tensors (or numbers) and, when needed, record it in the graph."""
+        like = next(x.data for x in inputs if isinstance(x, Tensor))
+        tensors = [x if isinstance(x, Tensor) else Tensor(as_array(x, like)) for x in inputs]
+        fn = cls()
+        fn.needs_grad = [t.requires_grad for t in tensors]
+        out = Tensor(fn.forward(*[t.data for t in tensors], **options))
+        if _grad_enabled and any(fn.needs_grad):
+            fn.inputs, fn.options = tensors, options
+            out.requires_grad, out._ctx, out._scope = True, fn, _scope
+        return out
+
+    def forward(self, *arrays, **options):
+        raise NotImplementedError
+
+    def backward(self, grad):
+        raise NotImplementedError
+
+
+# The ops subclass Function, so they are imported once it exists; Tensor's methods look them up
+# when called.
+from engine import ops  # noqa: E402
