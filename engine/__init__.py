@@ -1,11 +1,11 @@
 """A tensor-level reverse-mode autograd engine on NumPy.
 
-    >>> from engine import Tensor
-    >>> a = Tensor([1.0, 2.0, 3.0], requires_grad=True)
-    >>> loss = (a * a).sum()        # 1 + 4 + 9
-    >>> loss.backward()
-    >>> a.grad                      # d(sum a²)/da = 2a
-    array([2., 4., 6.], dtype=float32)
+>>> from engine import Tensor
+>>> a = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+>>> loss = (a * a).sum()        # 1 + 4 + 9
+>>> loss.backward()
+>>> a.grad                      # d(sum a²)/da = 2a
+array([2., 4., 6.], dtype=float32)
 """
 
 import numpy as np
@@ -13,7 +13,7 @@ import numpy as np
 from engine import ops
 from engine.gradcheck import GradcheckError, gradcheck
 from engine.random import generator, get_rng_state, manual_seed, set_rng_state
-from engine.tensor import Function, Tensor, is_grad_enabled, module_scope, no_grad
+from engine.tensor import Function, Tensor, backprop, is_grad_enabled, module_scope, no_grad
 
 
 def _tensors(values):
@@ -37,11 +37,11 @@ def where(cond, a, b):
     return ops.Where.apply(a, b, cond=cond)
 
 
-
 __all__ = [
     "Function",
     "GradcheckError",
     "Tensor",
+    "backprop",
     "cat",
     "generator",
     "get_rng_state",

@@ -276,30 +276,8 @@ class Tensor:
                     f"backward() grad has shape {grad.shape}, tensor has shape {self.shape}"
                 )
 
-        grads = {id(self): grad}  # dL/d(node) for the nodes reached so far, freed when used
-        for node in self._topological_order():
-            g = grads.pop(id(node), None)
-            ctx = node._ctx
-            if ctx is _RELEASED:
-                raise RuntimeError(
-                    "backward through a graph whose saved arrays were already freed; pass "
-                    "retain_graph=True to the first backward() to go through it twice"
-                )
-            if ctx is None or node._retains_grad:
-                # d(L)/d(leaf) accumulates across backward calls (as PyTorch); copy, never alias.
-                g_own = g.astype(node.dtype, copy=True)
-                node.grad = g_own if node.grad is None else node.grad + g_own
-            if ctx is None:
-                continue
-            for inp, g_inp in zip(ctx.inputs, ctx.backward(g), strict=True):
-                if g_inp is None or not inp.requires_grad:
-                    continue
-                if g_inp.shape != inp.shape:
-                    g_inp = unbroadcast(g_inp, inp.shape)
-                key = id(inp)
-                grads[key] = grads[key] + g_inp if key in grads else g_inp
-            if not retain_graph:
-                node._ctx = _RELEASED
+        for _ in backprop(self, grad, retain_graph):
+            pass
 
     def _topological_order(self):
         """Nodes that lead to self, each after every node that uses it (self first).
@@ -321,6 +299,42 @@ class Tensor:
             if ctx is not None and ctx is not _RELEASED:
                 stack.extend((inp, False) for inp in ctx.inputs if inp.requires_grad)
         return reversed(order)
+
+
+def backprop(root, grad, retain_graph=False):
+    """The backward pass, one node at a time: yields `(node, g, sent)` in the order visited.
+
+    `g` is dL/d(node); `sent` lists `(input, gradient)` for what the node passed to each of
+    its inputs. `Tensor.backward` simply runs this to the end; the viz package watches it.
+    """
+    grads = {id(root): grad}  # dL/d(node) for the nodes reached so far, freed once used
+    for node in root._topological_order():
+        g = grads.pop(id(node), None)
+        if g is None:
+            continue  # no gradient reached this node (an op sent None to it)
+        ctx = node._ctx
+        if ctx is _RELEASED:
+            raise RuntimeError(
+                "backward through a graph whose saved arrays were already freed; pass "
+                "retain_graph=True to the first backward() to go through it twice"
+            )
+        if ctx is None or node._retains_grad:
+            # Gradients accumulate across backward calls (as in PyTorch); copied, never aliased.
+            g_own = g.astype(node.dtype, copy=True)
+            node.grad = g_own if node.grad is None else node.grad + g_own
+        sent = []
+        if ctx is not None:
+            for inp, g_inp in zip(ctx.inputs, ctx.backward(g), strict=True):
+                if g_inp is None or not inp.requires_grad:
+                    continue
+                if g_inp.shape != inp.shape:
+                    g_inp = unbroadcast(g_inp, inp.shape)
+                key = id(inp)
+                grads[key] = grads[key] + g_inp if key in grads else g_inp  # a reused input
+                sent.append((inp, g_inp))
+            if not retain_graph:
+                node._ctx = _RELEASED
+        yield node, g, sent
 
 
 class Function:
