@@ -27,16 +27,22 @@ _RELEASED = object()  # marks a node whose graph was freed by backward()
 class no_grad(contextlib.ContextDecorator):
     """Disable graph building: ops inside give plain results that require no grad.
 
-    Use as `with engine.no_grad(): ...` or as a decorator `@engine.no_grad()`.
+    Use as `with engine.no_grad(): ...` or as a decorator `@engine.no_grad()`. One decorator
+    instance serves every call of its function, recursive ones included, so the states to
+    restore are kept on a stack.
     """
+
+    def __init__(self):
+        self._previous = []
 
     def __enter__(self):
         global _grad_enabled
-        self._previous, _grad_enabled = _grad_enabled, False
+        self._previous.append(_grad_enabled)
+        _grad_enabled = False
 
     def __exit__(self, *exc):
         global _grad_enabled
-        _grad_enabled = self._previous
+        _grad_enabled = self._previous.pop()
 
 
 def is_grad_enabled():
