@@ -78,16 +78,19 @@ def unbroadcast(grad, shape):
 
 
 def as_array(value, like):
-    """A Python number or array as an ndarray, taking `like`'s dtype for bare numbers.
+    """An operand that is not a Tensor (number, list or array) as an ndarray.
 
-    `float32 tensor * 0.5` must stay float32, so a Python scalar is given the dtype NumPy's own
-    promotion picks for `like` and that scalar.
+    `float32 tensor * 0.5` must stay float32, so a number (a Python one or a NumPy scalar such
+    as `np.sqrt(64)`, as in PyTorch) is given the dtype NumPy's promotion picks for `like` and a
+    Python number. A list is converted as `Tensor(list)` does; an ndarray keeps its dtype.
     """
     if isinstance(value, np.ndarray):
         return value
+    if isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, int | float | bool):
         return np.asarray(value, dtype=np.result_type(like, value))
-    return np.asarray(value)
+    return Tensor(value).data
 
 
 class Tensor:
