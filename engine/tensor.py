@@ -365,7 +365,11 @@ class Function:
         tensors = [x if isinstance(x, Tensor) else Tensor(as_array(x, like)) for x in inputs]
         fn = cls()
         fn.needs_grad = [t.requires_grad for t in tensors]
-        out = Tensor(fn.forward(*[t.data for t in tensors], **options))
+        try:
+            out = Tensor(fn.forward(*[t.data for t in tensors], **options))
+        except ValueError as error:  # e.g. shapes that do not broadcast: say which op and shapes
+            shapes = " and ".join(str(t.shape) for t in tensors)
+            raise ValueError(f"{cls.__name__} got shapes {shapes}: {error}") from error
         if _grad_enabled and any(fn.needs_grad):
             fn.inputs, fn.options = tensors, options
             out.requires_grad, out._ctx, out._scope = True, fn, _scope
