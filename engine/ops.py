@@ -117,7 +117,10 @@ def _axes(axis, ndim):
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    return tuple(sorted(a % ndim if ndim else a for a in axes))
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"axis {a} is out of range for a {ndim}-D tensor")
+    return tuple(sorted(a % ndim for a in axes))
 
 
 def _expand_to(g, axes, keepdims, shape):
