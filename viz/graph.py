@@ -1,0 +1,230 @@
+"""Pictures of computation graphs, from `a * b + c` to a whole GPT (`viz.draw_graph`).
+
+Boxes are tensors (name, shape, dtype; values and gradients when small), ellipses are ops,
+arrows go forward, from an op's inputs to the op and on to its output. Every module whose
+forward ran is a labelled cluster around the ops it made. A GPT has hundreds of ops, so
+`depth=k` draws each module nested deeper than k as one box instead (its name, class,
+parameter count and the shapes going in and out): the model itself is depth 1, so a GPT at
+`depth=1` shows the embeddings, the blocks and the head, and at `depth=2` the attention and MLP
+inside each block.
+
+`show_rules=True` writes on each arrow the backward rule that carries the gradient back along
+it (`dA = G @ Bᵀ`, G being the gradient of the op's output) and, where the input was broadcast,
+the sum that undoes the broadcast: where learners get stuck.
+"""
+
+import itertools
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import graphviz
+import numpy as np
+
+from viz import labels
+from viz.trace import trace
+
+FONT = "Helvetica"
+TENSOR_FILL = {"param": "#fde3c8", "constant": "#eeeeee", "value": "#dceaf7", "root": "#c8e6c0"}
+OP_FILL = "#fff3c4"
+MODULE_FILL = "#e6dcf2"
+CLUSTER_FILLS = ("#f5f7fb", "#eaeff7", "#dfe6f2", "#d4ddec")
+FORMATS = ("svg", "png", "pdf")
+
+
+@dataclass
+class Paint:
+    """What `backward_steps` and `check_graph` add to a plain picture.
+
+    `grads`: id(tensor) -> gradient to show instead of `.grad` (None: show `.grad`).
+    `fill`: id(tensor) -> fill colour of the tensor. `op_fill`: id(output) -> fill of its op.
+    `module_fill`: collapsed module path (a tuple of ids) -> fill of its box.
+    `edges`: (id(output), input slot) -> (label, colour) of that arrow. `title`: a caption.
+    """
+
+    grads: dict | None = None
+    fill: dict = field(default_factory=dict)
+    op_fill: dict = field(default_factory=dict)
+    module_fill: dict = field(default_factory=dict)
+    edges: dict = field(default_factory=dict)
+    title: str = ""
+
+
+def draw_graph(root, depth=None, show_data="auto", show_rules=False, rankdir="LR"):
+    """Draw the graph that computed the tensor `root`; returns a `graphviz.Digraph`.
+
+    `depth`: None draws every op; k draws modules nested deeper than k as single boxes.
+    `show_data`: "auto" shows the values of tensors of at most `labels.SMALL` elements, True
+    of every tensor (long ones abbreviated), False of none. `rankdir`: "LR" (left to right)
+    or "TB" (top to bottom). Save the picture with `viz.save_graph(dot, "graph.svg")`.
+    """
+    check_options(depth, show_data, rankdir)
+    return build(trace(root), depth, show_data, show_rules, rankdir)
+
+
+def check_options(depth, show_data, rankdir):
+    if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 0):
+        raise ValueError(f"depth must be None or an int >= 0, got {depth!r}")
+    if show_data not in ("auto", True, False):
+        raise ValueError(f"show_data must be 'auto', True or False, got {show_data!r}")
+    if rankdir not in ("LR", "TB", "RL", "BT"):
+        raise ValueError(f"rankdir must be 'LR', 'TB', 'RL' or 'BT', got {rankdir!r}")
+
+
+def place(graph, tensor, depth):
+    """(cluster path, collapsed module path or None) for a tensor and the op that made it."""
+    path = graph.paths[id(tensor)]
+    if depth is not None and len(path) > depth:
+        return path[:depth], path[: depth + 1]
+    return path, None
+
+
+def save_graph(dot, path):
+    """Render `dot` to `path` with Graphviz; the extension picks the format (svg, png, pdf)."""
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower()
+    if fmt not in FORMATS:
+        raise ValueError(f"graph file must end in one of {FORMATS}, got {str(path)!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dot.render(outfile=path, format=fmt, cleanup=True)
+    return path
+
+
+def build(graph, depth, show_data, show_rules, rankdir, paint=None):
+    """The Digraph of a traced graph: nodes placed in module clusters, then the arrows."""
+    paint = paint or Paint()
+    nodes = defaultdict(list)  # cluster path -> [(node name, attributes)]
+    item = {}  # id(tensor) -> its node: the tensor's own, or its collapsed module's
+    op_item = {}  # id(tensor) -> the node of the op that made it
+    boxes = {}  # collapsed module path -> {"name", "path", "in", "out"}
+    edges = []
+    for t in graph.tensors:
+        cluster, box = place(graph, t, depth)
+        if box is not None:
+            key = tuple(map(id, box))
+            if key not in boxes:
+                spot = (cluster, len(nodes[cluster]))  # where its node goes, once labelled
+                boxes[key] = {"name": f"m{len(boxes)}", "path": box, "spot": spot}
+                boxes[key].update({"in": {}, "out": {}})
+                nodes[cluster].append(None)
+            item[id(t)] = op_item[id(t)] = boxes[key]["name"]
+            continue
+        name = item[id(t)] = f"t{len(item)}"
+        nodes[cluster].append((name, tensor_node(graph, t, show_data, paint)))
+        if t._ctx is not None:
+            op = op_item[id(t)] = f"op{len(op_item)}"
+            fill = paint.op_fill.get(id(t), OP_FILL)
+            nodes[cluster].append((op, {"label": labels.op_name(t._ctx), "fillcolor": fill}))
+            edges.append((op, name, {}))
+
+    box_of = {box["name"]: box for box in boxes.values()}
+    merged = {}  # (src, dst) -> shapes carried between a collapsed module and anything else
+    for t in graph.tensors:
+        if t._ctx is None:
+            continue
+        dst = op_item[id(t)]
+        notes = None
+        for slot, inp in enumerate(t._ctx.inputs):
+            src = item[id(inp)]
+            if src == dst:
+                continue
+            if src in box_of or dst in box_of:
+                shape = labels.shape_text(inp.shape)
+                merged.setdefault((src, dst), {})[shape] = None
+                if dst in box_of:
+                    box_of[dst]["in"][id(inp)] = shape
+                if src in box_of:
+                    box_of[src]["out"][id(inp)] = shape
+                continue
+            if show_rules and notes is None:
+                notes = labels.broadcast_notes(t._ctx, t)
+            edges.append((src, dst, input_edge(t, slot, inp, show_rules, notes, paint)))
+    if item[id(graph.root)] in box_of:
+        box_of[item[id(graph.root)]]["out"][id(graph.root)] = labels.shape_text(graph.root.shape)
+    for (src, dst), shapes in merged.items():
+        edges.append((src, dst, {"label": " " + ", ".join(shapes)}))
+
+    dot = graphviz.Digraph(
+        graph_attr={"rankdir": rankdir, "fontname": FONT, "label": paint.title, "labelloc": "t"},
+        node_attr={"fontname": FONT, "fontsize": "11", "style": "filled", "penwidth": "0.8"},
+        edge_attr={"fontname": FONT, "fontsize": "9", "arrowsize": "0.6", "color": "#555555"},
+    )
+    for key, box in boxes.items():
+        cluster, i = box["spot"]
+        nodes[cluster][i] = (box["name"], module_node(graph, box, paint.module_fill.get(key)))
+    emit(dot, graph, nodes, (), itertools.count())
+    for src, dst, attrs in edges:
+        dot.edge(src, dst, **attrs)
+    return dot
+
+
+def tensor_node(graph, t, show_data, paint):
+    """A tensor's box: name, shape and dtype, then data and gradient."""
+    shape = "scalar" if t.ndim == 0 else labels.shape_text(t.shape)
+    lines = [f"{shape} {t.dtype}"]
+    small = show_data is True or (show_data == "auto" and t.size <= labels.SMALL)
+    if small:
+        lines.append("data " + labels.values(t.data))
+    grad = t.grad if paint.grads is None else paint.grads.get(id(t))
+    if grad is not None:
+        norm = f"‖grad‖ {np.linalg.norm(grad):.4g}"
+        lines.append("grad " + labels.values(grad) if small else norm)
+    elif paint.grads is not None and t.requires_grad:
+        lines.append("grad —")  # not reached yet; the line keeps the layout steady
+    if t is graph.root:
+        kind = "root"
+    elif t._ctx is not None:
+        kind = "value"
+    else:
+        kind = "param" if t.requires_grad else "constant"
+    fill = paint.fill.get(id(t), TENSOR_FILL[kind])
+    label = labels.table(graph.names.get(id(t)), lines)
+    return {"label": label, "shape": "box", "style": "rounded,filled", "fillcolor": fill}
+
+
+def input_edge(t, slot, inp, show_rules, notes, paint):
+    """The arrow from input `slot` of t's op: dashed where no gradient flows back."""
+    attrs = {} if inp.requires_grad else {"style": "dashed", "color": "#aaaaaa"}
+    if show_rules and inp.requires_grad:
+        text = labels.rule(t._ctx, slot)
+        attrs["label"] = " " + (f"{text}\n{notes[slot]}" if notes[slot] else text)
+        attrs["fontcolor"] = "#9c3d00"
+    if (id(t), slot) in paint.edges:
+        text, colour = paint.edges[(id(t), slot)]
+        attrs.update(label=" " + text, color=colour, fontcolor=colour, penwidth="2")
+    return attrs
+
+
+def module_node(graph, box, fill=None):
+    """A collapsed module's box: name, class, parameter count, shapes in and out."""
+    path = box["path"]
+    module = path[-1]
+    count = sum(p.size for p in module.parameters())
+    lines = [type(module).__name__, f"{count:,} params"]
+    if box["in"]:
+        lines.append("in " + ", ".join(dict.fromkeys(box["in"].values())))
+    if box["out"]:
+        lines.append("out " + ", ".join(dict.fromkeys(box["out"].values())))
+    parent = path[-2] if len(path) > 1 else None
+    label = labels.table(graph.module_name(module, parent), lines)
+    attrs = {"label": label, "shape": "box", "style": "filled,bold"}
+    return attrs | {"fillcolor": fill or MODULE_FILL}
+
+
+def emit(container, graph, nodes, path, counter):
+    """Add the nodes of cluster `path` to `container`, then each sub-cluster, recursively."""
+    for name, attrs in nodes.get(path, ()):
+        container.node(name, **attrs)
+    children = dict.fromkeys(p[: len(path) + 1] for p in nodes if len(p) > len(path))
+    for child in children:
+        if child[: len(path)] != path:
+            continue
+        module = child[-1]
+        name = graph.module_name(module, child[-2] if len(child) > 1 else None)
+        cls = type(module).__name__
+        title = name if name == cls else f"{name} ({cls})"
+        fill = CLUSTER_FILLS[(len(child) - 1) % len(CLUSTER_FILLS)]
+        with container.subgraph(name=f"cluster_{next(counter)}") as sub:
+            sub.attr(label=title, style="rounded,filled", fillcolor=fill, color="#8a9bb5")
+            sub.attr(labeljust="l", fontname=FONT, fontsize="11")
+            emit(sub, graph, nodes, child, counter)

@@ -1,0 +1,116 @@
+"""The text inside the graph pictures: op names, tensor values, backward rules.
+
+Graphviz draws "HTML-like" labels (a small table per node), so names can be bold and shapes
+small; every piece of text is escaped here before it goes into one.
+"""
+
+import html
+import re
+
+import numpy as np
+
+SMALL = 6
+"""Tensors with at most this many elements show their values (and their gradient's) in full."""
+
+OP_SYMBOLS = {
+    "Add": "+",
+    "Sub": "−",
+    "Mul": "×",
+    "Div": "÷",
+    "MatMul": "@",
+    "Neg": "neg",
+    "Pow": "**",
+    "GetItem": "[ ]",
+    "ReLU": "relu",
+    "GELU": "gelu",
+}
+
+
+def op_name(ctx):
+    """A short name for the op `ctx`, with its options: `+`, `** 2`, `sum(axis=1)`, `x[0, :2]`."""
+    cls = type(ctx).__name__
+    options = getattr(ctx, "options", {})
+    if cls == "Pow":
+        return f"** {options['exponent']:g}"
+    if cls == "GetItem":
+        index = options["index"]
+        parts = index if isinstance(index, tuple) else (index,)
+        return "[" + ", ".join(_index_part(i) for i in parts) + "]"
+    name = OP_SYMBOLS.get(cls) or re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", cls).lower()
+    shown = [_option(k, v) for k, v in options.items() if v is not None and v is not False]
+    return f"{name}({', '.join(shown)})" if shown else name
+
+
+def _index_part(i):
+    if isinstance(i, slice):
+        text = ":".join("" if x is None else str(x) for x in (i.start, i.stop, i.step))
+        return text.rstrip(":") or ":"
+    if i is Ellipsis:
+        return "..."
+    if hasattr(i, "shape") and getattr(i, "ndim", 0) > 0:
+        return f"ints{tuple(i.shape)}"
+    return str(i)
+
+
+def _option(key, value):
+    """`key=value` with arrays shown by shape only (a mask of 4096 booleans is no label)."""
+    if isinstance(value, np.ndarray) and value.size > 1:
+        return f"{key}={value.dtype}{value.shape}"
+    if isinstance(value, float):
+        return f"{key}={value:g}"
+    text = f"{key}={value}"
+    return text if len(text) <= 24 else text[:22] + "…"
+
+
+def values(array):
+    """The elements of a small array, compact: `2.0000` or `[1.5, -2.0]`."""
+    array = np.asarray(array)
+    if array.size == 1:
+        return f"{array.item():.4f}"
+    return np.array2string(array, precision=3, separator=", ", threshold=SMALL, edgeitems=2)
+
+
+def shape_text(shape):
+    return str(tuple(shape))
+
+
+def rule(ctx, slot):
+    """The backward rule for input `slot` of op `ctx`, e.g. `dA = G @ Bᵀ` (G is dL/d(output))."""
+    rules = type(ctx).rules
+    if slot < len(rules):
+        return rules[slot]
+    return rules[0] if len(rules) == 1 else ""
+
+
+def broadcast_notes(ctx, output):
+    """For each input: the sum that undoes broadcasting on its gradient, or "" where none.
+
+    The op's backward returns each input's gradient in the broadcast shape; the engine then
+    sums it over the new leading axes and the stretched size-1 axes (`engine.tensor.unbroadcast`).
+    Running backward once on a zero gradient tells those shapes exactly.
+    """
+    grads = ctx.backward(np.zeros(output.shape, dtype=output.dtype))
+    notes = []
+    for inp, g in zip(ctx.inputs, grads, strict=True):
+        if g is None or g.shape == inp.shape:
+            notes.append("")
+            continue
+        extra = g.ndim - inp.ndim
+        axes = list(range(extra)) + [
+            extra + i for i, n in enumerate(inp.shape) if n == 1 and g.shape[extra + i] != 1
+        ]
+        word = "axis" if len(axes) == 1 else "axes"
+        notes.append(f"then sum over {word} {', '.join(map(str, axes))}")
+    return notes
+
+
+def table(title, lines):
+    """An HTML-like label: `title` in bold (when given) over smaller lines, all escaped."""
+    rows = [f"<b>{_escape(title)}</b>"] if title else []
+    rows += [f'<font point-size="10">{_escape(line)}</font>' for line in lines]
+    body = "".join(f"<tr><td>{row}</td></tr>" for row in rows)
+    return f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="1">{body}</table>>'
+
+
+def _escape(text):
+    return html.escape(text).replace("\n", "<br/>")

@@ -1,0 +1,127 @@
+"""Reading a recorded computation graph as data: its tensors, its ops and its modules.
+
+Every op on tensors that need a gradient leaves a node behind: the output tensor `t` keeps
+`t._ctx`, the `Function` that made it, whose `ctx.inputs` are the tensors it read. Following
+those links back from the root finds the whole graph. Modules add two facts:
+
+- each op's output remembers the module forwards that were running when it was made
+  (`t._scope`, outermost first), e.g. `(GPT, Block h.0, CausalSelfAttention h.0.attn)`;
+- each parameter has a dotted name in its model (`model.named_parameters()`).
+
+From these, every tensor gets a *path*: the tuple of modules it lives in. A parameter lives in
+the module that owns it, a constant (a plain number in `x * 0.5`) beside the op that reads it.
+The pictures (`viz/graph.py`) only draw what this file finds.
+"""
+
+from dataclasses import dataclass, field
+
+from engine import Function
+
+
+@dataclass
+class Graph:
+    """A traced graph. Tensors and modules are keyed by `id()`: the graph holds them alive.
+
+    `tensors`: every tensor, each after the tensors it was computed from (root last).
+    `users`: id(tensor) -> the tensors whose op read it. `names`: id(tensor) -> parameter name
+    or user label. `module_names`: id(module) -> dotted name ("" for an outermost model).
+    `paths`: id(tensor) -> the tuple of modules the tensor lives in.
+    """
+
+    root: object
+    tensors: list
+    users: dict
+    names: dict = field(default_factory=dict)
+    module_names: dict = field(default_factory=dict)
+    paths: dict = field(default_factory=dict)
+
+    def module_name(self, module, parent=None):
+        """`module`'s dotted name, relative to `parent` when given; a class name for a model."""
+        name = self.module_names.get(id(module), "")
+        if parent is not None:
+            outer = self.module_names.get(id(parent), "")
+            if outer and name.startswith(outer + "."):
+                name = name[len(outer) + 1 :]
+        return name or type(module).__name__
+
+
+def check_not_freed(tensor):
+    """Raise if backward() already freed the graph behind `tensor` (its `_ctx` is a marker)."""
+    ctx = tensor._ctx
+    if ctx is not None and not isinstance(ctx, Function):
+        raise RuntimeError(
+            "this graph was freed by backward(); to draw or check it after a backward pass, "
+            "call backward(retain_graph=True)"
+        )
+
+
+def forward_order(root):
+    """Every tensor that leads to `root`, each after its inputs (iterative depth-first search)."""
+    order, seen, stack = [], set(), [(root, False)]
+    while stack:
+        tensor, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(tensor)
+            continue
+        if id(tensor) in seen:
+            continue
+        seen.add(id(tensor))
+        check_not_freed(tensor)
+        stack.append((tensor, True))
+        if tensor._ctx is not None:
+            stack.extend((inp, False) for inp in reversed(tensor._ctx.inputs))
+    return order
+
+
+def trace(root):
+    """Walk the graph that produced `root` and name and place every tensor in it."""
+    tensors = forward_order(root)
+    users = {id(t): [] for t in tensors}
+    for t in tensors:
+        if t._ctx is not None:
+            for inp in t._ctx.inputs:
+                if t not in users[id(inp)]:
+                    users[id(inp)].append(t)
+    graph = Graph(root, tensors, users)
+
+    # Modules: the outermost module of each scope is a model whose names cover the rest.
+    module_paths = {}  # id(module) -> the scope path ending at that module
+    by_name = {}  # dotted name -> module, from the outermost models
+    param_names = {}  # id(parameter) -> its dotted name
+    for t in tensors:
+        for i, module in enumerate(t._scope):
+            module_paths.setdefault(id(module), t._scope[: i + 1])
+        if t._scope and id(t._scope[0]) not in graph.module_names:
+            model = t._scope[0]
+            for name, module in model.named_modules():
+                graph.module_names.setdefault(id(module), name)
+                by_name.setdefault(name, module)
+            for name, p in model.named_parameters():
+                param_names.setdefault(id(p), name)
+
+    for t in tensors:
+        name = param_names.get(id(t), t.name)
+        if name is not None:
+            graph.names[id(t)] = name
+        if t._ctx is not None:
+            graph.paths[id(t)] = t._scope
+        elif id(t) in param_names:
+            graph.paths[id(t)] = _owner_path(param_names[id(t)], by_name, module_paths)
+    for t in tensors:  # constants: beside their first user, once users are placed
+        if id(t) not in graph.paths:
+            first_user = users[id(t)][0] if users[id(t)] else None
+            placed = not t.requires_grad and first_user is not None
+            graph.paths[id(t)] = first_user._scope if placed else ()
+    return graph
+
+
+def _owner_path(param_name, by_name, module_paths):
+    """The scope path of the innermost called module owning `a.b.weight` (a.b, then a, then "")."""
+    parts = param_name.split(".")[:-1]
+    while True:
+        module = by_name.get(".".join(parts))
+        if module is not None and id(module) in module_paths:
+            return module_paths[id(module)]
+        if not parts:
+            return ()
+        parts.pop()
