@@ -1,0 +1,128 @@
+"""The helpers every byte-pair-encoding (BPE) step is made of.
+
+Why bytes: any text is a sequence of UTF-8 bytes, and there are only 256 byte values. Starting
+from bytes, a tokenizer can encode every string ever written (emoji, CJK, code) with no
+"unknown" token, and decoding just concatenates bytes.
+
+What a merge is: the rule "wherever token `a` is followed by token `b`, write the new token `c`".
+Training finds the most frequent adjacent pair and turns it into a merge, again and again; the
+vocabulary is the 256 bytes plus one token per merge. Encoding replays the merges:
+
+    >>> ids = list(b"aaabdaaabac")             # 97 = 'a', 98 = 'b', 99 = 'c', 100 = 'd'
+    >>> get_stats(ids)[(97, 97)]               # 'aa' occurs 4 times (overlapping)
+    4
+    >>> merge(ids, (97, 97), 256)              # Z = 'aa'
+    [256, 97, 98, 100, 256, 97, 98, 97, 99]
+"""
+
+import heapq
+from itertools import pairwise
+
+LONG_CHUNK = 64
+"""Chunks of at least this many tokens are merged with a heap (n log n) instead of the simple
+scan, which costs a pass over the chunk per merge (n squared on long chunks)."""
+
+
+def get_stats(ids, counts=None, weight=1):
+    """Count each adjacent pair of `ids`, overlapping, into the dict `counts` (made if None).
+
+    `weight` is added per occurrence, so a chunk seen 5 times in a corpus is counted once with
+    weight 5.
+
+    >>> get_stats([1, 2, 3, 1, 2])
+    {(1, 2): 2, (2, 3): 1, (3, 1): 1}
+    >>> get_stats([7, 7, 7])                   # "aaa" holds the pair (a, a) twice
+    {(7, 7): 2}
+    """
+    counts = {} if counts is None else counts
+    for pair in pairwise(ids):
+        counts[pair] = counts.get(pair, 0) + weight
+    return counts
+
+
+def merge(ids, pair, idx):
+    """Replace each occurrence of `pair` in `ids` by `idx`, scanning left to right.
+
+    >>> merge([1, 2, 3, 1, 2], (1, 2), 4)
+    [4, 3, 4]
+    >>> merge([7, 7, 7], (7, 7), 8)            # overlapping: the leftmost pair wins
+    [8, 7]
+    """
+    out = []
+    i = 0
+    while i < len(ids):
+        if i + 1 < len(ids) and ids[i] == pair[0] and ids[i + 1] == pair[1]:
+            out.append(idx)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
+
+
+def apply_merges(ids, ranks):
+    """Encode one chunk: repeatedly merge the adjacent pair with the lowest rank.
+
+    `ranks` maps a pair to `(rank, new_id)`; a lower rank was learned earlier and is applied
+    first, exactly as during training. Stops when no adjacent pair has a rank.
+
+    >>> ranks = {(97, 97): (0, 256), (256, 97): (1, 257)}
+    >>> apply_merges(list(b"aaaa"), ranks), apply_merges(list(b"aaa"), ranks)
+    ([256, 256], [257])
+    """
+    if len(ids) >= LONG_CHUNK:
+        return _apply_merges_heap(ids, ranks)
+    while len(ids) >= 2:
+        pair = min(pairwise(ids), key=lambda p: ranks.get(p, (float("inf"),)))
+        if pair not in ranks:
+            break
+        ids = merge(ids, pair, ranks[pair][1])
+    return ids
+
+
+def _apply_merges_heap(ids, ranks):
+    """`apply_merges` for long chunks, in O(n log n) instead of O(n^2).
+
+    The tokens form a linked list (`nxt`, `prv`, by original position), and a heap holds
+    `(rank, position, left, right)` for every mergeable adjacent pair. Merging may make heap
+    entries stale (a neighbour changed); those are recognised and skipped when popped. Equal
+    ranks pop leftmost first, which is the left-to-right order of `merge`.
+    """
+    ids = list(ids)
+    n = len(ids)
+    nxt = list(range(1, n + 1))
+    prv = list(range(-1, n - 1))
+    heap = [(ranks[p][0], i, *p) for i, p in enumerate(pairwise(ids)) if p in ranks]
+    heapq.heapify(heap)
+    while heap:
+        _, i, left, right = heapq.heappop(heap)
+        j = nxt[i]
+        if ids[i] is None or j >= n or ids[i] != left or ids[j] != right:
+            continue  # stale: this pair is no longer there
+        ids[i] = ranks[left, right][1]
+        ids[j] = None
+        nxt[i] = nxt[j]
+        if nxt[i] < n:
+            prv[nxt[i]] = i
+        for a, b in ((prv[i], i), (i, nxt[i])):
+            if a >= 0 and b < n and (ids[a], ids[b]) in ranks:
+                heapq.heappush(heap, (ranks[ids[a], ids[b]][0], a, ids[a], ids[b]))
+    return [t for t in ids if t is not None]
+
+
+def to_utf8(text):
+    """`text` as UTF-8 bytes, with a clear error for a string that is not valid Unicode.
+
+    Python strings may hold lone surrogates (half of a UTF-16 pair, e.g. "\\ud800"), which have
+    no UTF-8 encoding, so no byte-level tokenizer can represent them.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        bad = text[error.start]
+        raise ValueError(
+            f"text holds the lone surrogate {bad!r} at position {error.start}; it is not valid "
+            "Unicode and has no UTF-8 bytes to encode"
+        ) from None

@@ -1,0 +1,250 @@
+"""Byte-level BPE, as in GPT-2 and GPT-4: text -> regex chunks -> UTF-8 bytes -> merged tokens.
+
+    >>> tok = BPETokenizer().train("aaabdaaabac", vocab_size=259)  # merges aa, ab, (aa)(ab)
+    >>> tok.encode("aaabdaaabac")                                   # "XdXac", X = 258
+    [258, 100, 258, 97, 99]
+    >>> tok.decode([258, 97, 99])
+    'aaabac'
+
+Encoding replays the learned merges inside each chunk, lowest rank (earliest learned) first, so
+a string is cut the way training would have cut it. Special tokens such as "<|endoftext|>" are
+whole strings mapped straight to one id, matched before the split and never merged.
+"""
+
+import regex
+
+from tokenizer import files, formats
+from tokenizer.base import apply_merges, to_utf8
+from tokenizer.patterns import resolve_pattern
+from tokenizer.train import train_fast
+
+CACHE_SIZE = 100_000
+"""Chunk encodings remembered (text repeats its words, so most chunks are found here)."""
+
+
+class BPETokenizer:
+    """A byte-level BPE tokenizer.
+
+    Attributes:
+      pattern         the regex string that splits text into chunks (None: no split);
+      byte_ids        byte_ids[b] is the id of the single byte b (0..255 for trained ones; an
+                      imported vocabulary such as GPT-2's may put them anywhere);
+      merges          {(left_id, right_id): new_id}, in the order they apply (their rank);
+      vocab           {id: bytes} for every ordinary token;
+      special_tokens  {text: id}, e.g. {"<|endoftext|>": 50256}.
+    """
+
+    def __init__(self, pattern="gpt4", special_tokens=None):
+        self.pattern = resolve_pattern(pattern)
+        self._split = regex.compile(self.pattern).findall if self.pattern else _no_split
+        self.special_tokens = {}
+        self._set_merges(range(256), {})
+        if special_tokens:
+            self.register_special_tokens(special_tokens)
+
+    def _set_merges(self, byte_ids, merges):
+        """Install a vocabulary: build `vocab` and the rank table encoding uses."""
+        self.byte_ids = list(byte_ids)
+        self.merges = dict(merges)
+        self.vocab = {idx: bytes([b]) for b, idx in enumerate(self.byte_ids)}
+        for (left, right), idx in self.merges.items():
+            self.vocab[idx] = self.vocab[left] + self.vocab[right]
+        self._ranks = {pair: (rank, idx) for rank, (pair, idx) in enumerate(self.merges.items())}
+        self._identity = self.byte_ids == list(range(256))
+        self._cache = {}
+        specials = {i: name.encode("utf-8") for name, i in self.special_tokens.items()}
+        self._decoder = {**self.vocab, **specials}
+
+    @property
+    def vocab_size(self):
+        """1 + the largest id, ordinary or special: the rows an embedding table needs."""
+        return 1 + max([*self.vocab, *self.special_tokens.values()])
+
+    # ----- training ---------------------------------------------------------------------------
+
+    def train(self, text, vocab_size, verbose=False):
+        """Learn `vocab_size - 256 - len(special_tokens)` merges from `text`; returns self.
+
+        Merge i gets id 256 + i. Special tokens registered before training keep their ids, which
+        must lie above the merged ones. Special-token text in `text` is cut out, never merged.
+        A corpus with too few distinct pairs stops early, giving a smaller vocabulary.
+        """
+        to_utf8(text)
+        if not text:
+            raise ValueError("cannot train on empty text")
+        if not isinstance(vocab_size, int) or isinstance(vocab_size, bool):
+            raise TypeError(f"vocab_size must be an int, got {type(vocab_size).__name__}")
+        num_merges = vocab_size - 256 - len(self.special_tokens)
+        if num_merges < 0:
+            raise ValueError(
+                f"vocab_size={vocab_size} is too small: it must be at least 256 (the bytes) + "
+                f"{len(self.special_tokens)} (special tokens)"
+            )
+        clash = sorted(i for i in self.special_tokens.values() if i < 256 + num_merges)
+        if clash:
+            raise ValueError(
+                f"special token id {clash[0]} would collide with a merged token: special ids "
+                f"must be >= {256 + num_merges} to train with vocab_size={vocab_size}"
+            )
+        segments = (
+            self._special_regex(self.special_tokens).split(text) if self.special_tokens else [text]
+        )
+        chunks = [chunk.encode("utf-8") for seg in segments for chunk in self._split(seg)]
+        pairs = train_fast(chunks, num_merges, verbose=verbose)
+        self._set_merges(range(256), {pair: 256 + i for i, pair in enumerate(pairs)})
+        return self
+
+    # ----- encoding ---------------------------------------------------------------------------
+
+    def encode(self, text, allowed_special="none_raise"):
+        """`text` -> list of token ids.
+
+        allowed_special says what a special token's text in `text` means:
+          "all"         it becomes its special id;
+          "none"        it is ordinary text, encoded like any other;
+          "none_raise"  ValueError (the default: user text should not smuggle in control tokens);
+          a set         those names become special ids, other specials are ordinary text.
+        """
+        to_utf8(text)
+        specials = self._allowed_specials(allowed_special, text)
+        if not specials:
+            return self._encode_ordinary(text)
+        ids = []
+        for k, part in enumerate(self._special_regex(specials).split(text)):
+            if k % 2:  # split() puts the matched separators at odd positions
+                ids.append(specials[part])
+            else:
+                ids.extend(self._encode_ordinary(part))
+        return ids
+
+    def encode_ordinary(self, text):
+        """`text` -> token ids, treating special-token text as ordinary text."""
+        to_utf8(text)
+        return self._encode_ordinary(text)
+
+    def _encode_ordinary(self, text):
+        ids = []
+        cache = self._cache
+        for chunk in self._split(text):
+            chunk_ids = cache.get(chunk)
+            if chunk_ids is None:
+                data = chunk.encode("utf-8")
+                chunk_ids = list(data) if self._identity else [self.byte_ids[b] for b in data]
+                chunk_ids = apply_merges(chunk_ids, self._ranks)
+                if len(cache) >= CACHE_SIZE:
+                    cache.clear()
+                cache[chunk] = chunk_ids
+            ids.extend(chunk_ids)
+        return ids
+
+    def _allowed_specials(self, allowed_special, text):
+        """The {text: id} of the specials to match in `text`, per `encode`'s `allowed_special`."""
+        if allowed_special == "all":
+            return self.special_tokens
+        if allowed_special == "none":
+            return {}
+        if allowed_special == "none_raise":
+            for name in self.special_tokens:
+                if name in text:
+                    raise ValueError(
+                        f"text holds the special token {name!r} at position {text.index(name)}; "
+                        'pass allowed_special="all" to encode it as a special token, or "none" '
+                        "to encode it as ordinary text"
+                    )
+            return {}
+        if isinstance(allowed_special, set | frozenset):
+            unknown = sorted(allowed_special - self.special_tokens.keys())
+            if unknown:
+                raise ValueError(f"allowed_special names unregistered special token {unknown[0]!r}")
+            return {name: self.special_tokens[name] for name in allowed_special}
+        raise ValueError(
+            'allowed_special must be "all", "none", "none_raise" or a set of special token '
+            f"names, got {allowed_special!r}"
+        )
+
+    @staticmethod
+    def _special_regex(specials):
+        """A regex matching any of `specials`, longest first so the longest match wins."""
+        names = sorted(specials, key=len, reverse=True)
+        return regex.compile("(" + "|".join(regex.escape(name) for name in names) + ")")
+
+    # ----- decoding ---------------------------------------------------------------------------
+
+    def decode_bytes(self, ids):
+        """Token ids -> the exact bytes they stand for."""
+        try:
+            return b"".join([self._decoder[i] for i in ids])
+        except KeyError as error:
+            raise ValueError(
+                f"unknown token id {error.args[0]!r} (vocab_size is {self.vocab_size})"
+            ) from None
+
+    def decode(self, ids, errors="replace"):
+        """Token ids -> text. A cut through a multi-byte character becomes U+FFFD ("replace")."""
+        return self.decode_bytes(ids).decode("utf-8", errors=errors)
+
+    # ----- special tokens ---------------------------------------------------------------------
+
+    def register_special_tokens(self, special_tokens):
+        """Add special tokens, {text: id}. Their ids must be new: not an ordinary token's id, not
+        another special's. They are matched as whole strings and never take part in merges."""
+        taken = {i: repr(name) for name, i in self.special_tokens.items()}
+        taken.update((i, "an ordinary token") for i in self.vocab)
+        for name, idx in special_tokens.items():
+            if not isinstance(name, str) or not name:
+                raise ValueError(f"a special token must be a non-empty str, got {name!r}")
+            to_utf8(name)
+            if not isinstance(idx, int) or isinstance(idx, bool) or idx < 0:
+                raise ValueError(f"special token {name!r} needs an int id >= 0, got {idx!r}")
+            if self.special_tokens.get(name) == idx:
+                continue
+            if idx in taken:
+                raise ValueError(f"special token {name!r}: id {idx} is already {taken[idx]}")
+            if name in self.special_tokens:
+                raise ValueError(f"special token {name!r} is already registered")
+            taken[idx] = repr(name)
+        self.special_tokens.update(special_tokens)
+        self._decoder.update((i, name.encode("utf-8")) for name, i in special_tokens.items())
+
+    # ----- files ------------------------------------------------------------------------------
+
+    def save(self, path):
+        """Write the tokenizer to one human-readable UTF-8 file (see `tokenizer/files.py`)."""
+        files.save_bpe(self, path)
+
+    @classmethod
+    def load(cls, path):
+        """Read a file written by `save`."""
+        return cls.from_parts(*files.read_bpe(path))
+
+    def export_gpt2(self, directory):
+        """Write `vocab.json` and `merges.txt` as GPT-2 and Hugging Face use them."""
+        return formats.export_gpt2(self, directory)
+
+    @classmethod
+    def from_gpt2(cls, vocab_json, merges_txt, pattern="gpt2"):
+        """Read GPT-2 / Hugging Face `vocab.json` + `merges.txt` (e.g. GPT-2's own)."""
+        return cls.from_parts(pattern, *formats.read_gpt2(vocab_json, merges_txt))
+
+    def export_tiktoken(self, path):
+        """Write tiktoken's ranks file: `base64(token bytes) id` per line, specials left out."""
+        formats.export_tiktoken(self, path)
+
+    @classmethod
+    def from_tiktoken(cls, path, pattern="gpt4", special_tokens=None):
+        """Read a tiktoken ranks file (e.g. cl100k_base.tiktoken)."""
+        byte_ids, merges = formats.read_tiktoken(path)
+        return cls.from_parts(pattern, byte_ids, merges, special_tokens or {})
+
+    @classmethod
+    def from_parts(cls, pattern, byte_ids, merges, special_tokens):
+        """A tokenizer from its pieces, as the file readers find them (they check them)."""
+        tok = cls(pattern)
+        tok._set_merges(byte_ids, merges)
+        tok.register_special_tokens(special_tokens)
+        return tok
+
+
+def _no_split(text):
+    """The split used when pattern is None: the whole text is one chunk."""
+    return [text] if text else []

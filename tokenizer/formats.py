@@ -1,0 +1,161 @@
+"""Other libraries' file formats, so our vocabularies travel (and GPT-2's or GPT-4's come in).
+
+GPT-2 / Hugging Face: `vocab.json` maps each token, written as text, to its id; `merges.txt`
+lists the merges in rank order, one `left right` pair per line after `#version: 0.2`. Tokens
+are bytes, but JSON and a space-separated file need printable text, so GPT-2 maps every byte to
+a visible character with `bytes_to_unicode` (the space byte becomes "Ġ", newline "Ċ"):
+
+    >>> "".join(bytes_to_unicode()[b] for b in " hello\\n".encode())
+    'ĠhelloĊ'
+
+tiktoken: one line per token, `base64(token bytes) rank`, where the rank is also the token's
+id; there are no explicit merges: tiktoken merges, at each step, the adjacent pair whose joined
+bytes have the lowest rank. We rebuild the merge list by asking which two earlier tokens each
+token is made of. Special tokens are not in the file; they are passed separately.
+
+The readers return the pieces a BPETokenizer is built from (`BPETokenizer.from_parts`); every
+error names the file and, where there is one, the line.
+"""
+
+import base64
+import json
+from itertools import pairwise
+from pathlib import Path
+
+from tokenizer.base import apply_merges
+
+
+def bytes_to_unicode():
+    """GPT-2's table {byte: printable character}: printable Latin-1 bytes map to themselves,
+    the other 68 (control bytes, space, ...) to the characters from U+0100 (Ā) on."""
+    visible = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1)]
+    visible += range(ord("®"), ord("ÿ") + 1)
+    others = [b for b in range(256) if b not in visible]
+    table = {b: chr(b) for b in visible}
+    table.update((b, chr(256 + n)) for n, b in enumerate(others))
+    return table
+
+
+def _to_text(data):
+    table = bytes_to_unicode()
+    return "".join(table[b] for b in data)
+
+
+def export_gpt2(tok, directory):
+    """Write `vocab.json` and `merges.txt` into `directory`; returns their two paths."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    names = {idx: _to_text(data) for idx, data in tok.vocab.items()}
+    names.update((idx, _to_text(name.encode("utf-8"))) for name, idx in tok.special_tokens.items())
+    vocab = {}
+    for idx in sorted(names):
+        if names[idx] in vocab:
+            raise ValueError(f"ids {vocab[names[idx]]} and {idx} are the same token {names[idx]!r}")
+        vocab[names[idx]] = idx
+    lines = ["#version: 0.2"] + [f"{names[a]} {names[b]}" for a, b in tok.merges]
+    vocab_path, merges_path = directory / "vocab.json", directory / "merges.txt"
+    vocab_path.write_text(json.dumps(vocab, ensure_ascii=False, indent=0), encoding="utf-8")
+    merges_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return vocab_path, merges_path
+
+
+def read_gpt2(vocab_json, merges_txt):
+    """Read GPT-2 files -> (byte_ids, merges, special_tokens).
+
+    Entries of vocab.json that are neither a byte nor made by a merge (GPT-2's "<|endoftext|>")
+    become special tokens.
+    """
+    try:
+        vocab = json.loads(Path(vocab_json).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{vocab_json}: not a JSON vocabulary ({error})") from None
+    if not isinstance(vocab, dict) or not all(
+        isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in vocab.values()
+    ):
+        raise ValueError(f"{vocab_json}: expected an object mapping tokens to ids >= 0")
+    if len(set(vocab.values())) != len(vocab):
+        raise ValueError(f"{vocab_json}: two tokens share an id")
+    table = bytes_to_unicode()
+    missing = [b for b in range(256) if table[b] not in vocab]
+    if missing:
+        raise ValueError(
+            f"{vocab_json}: no token for the byte {missing[0]} ({table[missing[0]]!r})"
+        )
+    byte_ids = [vocab[table[b]] for b in range(256)]
+    known = set(byte_ids)
+    merges = {}
+    lines = Path(merges_txt).read_text(encoding="utf-8").split("\n")
+    for line_no, line in enumerate(lines, start=1):
+        if line == "" or (line_no == 1 and line.startswith("#version")):
+            continue
+        parts = line.split(" ")
+        if len(parts) != 2 or parts[0] not in vocab or parts[1] not in vocab:
+            raise ValueError(f"{merges_txt}, line {line_no}: not a merge of two tokens: {line!r}")
+        left, right, joined = vocab[parts[0]], vocab[parts[1]], vocab.get(parts[0] + parts[1])
+        if left not in known or right not in known or joined is None or joined in known:
+            raise ValueError(
+                f"{merges_txt}, line {line_no}: merge {line!r} needs two earlier tokens and a "
+                "new token in vocab.json for their concatenation"
+            )
+        merges[left, right] = joined
+        known.add(joined)
+    text_of = {v: k for k, v in table.items()}
+    specials = {}
+    for name, idx in vocab.items():
+        if idx not in known:
+            if all(c in text_of for c in name):
+                name = bytes(text_of[c] for c in name).decode("utf-8", errors="replace")
+            specials[name] = idx
+    return byte_ids, merges, specials
+
+
+def export_tiktoken(tok, path):
+    """Write tiktoken's ranks file for `tok` (special tokens are not part of it).
+
+    tiktoken uses each token's id as its merge priority, so the merges must have ids that grow
+    in merge order (true for every tokenizer we train, and for GPT-2's).
+    """
+    ids = list(tok.merges.values())
+    if any(a >= b for a, b in pairwise(ids)):
+        raise ValueError("tiktoken needs merge ids that grow in merge order; these do not")
+    seen = {}
+    for idx, data in sorted(tok.vocab.items()):
+        if data in seen:
+            raise ValueError(f"ids {seen[data]} and {idx} are the same token {data!r}")
+        seen[data] = idx
+    lines = [f"{base64.b64encode(data).decode('ascii')} {idx}" for data, idx in seen.items()]
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def read_tiktoken(path):
+    """Read a tiktoken ranks file -> (byte_ids, merges)."""
+    tokens, ranks_seen = {}, set()
+    lines = Path(path).read_text(encoding="utf-8").split("\n")
+    for line_no, line in enumerate(lines, start=1):
+        if line == "":
+            continue
+        encoded, _, rank = line.partition(" ")
+        try:
+            data = base64.b64decode(encoded, validate=True)
+        except ValueError:
+            data = b""
+        if not data or not (rank.isascii() and rank.isdigit()):
+            raise ValueError(f"{path}, line {line_no}: expected `base64 rank`, got {line[:80]!r}")
+        if data in tokens or int(rank) in ranks_seen:
+            raise ValueError(f"{path}, line {line_no}: token or rank {rank} appears twice")
+        tokens[data] = int(rank)
+        ranks_seen.add(int(rank))
+    missing = [b for b in range(256) if bytes([b]) not in tokens]
+    if missing:
+        raise ValueError(f"{path}: no token for the byte {missing[0]}")
+    byte_ids = [tokens[bytes([b])] for b in range(256)]
+    merges, ranks = {}, {}
+    for data, idx in sorted(tokens.items(), key=lambda item: item[1]):
+        if len(data) == 1:
+            continue
+        parts = apply_merges([byte_ids[b] for b in data], ranks)
+        if len(parts) != 2:
+            raise ValueError(f"{path}: token {idx} ({data!r}) is not a merge of two lower ranks")
+        merges[parts[0], parts[1]] = idx
+        ranks[parts[0], parts[1]] = (idx, idx)
+    return byte_ids, merges
