@@ -1,0 +1,191 @@
+"""Arithmetic, elementwise functions and matmul: forward values against NumPy, gradients by
+gradcheck (float64, random upstream gradient), on shapes drawn by hypothesis.
+
+The reductions, softmax and the shape ops are in test_engine_reductions.py and
+test_engine_shape_ops.py.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from conftest import away_from_zero, broadcast_pairs, leaf, seeds, shapes
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from engine import Tensor, gradcheck
+
+# ---- binary operators, broadcasting either way ------------------------------------------------
+
+BINARY = {
+    "add": (lambda a, b: a + b, np.add),
+    "sub": (lambda a, b: a - b, np.subtract),
+    "mul": (lambda a, b: a * b, np.multiply),
+    "div": (lambda a, b: a / b, np.divide),
+}
+
+
+@pytest.mark.parametrize("name", BINARY)
+@given(shape_pair=broadcast_pairs(), seed=seeds)
+def test_binary_op_matches_numpy_and_gradchecks(name, shape_pair, seed):
+    op, reference = BINARY[name]
+    rng = np.random.default_rng(seed)
+    a = leaf(rng, shape_pair[0])
+    b = away_from_zero(rng, shape_pair[1]) if name == "div" else leaf(rng, shape_pair[1])
+    np.testing.assert_allclose(op(a, b).data, reference(a.data, b.data), rtol=1e-12)
+    assert gradcheck(op, [a, b])
+
+
+@pytest.mark.parametrize("name", BINARY)
+@given(shape_pair=broadcast_pairs(), seed=seeds, which=st.sampled_from([0, 1]))
+def test_binary_op_gradient_when_only_one_input_requires_grad(name, shape_pair, seed, which):
+    op, _ = BINARY[name]
+    rng = np.random.default_rng(seed)
+    a = leaf(rng, shape_pair[0])
+    b = away_from_zero(rng, shape_pair[1]) if name == "div" else leaf(rng, shape_pair[1])
+    constant = (a, b)[which]
+    constant.requires_grad = False
+    assert gradcheck(op, [a, b])
+    assert constant.grad is None
+
+
+# Reflected forms and plain operands: a Python number or an ndarray on either side.
+REFLECTED = {
+    "2 * t": (lambda t, c: 2 * t, lambda x, c: 2 * x),
+    "t * 0.5": (lambda t, c: t * 0.5, lambda x, c: x * 0.5),
+    "1 - t": (lambda t, c: 1 - t, lambda x, c: 1 - x),
+    "t - 3": (lambda t, c: t - 3, lambda x, c: x - 3),
+    "2.5 + t": (lambda t, c: 2.5 + t, lambda x, c: 2.5 + x),
+    "1 / t": (lambda t, c: 1 / t, lambda x, c: 1 / x),
+    "t / 4": (lambda t, c: t / 4, lambda x, c: x / 4),
+    "array + t": (lambda t, c: c + t, lambda x, c: c + x),
+    "t - array": (lambda t, c: t - c, lambda x, c: x - c),
+    "array - t": (lambda t, c: c - t, lambda x, c: c - x),
+    "array * t": (lambda t, c: c * t, lambda x, c: c * x),
+    "array / t": (lambda t, c: c / t, lambda x, c: c / x),
+    "t / array": (lambda t, c: t / c, lambda x, c: x / c),
+}
+
+
+@pytest.mark.parametrize("name", REFLECTED)
+@given(shape_pair=broadcast_pairs(), seed=seeds)
+def test_numbers_and_arrays_on_either_side(name, shape_pair, seed):
+    op, reference = REFLECTED[name]
+    rng = np.random.default_rng(seed)
+    t = away_from_zero(rng, shape_pair[0])
+    c = away_from_zero(rng, shape_pair[1]).data  # a plain ndarray, broadcasting with t
+    out = op(t, c)
+    assert isinstance(out, Tensor)
+    np.testing.assert_allclose(out.data, reference(t.data, c), rtol=1e-12)
+    assert gradcheck(lambda x: op(x, c), [t])
+
+
+def test_reflected_ops_by_hand():
+    t = Tensor([1.0, 2.0, 4.0], requires_grad=True)
+    (2 * t + (1 - t) + 1 / t).sum().backward()
+    np.testing.assert_allclose(t.grad, [2 - 1 - 1, 2 - 1 - 0.25, 2 - 1 - 1 / 16])
+
+
+# ---- elementwise functions ------------------------------------------------------------------
+
+SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+
+# name: (op, NumPy reference, inputs drawn as: "any", "positive" or "nonzero" (a kink at 0))
+UNARY = {
+    "neg": (lambda t: -t, lambda x: -x, "any"),
+    "exp": (lambda t: t.exp(), np.exp, "any"),
+    "log": (lambda t: t.log(), np.log, "positive"),
+    "sqrt": (lambda t: t.sqrt(), np.sqrt, "positive"),
+    "tanh": (lambda t: t.tanh(), np.tanh, "any"),
+    "sigmoid": (lambda t: t.sigmoid(), lambda x: 1 / (1 + np.exp(-x)), "any"),
+    "relu": (lambda t: t.relu(), lambda x: np.maximum(x, 0), "nonzero"),
+    "gelu": (
+        lambda t: t.gelu(),
+        lambda x: 0.5 * x * (1 + np.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x**3))),
+        "any",
+    ),
+    "square": (lambda t: t**2, np.square, "any"),
+    "cube": (lambda t: t**3, lambda x: x * x * x, "any"),
+    "** 0.5": (lambda t: t**0.5, np.sqrt, "positive"),
+    "** -1": (lambda t: t**-1, np.reciprocal, "nonzero"),
+    "** -1.5": (lambda t: t**-1.5, lambda x: 1 / (x * np.sqrt(x)), "positive"),
+}
+
+
+def draw_input(rng, shape, domain):
+    if domain == "positive":
+        return leaf(rng, shape, low=0.2, high=3.0)
+    if domain == "nonzero":
+        return away_from_zero(rng, shape)
+    return leaf(rng, shape)
+
+
+@pytest.mark.parametrize("name", UNARY)
+@given(shape=shapes, seed=seeds)
+def test_elementwise_op_matches_numpy_and_gradchecks(name, shape, seed):
+    op, reference, domain = UNARY[name]
+    x = draw_input(np.random.default_rng(seed), shape, domain)
+    out = op(x)
+    assert out.shape == x.shape
+    np.testing.assert_allclose(out.data, reference(x.data), rtol=1e-12, atol=1e-15)
+    assert gradcheck(op, [x])
+
+
+def test_relu_gradient_is_zero_at_and_below_zero():
+    x = Tensor([-1.0, 0.0, 2.0], requires_grad=True)
+    x.relu().sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0, 1.0])
+
+
+def test_sigmoid_and_gelu_saturate_without_overflow():
+    x = Tensor(np.array([-1000.0, 1000.0], dtype=np.float32), requires_grad=True)
+    np.testing.assert_array_equal(x.sigmoid().data, [0.0, 1.0])
+    np.testing.assert_array_equal(x.gelu().data, [0.0, 1000.0])
+
+
+def test_pow_exponent_must_be_a_number():
+    with pytest.raises(TypeError, match="exponent"):
+        Tensor([1.0]) ** Tensor([2.0])
+
+
+# ---- matmul ---------------------------------------------------------------------------------
+
+
+@st.composite
+def matmul_shapes(draw):
+    """Shapes for `a @ b`: batch dims that broadcast either way, and 1-D operands."""
+    batch_a, batch_b = draw(
+        hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=2, max_side=3)
+    ).input_shapes
+    n, k, m = (draw(st.integers(1, 4)) for _ in range(3))
+    a = (k,) if draw(st.booleans()) else batch_a + (n, k)
+    b = (k,) if draw(st.booleans()) else batch_b + (k, m)
+    return a, b
+
+
+@given(shape_pair=matmul_shapes(), seed=seeds)
+def test_matmul_matches_numpy_and_gradchecks(shape_pair, seed):
+    rng = np.random.default_rng(seed)
+    a, b = leaf(rng, shape_pair[0]), leaf(rng, shape_pair[1])
+    np.testing.assert_allclose((a @ b).data, np.matmul(a.data, b.data), rtol=1e-12)
+    assert gradcheck(lambda a, b: a @ b, [a, b])
+
+
+@pytest.mark.parametrize(
+    ("shape_a", "shape_b"),
+    [((3,), (3,)), ((3,), (3, 2)), ((2, 3), (3,)), ((4, 1, 2, 3), (5, 3, 2)), ((3,), (4, 3, 2))],
+)
+def test_matmul_one_dimensional_and_batched(shape_a, shape_b):
+    rng = np.random.default_rng(0)
+    a, b = leaf(rng, shape_a), leaf(rng, shape_b)
+    assert (a @ b).shape == np.matmul(a.data, b.data).shape
+    assert gradcheck(lambda a, b: a @ b, [a, b])
+
+
+def test_matmul_with_an_ndarray_on_either_side():
+    rng = np.random.default_rng(1)
+    t, w = leaf(rng, (2, 3)), rng.standard_normal((3, 3))
+    np.testing.assert_allclose((t @ w).data, t.data @ w)
+    np.testing.assert_allclose((w @ t.T).data, w @ t.data.T)
+    assert gradcheck(lambda t: w @ t.T, [t])

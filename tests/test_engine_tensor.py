@@ -1,0 +1,169 @@
+"""Tensor construction, attributes, dtype rules and bad-input errors.
+
+The dtype rules: a float ndarray keeps its dtype; Python floats and lists of floats become
+float32; integer data stays integer and can never require grad; and float32 stays float32
+through every op, in forward and backward, also next to Python numbers (`t * 0.5`).
+"""
+
+import numpy as np
+import pytest
+
+import engine
+from engine import Tensor
+
+
+@pytest.mark.parametrize(
+    ("data", "dtype"),
+    [
+        (1.5, np.float32),
+        ([1.0, 2.0], np.float32),
+        ([[1.0, 2.0], [3.0, 4.0]], np.float32),
+        ([1, 2.5], np.float32),
+        (np.array([1.0, 2.0]), np.float64),
+        (np.array([1.0], dtype=np.float32), np.float32),
+        (np.array([1.0], dtype=np.float16), np.float16),
+        (np.float64(2.0), np.float64),
+        (3, np.int_),
+        ([1, 2, 3], np.int_),
+        (np.array([1, 2], dtype=np.int32), np.int32),
+        ([True, False], np.bool_),
+    ],
+)
+def test_constructor_dtype_rules(data, dtype):
+    t = Tensor(data)
+    assert t.dtype == dtype
+    np.testing.assert_array_equal(t.data, np.asarray(data))
+
+
+def test_float_array_data_is_shared_not_copied():
+    data = np.zeros(3)
+    t = Tensor(data)
+    assert t.data is data and t.numpy() is data
+
+
+@pytest.mark.parametrize("data", [3, [1, 2], np.arange(3), np.array([True])])
+def test_integer_and_bool_tensors_cannot_require_grad(data):
+    with pytest.raises(TypeError, match="floating"):
+        Tensor(data, requires_grad=True)
+
+
+def test_non_numeric_data_is_refused():
+    with pytest.raises(TypeError, match="numeric"):
+        Tensor(["a", "b"])
+
+
+def test_attributes():
+    t = Tensor(np.zeros((2, 3, 4), dtype=np.float32), requires_grad=True, name="w")
+    assert (t.shape, t.ndim, t.size, t.dtype) == ((2, 3, 4), 3, 24, np.float32)
+    assert t.grad is None and t.requires_grad is True and t.name == "w" and t.is_leaf
+    assert len(t) == 2
+    assert "requires_grad=True" in repr(t)
+
+
+def test_item():
+    assert Tensor([[2.5]]).item() == 2.5
+    assert isinstance(Tensor(np.array(3.0)).item(), float)
+    with pytest.raises(ValueError, match=r"\(2,\)"):
+        Tensor([1.0, 2.0]).item()
+
+
+def test_integer_data_stays_integer_through_ops():
+    ids = Tensor([3, 1, 2])
+    assert (ids + 1).dtype == np.int_
+    assert (ids * ids).sum().dtype == np.int_
+    assert not (ids + 1).requires_grad
+
+
+# ---- float32 stays float32 in every op, forward and backward --------------------------------
+
+OPS = {
+    "t * 0.5": lambda t, u: t * 0.5,
+    "0.5 * t": lambda t, u: 0.5 * t,
+    "t + 1": lambda t, u: t + 1,
+    "2 - t": lambda t, u: 2 - t,
+    "t / 3.0": lambda t, u: t / 3.0,
+    "1 / t": lambda t, u: 1 / t,
+    "t * np.float64": lambda t, u: t * np.sqrt(np.float64(2.0)),
+    "t + list": lambda t, u: t + [1.0, 2.0, 3.0],
+    "t + u": lambda t, u: t + u,
+    "t - u": lambda t, u: t - u,
+    "t * u": lambda t, u: t * u,
+    "t / u": lambda t, u: t / u,
+    "-t": lambda t, u: -t,
+    "t ** 2": lambda t, u: t**2,
+    "t ** 0.5": lambda t, u: t**0.5,
+    "t ** -1.5": lambda t, u: t**-1.5,
+    "t @ u.T": lambda t, u: t @ u.T,
+    "sum": lambda t, u: t.sum(),
+    "sum axis": lambda t, u: t.sum(axis=1, keepdims=True),
+    "mean": lambda t, u: t.mean(axis=0),
+    "max": lambda t, u: t.max(axis=-1),
+    "exp": lambda t, u: t.exp(),
+    "log": lambda t, u: t.log(),
+    "sqrt": lambda t, u: t.sqrt(),
+    "tanh": lambda t, u: t.tanh(),
+    "sigmoid": lambda t, u: t.sigmoid(),
+    "relu": lambda t, u: t.relu(),
+    "gelu": lambda t, u: t.gelu(),
+    "softmax": lambda t, u: t.softmax(),
+    "log_softmax": lambda t, u: t.log_softmax(axis=0),
+    "reshape": lambda t, u: t.reshape(-1),
+    "transpose": lambda t, u: t.transpose(0, 1),
+    "permute": lambda t, u: t.permute(1, 0),
+    "T": lambda t, u: t.T,
+    "index": lambda t, u: t[0, 1:],
+    "int array index": lambda t, u: t[np.array([1, 1, 0])],
+    "masked_fill": lambda t, u: t.masked_fill(np.array([True, False, False]), -np.inf).softmax(),
+    "cat": lambda t, u: engine.cat([t, u], axis=1),
+    "stack": lambda t, u: engine.stack([t, u]),
+    "where": lambda t, u: engine.where(t.data > 1, t, 0.0),
+}
+
+
+@pytest.mark.parametrize("name", OPS)
+def test_float32_stays_float32_forward_and_backward(name):
+    rng = np.random.default_rng(0)
+    t = Tensor(rng.uniform(0.5, 2.0, (2, 3)).astype(np.float32), requires_grad=True)
+    u = Tensor(rng.uniform(0.5, 2.0, (2, 3)).astype(np.float32), requires_grad=True)
+    out = OPS[name](t, u)
+    assert out.dtype == np.float32
+    upstream = rng.standard_normal(out.shape).astype(np.float32)
+    # Every gradient passed along the graph stays float32 (not only the leaves' .grad, which
+    # the engine casts to the leaf's dtype).
+    for node, g, sent in engine.backprop(out, upstream):
+        assert g.dtype == np.float32, f"dL/d(node) reaching {node.shape} is {g.dtype}"
+        assert all(g_in.dtype == np.float32 for _, g_in in sent)
+    assert t.grad is not None and t.grad.dtype == np.float32
+
+
+def test_float64_stays_float64():
+    t = Tensor(np.ones((2, 2)), requires_grad=True)
+    out = (t * 0.5 + 1).softmax().log().mean()
+    out.backward()
+    assert out.dtype == np.float64 and t.grad.dtype == np.float64
+
+
+# ---- bad input: the error names the op and the shapes ---------------------------------------
+
+MISMATCHED = {
+    "Add": lambda a, b: a + b,
+    "Sub": lambda a, b: a - b,
+    "Mul": lambda a, b: a * b,
+    "Div": lambda a, b: a / b,
+    "MatMul": lambda a, b: a @ b,
+    "Where": lambda a, b: engine.where(np.ones((2, 3), dtype=bool), a, b),
+    "Stack": lambda a, b: engine.stack([a, b]),
+}
+
+
+@pytest.mark.parametrize("op", MISMATCHED)
+def test_mismatched_shapes_raise_value_error_naming_op_and_shapes(op):
+    a = Tensor(np.ones((2, 3)), requires_grad=True)
+    b = Tensor(np.ones((4, 3)))
+    with pytest.raises(ValueError, match=rf"{op} got shapes \(2, 3\) and \(4, 3\)"):
+        MISMATCHED[op](a, b)
+
+
+def test_mismatched_numpy_operand_also_names_the_shapes():
+    with pytest.raises(ValueError, match=r"Add got shapes \(2, 3\) and \(2,\)"):
+        Tensor(np.ones((2, 3))) + np.ones(2)
