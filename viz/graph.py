@@ -38,13 +38,16 @@ class Paint:
 
     `grads`: id(tensor) -> gradient to show instead of `.grad` (None: show `.grad`).
     `fill`: id(tensor) -> fill colour of the tensor. `op_fill`: id(output) -> fill of its op.
+    `op_text`: id(output) -> a line added under the op's name.
     `module_fill`: collapsed module path (a tuple of ids) -> fill of its box.
-    `edges`: (id(output), input slot) -> (label, colour) of that arrow. `title`: a caption.
+    `edges`: (id(output), input slot) -> (label, colour) of an arrow that carries a gradient
+    (drawn pointing back, the way the gradient goes). `title`: a caption.
     """
 
     grads: dict | None = None
     fill: dict = field(default_factory=dict)
     op_fill: dict = field(default_factory=dict)
+    op_text: dict = field(default_factory=dict)
     module_fill: dict = field(default_factory=dict)
     edges: dict = field(default_factory=dict)
     title: str = ""
@@ -113,8 +116,10 @@ def build(graph, depth, show_data, show_rules, rankdir, paint=None):
         nodes[cluster].append((name, tensor_node(graph, t, show_data, paint)))
         if t._ctx is not None:
             op = op_item[id(t)] = f"op{len(op_item)}"
+            text = labels.op_name(t._ctx)
+            text += f"\n{paint.op_text[id(t)]}" if id(t) in paint.op_text else ""
             fill = paint.op_fill.get(id(t), OP_FILL)
-            nodes[cluster].append((op, {"label": labels.op_name(t._ctx), "fillcolor": fill}))
+            nodes[cluster].append((op, {"label": text, "fillcolor": fill}))
             edges.append((op, name, {}))
 
     box_of = {box["name"]: box for box in boxes.values()}
@@ -191,7 +196,7 @@ def input_edge(t, slot, inp, show_rules, notes, paint):
         attrs["fontcolor"] = "#9c3d00"
     if (id(t), slot) in paint.edges:
         text, colour = paint.edges[(id(t), slot)]
-        attrs.update(label=" " + text, color=colour, fontcolor=colour, penwidth="2")
+        attrs.update(label=" " + text, color=colour, fontcolor=colour, penwidth="2", dir="back")
     return attrs
 
 

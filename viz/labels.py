@@ -26,6 +26,9 @@ OP_SYMBOLS = {
 }
 
 
+SHOWN = (int, float, str, tuple, np.ndarray)  # options worth a label (not a random generator)
+
+
 def op_name(ctx):
     """A short name for the op `ctx`, with its options: `+`, `** 2`, `sum(axis=1)`, `x[0, :2]`."""
     cls = type(ctx).__name__
@@ -37,7 +40,7 @@ def op_name(ctx):
         parts = index if isinstance(index, tuple) else (index,)
         return "[" + ", ".join(_index_part(i) for i in parts) + "]"
     name = OP_SYMBOLS.get(cls) or re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", cls).lower()
-    shown = [_option(k, v) for k, v in options.items() if v is not None and v is not False]
+    shown = [_option(k, v) for k, v in options.items() if isinstance(v, SHOWN) and v is not False]
     return f"{name}({', '.join(shown)})" if shown else name
 
 
@@ -67,7 +70,8 @@ def values(array):
     array = np.asarray(array)
     if array.size == 1:
         return f"{array.item():.4f}"
-    return np.array2string(array, precision=3, separator=", ", threshold=SMALL, edgeitems=2)
+    short = {"float_kind": lambda v: f"{v:.4g}"}
+    return np.array2string(array, separator=", ", threshold=SMALL, edgeitems=2, formatter=short)
 
 
 def shape_text(shape):

@@ -1,0 +1,89 @@
+"""Backpropagation as a flip-book: one picture per node the backward pass visits.
+
+`engine.backprop` runs the backward pass one node at a time and says, at each step, which node
+it visited, that node's finished gradient G = dL/d(node), and what it sent to each input. The
+frames make two things visible:
+
+- why a *topological* order: a node is visited only once every op that used it has sent its
+  share, so its gradient is complete (a waiting node is yellow until then);
+- why `+=`: a tensor used twice (`b = a + a`) receives two contributions, and the second is
+  added to the first (the arrow says `+=`), never written over it.
+
+Colours: orange = visited now, green = done, yellow = has part of its gradient, white = not
+reached yet. Arrows that carry a gradient in this step are red, labelled with what they carry.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from engine import backprop
+from viz import labels
+from viz.graph import Paint, build, check_options, save_graph
+from viz.trace import trace
+
+NOW, DONE, WAITING, UNREACHED, SENT = "#ffb347", "#cfe8c4", "#fff2b3", "#ffffff", "#d9480f"
+
+
+def backward_frames(root, grad=None, show_rules=False, rankdir="LR"):
+    """Run backward from `root`, returning one `graphviz.Digraph` per visited node, in order.
+
+    `grad` is dL/d(root) (ones when None, so a scalar root starts from dL/dL = 1). The leaves'
+    `.grad` accumulate exactly as with `root.backward(grad)`; the graph is kept
+    (`retain_graph=True`), so it can be drawn again afterwards.
+    """
+    check_options(None, "auto", rankdir)
+    graph = trace(root)
+    grad = np.ones_like(root.data) if grad is None else np.asarray(grad, dtype=root.dtype)
+    if grad.shape != root.shape:
+        raise ValueError(f"grad has shape {grad.shape}, root has shape {root.shape}")
+    received = {id(root): grad}  # dL/d(tensor) summed so far
+    done, frames = set(), []
+    order = list(backprop(root, grad, retain_graph=True))
+    for step, (node, g, sent) in enumerate(order):
+        paint = Paint()
+        if node._ctx is not None:
+            paint.op_fill[id(node)] = NOW
+            for slot, (inp, g_inp) in _slots(node._ctx.inputs, sent):
+                key = id(inp)
+                verb = "+=" if key in received else "="
+                received[key] = received[key] + g_inp if key in received else g_inp
+                amount = labels.values(g_inp) if g_inp.size <= labels.SMALL else _norm(g_inp)
+                paint.edges[(id(node), slot)] = (f"grad {verb} {amount}", SENT)
+        paint.grads = dict(received)
+        for t in graph.tensors:
+            if t.requires_grad:
+                seen = id(t) in done
+                paint.fill[id(t)] = DONE if seen else WAITING if id(t) in received else UNREACHED
+        paint.fill[id(node)] = NOW
+        name = graph.names.get(id(node))
+        amount = labels.values(g) if g.size <= labels.SMALL else _norm(g)
+        what = f"{name}: dL/d{name}" if name else f"a {node.shape} tensor: its gradient"
+        paint.title = f"step {step + 1} of {len(order)}: visit {what} = {amount}"
+        frames.append(build(graph, None, "auto", show_rules, rankdir, paint))
+        done.add(id(node))
+    return frames
+
+
+def backward_steps(root, out_dir, grad=None, show_rules=False, rankdir="LR"):
+    """Write the frames of `backward_frames` as `out_dir/step_000.svg`, ...; return the paths."""
+    out_dir = Path(out_dir)
+    frames = backward_frames(root, grad, show_rules, rankdir)
+    return [save_graph(dot, out_dir / f"step_{i:03d}.svg") for i, dot in enumerate(frames)]
+
+
+def _slots(inputs, sent):
+    """Pair each `(input, gradient)` that a node sent with the input's slot in its op.
+
+    `sent` follows the op's inputs in order, skipping those that got no gradient, so a tensor
+    used twice (`a + a`) is matched to its two slots in turn.
+    """
+    k = 0
+    for slot, inp in enumerate(inputs):
+        if k < len(sent) and sent[k][0] is inp:
+            yield slot, sent[k]
+            k += 1
+
+
+def _norm(g):
+    return f"‖·‖ {np.linalg.norm(g):.4g}"
