@@ -1,0 +1,72 @@
+"""Scaled dot-product attention as one fused op, the core of a transformer block.
+
+For queries Q (..., Tq, hs), keys K (..., Tk, hs) and values V (..., Tk, hv):
+
+    S = Q Kᵀ / √hs                 (..., Tq, Tk)  how well each query matches each key
+    P = softmax(S) along the keys   each query's weights over the keys, summing to 1
+    Y = P V                         (..., Tq, hv)  each query's weighted mean of the values
+
+Causal masking sets S to -inf where a key lies in a query's future, so P is 0 there. The
+queries are taken to be the *last* Tq of the Tk positions (as when a KV cache holds earlier
+keys): query i sits at position Tk - Tq + i and sees keys 0 ... Tk - Tq + i. With Tq == Tk this
+is the usual lower-triangular mask. (PyTorch aligns the mask to the top-left instead when
+Tq != Tk; the bottom-right alignment is what cached generation needs.)
+"""
+
+import math
+
+import numpy as np
+
+from engine import Function
+
+
+def causal_mask(tq, tk):
+    """(Tq, Tk) bool array, True where key j is in the future of query i (j > Tk - Tq + i)."""
+    return np.triu(np.ones((tq, tk), dtype=bool), k=tk - tq + 1)
+
+
+class ScaledDotProductAttention(Function):
+    """Y = softmax(Q Kᵀ / √hs, masked) V, with optional dropout on the weights P.
+
+    Backward, with D = P * keep the weights actually used (keep = 0 or 1/(1-p), or 1):
+        dV = Dᵀ G
+        dD = G Vᵀ,  dP = dD * keep
+        dS = P * (dP - sum_j(dP * P))     (softmax's backward, row by row; 0 where masked)
+        dQ = dS K / √hs,  dK = dSᵀ Q / √hs
+    """
+
+    rules = ("dQ = dS K / √hs", "dK = dSᵀ Q / √hs", "dV = Pᵀ G")
+
+    def forward(self, q, k, v, is_causal, dropout_p, rng):
+        self.scale = 1.0 / math.sqrt(q.shape[-1])
+        self.q_scaled, self.k, self.v = q * self.scale, k, v
+        att = self.q_scaled @ np.swapaxes(k, -1, -2)  # S: (..., Tq, Tk)
+        if is_causal:
+            att[..., causal_mask(att.shape[-2], att.shape[-1])] = -np.inf
+        att -= att.max(axis=-1, keepdims=True)  # softmax, in place: S becomes P
+        np.exp(att, out=att)
+        att /= att.sum(axis=-1, keepdims=True)
+        self.p, self.keep = att, None
+        if dropout_p > 0:
+            self.keep = (rng.random(att.shape, dtype=np.float32) >= dropout_p).astype(att.dtype)
+            self.keep *= 0.0 if dropout_p == 1 else 1.0 / (1.0 - dropout_p)
+            att = att * self.keep
+        self.used = att  # D
+        return att @ v
+
+    def backward(self, g):
+        dq = dk = dv = None
+        if self.needs_grad[2]:
+            dv = np.swapaxes(self.used, -1, -2) @ g
+        if self.needs_grad[0] or self.needs_grad[1]:
+            ds = g @ np.swapaxes(self.v, -1, -2)  # dD, then dP, then dS, in place
+            if self.keep is not None:
+                ds *= self.keep
+            ds -= np.sum(ds * self.p, axis=-1, keepdims=True)
+            ds *= self.p
+            if self.needs_grad[0]:
+                dq = ds @ self.k
+                dq *= self.scale
+            if self.needs_grad[1]:
+                dk = np.swapaxes(ds, -1, -2) @ self.q_scaled  # Q/√hs already holds the scale
+        return dq, dk, dv

@@ -1,0 +1,154 @@
+"""The layers a GPT is built from, as Modules holding their parameters (PyTorch's names).
+
+Each layer creates float32 parameters, initialised from the shared generator as PyTorch does
+by default (GPT models usually re-initialise them: see `nn.init`), checks that its input fits
+(the error names the layer and the shapes), and calls its function in `nn.functional`.
+"""
+
+import math
+
+import numpy as np
+
+from nn import functional as F
+from nn import init
+from nn.module import Module, Parameter
+
+
+def _empty(*shape):
+    return Parameter(np.empty(shape, dtype=np.float32))
+
+
+class Linear(Module):
+    """y = x Wᵀ + b: (..., in_features) -> (..., out_features).
+
+    weight (out_features, in_features) and bias (out_features,) start uniform in ±1/√in_features.
+    """
+
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        bound = 1.0 / math.sqrt(in_features)
+        self.weight = init.uniform_(_empty(out_features, in_features), -bound, bound)
+        self.bias = init.uniform_(_empty(out_features), -bound, bound) if bias else None
+
+    def forward(self, x):
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(f"Linear({self.extra_repr()}) got input of shape {x.shape}")
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        no_bias = ", bias=False" if self.bias is None else ""
+        return f"{self.in_features} -> {self.out_features}{no_bias}"
+
+
+class Embedding(Module):
+    """A lookup table: integer ids (...) -> rows of weight (..., embedding_dim).
+
+    weight (num_embeddings, embedding_dim) starts as N(0, 1) draws.
+    """
+
+    def __init__(self, num_embeddings, embedding_dim):
+        super().__init__()
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.weight = init.normal_(_empty(num_embeddings, embedding_dim))
+
+    def forward(self, ids):
+        ids = np.asarray(getattr(ids, "data", ids))
+        name = f"Embedding({self.extra_repr()})"
+        if ids.dtype.kind not in "iu":
+            raise TypeError(f"{name} needs integer ids, got dtype {ids.dtype}")
+        if ids.size and (ids.min() < 0 or ids.max() >= self.num_embeddings):
+            bad = ids.min() if ids.min() < 0 else ids.max()
+            raise IndexError(f"{name} got id {bad}; valid ids are 0..{self.num_embeddings - 1}")
+        return F.embedding(ids, self.weight)
+
+    def extra_repr(self):
+        return f"{self.num_embeddings}, {self.embedding_dim}"
+
+
+class LayerNorm(Module):
+    """Normalise the last axis (..., C) to mean 0 and variance 1, then scale and shift.
+
+    weight (C,) starts at 1, bias (C,) at 0 (bias=False leaves it out).
+    """
+
+    def __init__(self, normalized_shape, eps=1e-5, bias=True):
+        super().__init__()
+        self.normalized_shape = _dim(normalized_shape, "LayerNorm")
+        self.eps = eps
+        self.weight = init.ones_(_empty(self.normalized_shape))
+        self.bias = init.zeros_(_empty(self.normalized_shape)) if bias else None
+
+    def forward(self, x):
+        if x.shape[-1:] != (self.normalized_shape,):
+            raise ValueError(f"LayerNorm({self.normalized_shape}) got input of shape {x.shape}")
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        no_bias = ", bias=False" if self.bias is None else ""
+        return f"{self.normalized_shape}, eps={self.eps}{no_bias}"
+
+
+class RMSNorm(Module):
+    """Divide the last axis (..., C) by its root mean square, then scale by weight (C,) (init 1)."""
+
+    def __init__(self, dim, eps=1e-6):
+        super().__init__()
+        self.dim, self.eps = _dim(dim, "RMSNorm"), eps
+        self.weight = init.ones_(_empty(self.dim))
+
+    def forward(self, x):
+        if x.shape[-1:] != (self.dim,):
+            raise ValueError(f"RMSNorm({self.dim}) got input of shape {x.shape}")
+        return F.rms_norm(x, self.dim, self.weight, self.eps)
+
+    def extra_repr(self):
+        return f"{self.dim}, eps={self.eps}"
+
+
+class Dropout(Module):
+    """Inverted dropout with probability p while training; the identity after `.eval()`."""
+
+    def __init__(self, p=0.5):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout probability must be in [0, 1], got {p}")
+        self.p = p
+
+    def forward(self, x):
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class GELU(Module):
+    """GELU activation, elementwise; approximate='tanh' (GPT-2, default) or 'none' (exact)."""
+
+    def __init__(self, approximate="tanh"):
+        super().__init__()
+        if approximate not in ("tanh", "none"):
+            raise ValueError(f"GELU approximate must be 'tanh' or 'none', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x):
+        return F.gelu(x, self.approximate)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
+
+
+class ReLU(Module):
+    """max(x, 0), elementwise."""
+
+    def forward(self, x):
+        return F.relu(x)
+
+
+def _dim(size, layer):
+    """A normalised size given as C or (C,), as an int."""
+    if isinstance(size, tuple | list) and len(size) == 1:
+        size = size[0]
+    if not isinstance(size, int) or size < 1:
+        raise ValueError(f"{layer} normalises the last axis: give its size C, got {size!r}")
+    return size

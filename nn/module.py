@@ -1,0 +1,264 @@
+"""Modules: the containers that hold a model's parameters and sub-modules, as in PyTorch.
+
+A model is a tree of `Module`s. Assigning a `Parameter` or a `Module` to an attribute inside
+`__init__` registers it, so the tree can be walked without any bookkeeping by the user:
+
+    class MLP(Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = Linear(2, 16)      # registered as child "fc1"
+            self.fc2 = Linear(16, 2)      # registered as child "fc2"
+
+        def forward(self, x):             # (N, 2) -> (N, 2)
+            return self.fc2(self.fc1(x).relu())
+
+    mlp = MLP()
+    [name for name, _ in mlp.named_parameters()]
+    # ['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias']
+
+Everything is in registration order, so parameter lists, state dicts and optimizer states come
+out the same on every run. A parameter shared by two modules (weight tying) is yielded once.
+"""
+
+import collections
+
+import numpy as np
+
+from engine import Tensor, module_scope
+
+IncompatibleKeys = collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class Parameter(Tensor):
+    """A Tensor that is a learnable weight of a Module: it always requires grad.
+
+    Its dtype is kept as given (layers create float32; `module.to(np.float64)` converts).
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data, name=None):
+        super().__init__(data, requires_grad=True, name=name)
+
+    def __repr__(self):
+        return f"Parameter(shape={self.shape}, dtype={self.dtype})"
+
+
+class Module:
+    """Base class of every layer and model. Subclasses define `__init__` and `forward`.
+
+    Calling `module(x)` runs `forward(x)` inside `engine.module_scope(module)`, so every op it
+    creates is tagged with the module (graph pictures group ops by module that way).
+    """
+
+    def __init__(self):
+        # Set through object.__setattr__: our own __setattr__ needs these dicts to exist.
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_modules", {})
+        self.training = True
+
+    def __setattr__(self, name, value):
+        params = self.__dict__.get("_parameters")
+        if params is None:
+            raise RuntimeError(
+                f"{type(self).__name__}: call super().__init__() before assigning attributes"
+            )
+        modules = self._modules
+        if isinstance(value, Parameter):
+            modules.pop(name, None)
+            params[name] = value
+        elif isinstance(value, Module):
+            params.pop(name, None)
+            modules[name] = value
+        elif name in params and isinstance(value, Tensor):
+            raise TypeError(
+                f"cannot assign a plain Tensor to parameter {name!r} of {type(self).__name__}; "
+                f"wrap it in nn.Parameter"
+            )
+        else:
+            params.pop(name, None)
+            modules.pop(name, None)
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        object.__delattr__(self, name)
+
+    def __call__(self, *args, **kwargs):
+        with module_scope(self):
+            return self.forward(*args, **kwargs)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    # ---- walking the tree ----------------------------------------------------------------------
+    def named_children(self):
+        """(name, module) for the direct sub-modules, in registration order."""
+        yield from self._modules.items()
+
+    def children(self):
+        yield from self._modules.values()
+
+    def named_modules(self, memo=None, prefix=""):
+        """(dotted name, module) for this module ("") and every descendant, each module once."""
+        memo = set() if memo is None else memo
+        if id(self) in memo:
+            return
+        memo.add(id(self))
+        yield prefix, self
+        for name, child in self._modules.items():
+            yield from child.named_modules(memo, f"{prefix}.{name}" if prefix else name)
+
+    def modules(self):
+        for _, module in self.named_modules():
+            yield module
+
+    def named_parameters(self):
+        """(dotted name, parameter), e.g. ('h.0.attn.c_attn.weight', p); each parameter once."""
+        seen = set()
+        for prefix, module in self.named_modules():
+            for name, p in module._parameters.items():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    yield (f"{prefix}.{name}" if prefix else name), p
+
+    def parameters(self):
+        for _, p in self.named_parameters():
+            yield p
+
+    def apply(self, fn):
+        """Call `fn(module)` on every sub-module (children first) and then on self; return self."""
+        for child in self._modules.values():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    # ---- modes, gradients, dtype ---------------------------------------------------------------
+    def train(self, mode=True):
+        """Set the `.training` flag on this module and all descendants (Dropout reads it)."""
+        for module in self.modules():
+            module.training = bool(mode)
+        return self
+
+    def eval(self):
+        """`train(False)`: dropout off; what evaluation and sampling use."""
+        return self.train(False)
+
+    def zero_grad(self):
+        """Forget every parameter's gradient (set `.grad` to None, as PyTorch does by default)."""
+        for p in self.parameters():
+            p.grad = None
+
+    def to(self, dtype):
+        """Convert every parameter (and its grad) to the floating `dtype`, in place; return self."""
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"Module.to() needs a floating dtype, got {dtype}")
+        for p in self.parameters():
+            p.data = p.data.astype(dtype)
+            if p.grad is not None:
+                p.grad = p.grad.astype(dtype)
+        return self
+
+    # ---- saving and loading --------------------------------------------------------------------
+    def _named_parameters_all(self):
+        """Like named_parameters, but a tied parameter appears under each of its names."""
+        for prefix, module in self.named_modules():
+            for name, p in module._parameters.items():
+                yield (f"{prefix}.{name}" if prefix else name), p
+
+    def state_dict(self):
+        """An ordered dict name -> NumPy array (a copy of each parameter's data).
+
+        A tied parameter appears under both names (as in PyTorch), both names holding the
+        same copied array.
+        """
+        copies, out = {}, {}
+        for name, p in self._named_parameters_all():
+            if id(p) not in copies:
+                copies[id(p)] = p.data.copy()
+            out[name] = copies[id(p)]
+        return out
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy arrays from `state_dict` into the parameters, in place (references stay valid).
+
+        Every problem is found before anything is written, and reported in one ValueError:
+        keys missing from `state_dict` and keys it has that the model lacks (both only when
+        `strict`), shape mismatches and non-floating arrays (always). Floating arrays of another
+        precision are converted to the parameter's dtype. Returns (missing_keys, unexpected_keys).
+        """
+        own = dict(self._named_parameters_all())
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        problems = []
+        for key, p in own.items():
+            if key not in state_dict:
+                continue
+            value = np.asarray(state_dict[key])
+            if value.shape != p.shape:
+                problems.append(f"{key}: shape {value.shape} in state_dict, {p.shape} in model")
+            elif value.dtype.kind != "f":
+                problems.append(f"{key}: dtype {value.dtype} is not floating (model has {p.dtype})")
+        if strict:
+            problems += [f"missing key {k!r}" for k in missing]
+            problems += [f"unexpected key {k!r}" for k in unexpected]
+        if problems:
+            raise ValueError(
+                f"load_state_dict failed for {type(self).__name__}:\n  " + "\n  ".join(problems)
+            )
+        for key, p in own.items():
+            if key in state_dict:
+                np.copyto(p.data, np.asarray(state_dict[key]), casting="same_kind")
+        return IncompatibleKeys(missing, unexpected)
+
+    # ---- printing ------------------------------------------------------------------------------
+    def extra_repr(self):
+        """What goes between the parentheses of this module's one-line description."""
+        return ""
+
+    def __repr__(self):
+        count = sum(p.size for p in self.parameters())
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not self._modules:
+            shapes = ", ".join(f"{n} {p.shape}" for n, p in self._parameters.items())
+            return f"{head})" + (f"  # {shapes}: {count:,} parameters" if shapes else "")
+        lines = [f"{head}  # {count:,} parameters"]
+        lines += [f"  ({n}): Parameter {p.shape}" for n, p in self._parameters.items()]
+        for name, child in self._modules.items():
+            body = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {body}")
+        return "\n".join(lines) + "\n)"
+
+
+class ModuleList(Module):
+    """A list of modules, registered as children "0", "1", ...: `self.h = ModuleList(blocks)`."""
+
+    def __init__(self, modules=()):
+        super().__init__()
+        for module in modules:
+            self.append(module)
+
+    def append(self, module):
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList holds Modules, got {type(module).__name__}")
+        setattr(self, str(len(self._modules)), module)
+        return self
+
+    def extend(self, modules):
+        for module in modules:
+            self.append(module)
+        return self
+
+    def __getitem__(self, index):
+        items = list(self._modules.values())
+        if isinstance(index, slice):
+            return ModuleList(items[index])
+        return items[index]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())

@@ -1,0 +1,238 @@
+"""Optimizers (AdamW, SGD) and the learning-rate schedule, written out as their published rules.
+
+An optimizer holds references to the model's Parameters, grouped in `param_groups` (a list of
+dicts with "params" and the group's hyperparameters, such as "lr"), and a `state` per
+parameter (momenta). `step()` updates every parameter that has a gradient, in place on
+`p.data`, so the model keeps seeing its own arrays. Hyperparameters may be changed between
+steps: `optimizer.param_groups[0]["lr"] = cosine_with_warmup(step, ...)`.
+
+Checkpoints: `state_dict()` returns two entries, made to be stored without pickle (arrays in a
+safetensors file, the rest as JSON in its metadata):
+    "state":        {"<i>.<name>": ndarray}  for parameter i (counted across groups, in order),
+                    e.g. "0.exp_avg", "0.exp_avg_sq", and "0.step" (a 0-d int64 array)
+    "param_groups": [{"lr": 0.001, "betas": [0.9, 0.999], ..., "params": [0, 1, 2]}, ...]
+                    (JSON-able: numbers, lists, and the parameter indices of each group)
+`load_state_dict` restores both, so a resumed run continues bit for bit.
+"""
+
+import math
+
+import numpy as np
+
+from engine import Tensor
+
+
+class Optimizer:
+    """Shared machinery: parameter groups, zero_grad, state_dict / load_state_dict."""
+
+    def __init__(self, params, defaults):
+        groups = [params] if isinstance(params, Tensor) else list(params)
+        if not groups:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        self.defaults, self.param_groups, self.state = defaults, [], {}
+        seen = set()
+        for group in groups:
+            unknown = set(group) - set(defaults) - {"params"}
+            if unknown:
+                raise ValueError(f"{type(self).__name__}: unknown group options {sorted(unknown)}")
+            params = group["params"]
+            params = [params] if isinstance(params, Tensor) else list(params)
+            for p in params:
+                if not isinstance(p, Tensor) or not p.requires_grad:
+                    raise TypeError(f"{type(self).__name__} optimizes tensors that require grad")
+                if id(p) in seen:
+                    raise ValueError("a parameter appears in more than one parameter group")
+                seen.add(id(p))
+            full = {**defaults, **group, "params": params}
+            self._check(full)
+            self.param_groups.append(full)
+
+    def _check(self, group):
+        if group["lr"] < 0:
+            raise ValueError(f"learning rate must be >= 0, got {group['lr']}")
+        if group["weight_decay"] < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {group['weight_decay']}")
+
+    def _params(self):
+        return [p for group in self.param_groups for p in group["params"]]
+
+    def zero_grad(self):
+        """Set every parameter's `.grad` to None (the next backward writes fresh ones)."""
+        for p in self._params():
+            p.grad = None
+
+    def state_dict(self):
+        """{"state": flat name -> ndarray (copies), "param_groups": JSON-able list}."""
+        index = {id(p): i for i, p in enumerate(self._params())}
+        state = {}
+        for i, p in enumerate(self._params()):
+            for name, value in self.state.get(p, {}).items():
+                state[f"{i}.{name}"] = np.array(value, dtype=np.int64 if name == "step" else None)
+        groups = []
+        for group in self.param_groups:
+            saved = {k: list(v) if isinstance(v, tuple) else v for k, v in group.items()}
+            saved["params"] = [index[id(p)] for p in group["params"]]
+            groups.append(saved)
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Restore hyperparameters and per-parameter state saved by `state_dict()`.
+
+        The groups must hold the same number of parameters, in the same order, with the same
+        shapes; every mismatch is listed in one ValueError and nothing is changed.
+        """
+        params, groups = self._params(), state_dict["param_groups"]
+        problems = []
+        if [len(g["params"]) for g in groups] != [len(g["params"]) for g in self.param_groups]:
+            problems.append(
+                f"saved groups hold {[len(g['params']) for g in groups]} parameters, this "
+                f"optimizer's hold {[len(g['params']) for g in self.param_groups]}"
+            )
+        loaded = {}
+        for key, value in state_dict["state"].items():
+            i, _, name = key.partition(".")
+            if not i.isdigit() or int(i) >= len(params) or name not in self._state_names:
+                problems.append(f"unexpected state key {key!r}")
+                continue
+            p, value = params[int(i)], np.asarray(value)
+            if name == "step":
+                loaded.setdefault(p, {})[name] = int(value)
+            elif value.shape != p.shape:
+                problems.append(f"{key}: shape {value.shape}, parameter has {p.shape}")
+            else:
+                loaded.setdefault(p, {})[name] = value.astype(p.dtype, copy=True)
+        if problems:
+            raise ValueError("optimizer load_state_dict failed:\n  " + "\n  ".join(problems))
+        for group, saved in zip(self.param_groups, groups, strict=True):
+            for k, v in saved.items():
+                if k != "params":
+                    group[k] = tuple(v) if isinstance(v, list) else v
+        self.state = loaded
+
+
+class AdamW(Optimizer):
+    """Adam with decoupled weight decay (Loshchilov & Hutter), exactly as torch.optim.AdamW.
+
+    For each parameter p with gradient g, at its step t = 1, 2, ...:
+        p ← p - lr · weight_decay · p                  decay, decoupled from the gradient
+        m ← β1 m + (1 - β1) g                          running mean of g
+        v ← β2 v + (1 - β2) g²                         running mean of g²
+        p ← p - (lr / (1 - β1ᵗ)) · m / (sqrt(v) / sqrt(1 - β2ᵗ) + eps)
+    The (1 - βᵗ) factors undo the bias of m and v towards their zero start.
+    """
+
+    _state_names = ("step", "exp_avg", "exp_avg_sq")
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
+        defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay}
+        super().__init__(params, defaults)
+
+    def _check(self, group):
+        super()._check(group)
+        beta1, beta2 = group["betas"]
+        if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
+            raise ValueError(f"AdamW betas must be in [0, 1), got {tuple(group['betas'])}")
+        if group["eps"] < 0:
+            raise ValueError(f"AdamW eps must be >= 0, got {group['eps']}")
+
+    def step(self):
+        """Update every parameter whose `.grad` is not None, in place."""
+        for group in self.param_groups:
+            # Python floats, so float32 arrays stay float32 (an np.float64 would promote).
+            lr, eps, decay = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
+            beta1, beta2 = (float(b) for b in group["betas"])
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g, state = p.grad, self.state.setdefault(p, {})
+                if not state:
+                    state.update(
+                        step=0, exp_avg=np.zeros_like(p.data), exp_avg_sq=np.zeros_like(p.data)
+                    )
+                state["step"] += 1
+                t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+                if decay:
+                    p.data *= 1.0 - lr * decay
+                m *= beta1
+                m += (1.0 - beta1) * g
+                v *= beta2
+                v += (1.0 - beta2) * (g * g)
+                denom = np.sqrt(v)
+                denom /= math.sqrt(1.0 - beta2**t)
+                denom += eps
+                update = m / denom
+                update *= lr / (1.0 - beta1**t)
+                p.data -= update
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum and L2 weight decay, as torch.optim.SGD.
+
+    For each parameter p with gradient g:
+        d ← g + weight_decay · p                       (L2 decay, coupled to the gradient)
+        b ← d on the first step, then momentum · b + d  (only when momentum > 0)
+        p ← p - lr · b   (or p - lr · d without momentum)
+    """
+
+    _state_names = ("momentum_buffer",)
+
+    def __init__(self, params, lr, momentum=0.0, weight_decay=0.0):
+        super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay})
+
+    def _check(self, group):
+        super()._check(group)
+        if group["momentum"] < 0:
+            raise ValueError(f"SGD momentum must be >= 0, got {group['momentum']}")
+
+    def step(self):
+        """Update every parameter whose `.grad` is not None, in place."""
+        for group in self.param_groups:
+            lr, momentum = float(group["lr"]), float(group["momentum"])
+            decay = float(group["weight_decay"])
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                d = p.grad + decay * p.data if decay else p.grad
+                if momentum:
+                    state = self.state.setdefault(p, {})
+                    if "momentum_buffer" not in state:
+                        state["momentum_buffer"] = d.copy()
+                    else:
+                        state["momentum_buffer"] *= momentum
+                        state["momentum_buffer"] += d
+                    d = state["momentum_buffer"]
+                p.data -= lr * d
+
+
+def cosine_with_warmup(step, max_lr, min_lr, warmup_steps, decay_steps):
+    """The learning rate at `step` (0-based): linear warmup, cosine decay, then flat.
+
+        lr
+     max_lr |      .--.
+            |     /    `.
+            |    /       `.
+            |   /          `.
+     min_lr |  /             `------------
+            +--+------------+------------> step
+            0  warmup       warmup + decay
+
+    - step < warmup_steps:  max_lr · (step + 1) / warmup_steps (never 0, so no step is wasted)
+    - then, for s = (step - warmup_steps) / decay_steps in [0, 1]:
+      min_lr + (max_lr - min_lr) · (1 + cos(π s)) / 2
+    - from step = warmup_steps + decay_steps on: min_lr.
+    Returns a Python float (so it never promotes float32 arrays).
+    """
+    counts = {"step": step, "warmup_steps": warmup_steps, "decay_steps": decay_steps}
+    for name, value in counts.items():
+        if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"cosine_with_warmup: {name} must be an int >= 0, got {value!r}")
+    if not 0 <= min_lr <= max_lr:
+        raise ValueError(f"cosine_with_warmup: need 0 <= min_lr <= max_lr, got {min_lr}, {max_lr}")
+    if step < warmup_steps:
+        return float(max_lr) * (step + 1) / warmup_steps
+    if step >= warmup_steps + decay_steps:
+        return float(min_lr)
+    s = (step - warmup_steps) / decay_steps
+    return float(min_lr) + (float(max_lr) - float(min_lr)) * 0.5 * (1.0 + math.cos(math.pi * s))

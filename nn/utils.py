@@ -1,0 +1,34 @@
+"""Gradient clipping: keep one bad batch from throwing the weights far away.
+
+All gradients together are seen as one long vector g. If its length ‖g‖ (the global L2 norm)
+exceeds `max_norm`, every gradient is scaled by max_norm / ‖g‖, which shortens the vector
+without turning it: the step keeps its direction, only its size is capped.
+"""
+
+import math
+
+import numpy as np
+
+from engine import Tensor
+
+
+def clip_grad_norm_(parameters, max_norm):
+    """Scale the gradients of `parameters` in place so their global L2 norm is <= max_norm.
+
+    Parameters whose `.grad` is None are skipped. Returns the total norm *before* clipping,
+    as a Python float (worth logging: spikes show instability). As in PyTorch, the scale is
+    max_norm / (norm + 1e-6), applied only when that is below 1.
+    """
+    if max_norm <= 0:
+        raise ValueError(f"clip_grad_norm_: max_norm must be > 0, got {max_norm}")
+    params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    grads = [p.grad for p in params if p.grad is not None]
+    # Each grad's squared length is one BLAS dot product; the sum of a few hundred scalars is
+    # done in Python floats (float64) so nothing large is ever upcast.
+    total = math.sqrt(sum(float(np.vdot(g.ravel(), g.ravel())) for g in grads))
+    scale = max_norm / (total + 1e-6)
+    if scale < 1.0:
+        for p in params:
+            if p.grad is not None:
+                p.grad *= scale
+    return total

@@ -1,0 +1,269 @@
+"""nn.functional: forward values against plain NumPy re-derivations, gradients by gradcheck."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import engine
+import nn.functional as F
+from engine import Tensor, gradcheck
+from nn.gelu import erf
+
+FAST = settings(max_examples=8, deadline=None)
+leading_shapes = st.lists(st.integers(1, 3), min_size=0, max_size=3).map(tuple)
+
+
+def t64(*shape, seed=0, scale=1.0):
+    rng = np.random.default_rng(seed)
+    return Tensor(rng.standard_normal(shape) * scale, requires_grad=True)
+
+
+# ---- linear ----------------------------------------------------------------------------------
+
+
+@FAST
+@given(lead=leading_shapes, bias=st.booleans())
+def test_linear_matches_numpy_and_gradchecks(lead, bias):
+    x, w, b = t64(*lead, 4, seed=1), t64(3, 4, seed=2), t64(3, seed=3)
+    params = (w, b) if bias else (w,)
+    y = F.linear(x, *params)
+    expected = np.einsum("...i,oi->...o", x.data, w.data) + (b.data if bias else 0)
+    np.testing.assert_allclose(y.data, expected, rtol=1e-12)
+    assert gradcheck(lambda x, *p: F.linear(x, *p), [x, *params])
+
+
+def test_linear_rejects_mismatched_shapes_and_dtypes():
+    with pytest.raises(ValueError, match=r"\(2, 5\).*\(3, 4\)"):
+        F.linear(t64(2, 5), t64(3, 4))
+    with pytest.raises(TypeError, match="float32"):
+        F.linear(Tensor(np.ones((2, 4), np.float32)), t64(3, 4))
+
+
+# ---- embedding -------------------------------------------------------------------------------
+
+
+@FAST
+@given(ids_shape=st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple))
+def test_embedding_with_repeated_ids_gradchecks(ids_shape):
+    rng = np.random.default_rng(sum(ids_shape))
+    ids = rng.integers(0, 3, size=ids_shape)  # 3 rows only: ids repeat
+    w = t64(3, 5, seed=4)
+    y = F.embedding(ids, w)
+    np.testing.assert_array_equal(y.data, w.data[ids])
+    assert gradcheck(lambda w: F.embedding(ids, w), [w])
+
+
+def test_embedding_gradient_sums_repeats():
+    w = Tensor(np.zeros((4, 2)), requires_grad=True)
+    F.embedding(np.array([[1, 1], [3, 1]]), w).sum().backward()
+    np.testing.assert_array_equal(w.grad, [[0, 0], [3, 3], [0, 0], [1, 1]])
+
+
+def test_embedding_rejects_bad_ids():
+    with pytest.raises(IndexError, match="id 4 out of range for 4"):
+        F.embedding(np.array([0, 4]), t64(4, 2))
+    with pytest.raises(TypeError, match="integer"):
+        F.embedding(np.array([0.0]), t64(4, 2))
+
+
+# ---- normalisation ---------------------------------------------------------------------------
+
+
+def numpy_layer_norm(x, w, b, eps):
+    mu = x.mean(-1, keepdims=True)
+    var = ((x - mu) ** 2).mean(-1, keepdims=True)
+    return (x - mu) / np.sqrt(var + eps) * w + b
+
+
+@FAST
+@given(lead=leading_shapes, c=st.integers(2, 6), affine=st.sampled_from(["wb", "w", ""]))
+def test_layer_norm_matches_numpy_and_gradchecks(lead, c, affine):
+    x, w, b = t64(*lead, c, seed=5, scale=3.0), t64(c, seed=6), t64(c, seed=7)
+    weight = w if "w" in affine else None
+    bias = b if "b" in affine else None
+    y = F.layer_norm(x, (c,), weight, bias, eps=1e-5)
+    ref = numpy_layer_norm(x.data, w.data if weight else 1.0, b.data if bias else 0.0, 1e-5)
+    np.testing.assert_allclose(y.data, ref, rtol=1e-10, atol=1e-12)
+    params = [p for p in (weight, bias) if p is not None]
+    fn = {  # one closure per parameter set, so gradcheck perturbs exactly these inputs
+        "wb": lambda x, w, b: F.layer_norm(x, c, w, b),
+        "w": lambda x, w: F.layer_norm(x, c, w),
+        "": lambda x: F.layer_norm(x, c),
+    }[affine]
+    assert gradcheck(fn, [x, *params])
+
+
+@FAST
+@given(lead=leading_shapes, c=st.integers(2, 6), weighted=st.booleans())
+def test_rms_norm_matches_numpy_and_gradchecks(lead, c, weighted):
+    x, w = t64(*lead, c, seed=8, scale=2.0), t64(c, seed=9)
+    y = F.rms_norm(x, c, w if weighted else None, eps=1e-6)
+    ref = x.data / np.sqrt((x.data**2).mean(-1, keepdims=True) + 1e-6)
+    np.testing.assert_allclose(y.data, ref * (w.data if weighted else 1.0), rtol=1e-10)
+    if weighted:
+        assert gradcheck(lambda x, w: F.rms_norm(x, c, w), [x, w])
+    else:
+        assert gradcheck(lambda x: F.rms_norm(x, c), [x])
+
+
+def test_norms_reject_wrong_last_axis():
+    with pytest.raises(ValueError, match=r"\(4,\).*\(2, 3\)"):
+        F.layer_norm(t64(2, 3), 4)
+    with pytest.raises(ValueError, match=r"\(4,\).*\(2, 3\)"):
+        F.rms_norm(t64(2, 3), 4)
+
+
+# ---- activations -----------------------------------------------------------------------------
+
+
+def test_erf_matches_math_erf():
+    x = np.concatenate([np.linspace(-7, 7, 2001), [0.0, 1.99999, 2.0, 2.00001, np.inf, -np.inf]])
+    exact = np.array([math.erf(v) for v in x])
+    np.testing.assert_allclose(erf(x), exact, rtol=0, atol=3e-15)
+    np.testing.assert_allclose(erf(x.astype(np.float32)), exact, rtol=0, atol=1e-6)
+    assert erf(x.astype(np.float32)).dtype == np.float32
+
+
+@pytest.mark.parametrize("approximate", ["tanh", "none"])
+def test_gelu_matches_numpy_and_gradchecks(approximate):
+    x = t64(3, 41, seed=10, scale=3.0)
+    if approximate == "tanh":
+        v = x.data
+        ref = 0.5 * v * (1 + np.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v**3)))
+    else:
+        ref = np.array([0.5 * v * (1 + math.erf(v / math.sqrt(2))) for v in x.data.ravel()])
+    np.testing.assert_allclose(F.gelu(x, approximate).data.ravel(), ref.ravel(), atol=1e-14)
+    assert gradcheck(lambda x: F.gelu(x, approximate), [x])
+
+
+def test_gelu_float32_stays_float32_and_forms_agree():
+    x = Tensor(np.linspace(-5, 5, 101, dtype=np.float32), requires_grad=True)
+    tanh_form, exact = F.gelu(x, "tanh"), F.gelu(x, "none")
+    assert tanh_form.dtype == exact.dtype == np.float32
+    np.testing.assert_allclose(tanh_form.data, exact.data, atol=5e-4)
+    with pytest.raises(ValueError, match="approximate"):
+        F.gelu(x, "fast")
+
+
+def test_dropout_scales_kept_values_is_seeded_and_gradchecks():
+    x = Tensor(np.ones((200, 50)), requires_grad=True)
+    engine.manual_seed(3)
+    y = F.dropout(x, 0.25)
+    kept = y.data != 0
+    np.testing.assert_allclose(y.data[kept], 1 / 0.75)
+    assert abs(kept.mean() - 0.75) < 0.02
+    engine.manual_seed(3)
+    np.testing.assert_array_equal(F.dropout(x, 0.25).data, y.data)  # same seed, same mask
+    assert F.dropout(x, 0.25, training=False) is x
+
+
+def test_dropout_gradchecks_with_a_fixed_mask():
+    def fn(x):
+        engine.manual_seed(4)  # gradcheck evaluates fn many times: the same mask each time
+        return F.dropout(x, 0.5)
+
+    assert gradcheck(fn, [t64(4, 5)])
+
+
+def test_dropout_gradient_is_the_mask():
+    x = t64(6, 7)
+    engine.manual_seed(5)
+    y = F.dropout(x, 0.4)
+    y.backward(np.ones(y.shape))
+    np.testing.assert_allclose(x.grad, (y.data != 0) / 0.6)
+
+
+def test_softmax_and_log_softmax_use_dim():
+    x = t64(3, 4)
+    np.testing.assert_allclose(F.softmax(x, dim=0).data.sum(0), 1.0)
+    np.testing.assert_allclose(F.log_softmax(x).data, np.log(F.softmax(x).data), atol=1e-12)
+
+
+# ---- cross-entropy ---------------------------------------------------------------------------
+
+
+def numpy_cross_entropy(z, t, ignore):
+    z, t = z.reshape(-1, z.shape[-1]), t.reshape(-1)
+    keep = t != ignore
+    logp = z - z.max(-1, keepdims=True)
+    logp = logp - np.log(np.exp(logp).sum(-1, keepdims=True))
+    return -logp[keep, t[keep]].mean()
+
+
+@FAST
+@given(shape=st.sampled_from([(5,), (2, 3), (1, 4)]), v=st.integers(2, 6), seed=st.integers(0, 99))
+def test_cross_entropy_with_ignored_targets(shape, v, seed):
+    rng = np.random.default_rng(seed)
+    targets = rng.integers(0, v, size=shape)
+    targets.reshape(-1)[0] = -1  # at least one ignored, at least one kept below
+    targets.reshape(-1)[-1] = v - 1
+    logits = Tensor(rng.standard_normal((*shape, v)) * 3, requires_grad=True)
+    loss = F.cross_entropy(logits, targets)
+    assert loss.shape == ()
+    np.testing.assert_allclose(loss.item(), numpy_cross_entropy(logits.data, targets, -1))
+    assert gradcheck(lambda z: F.cross_entropy(z, targets), [logits])
+
+
+def test_cross_entropy_is_stable_and_float32():
+    logits = Tensor(np.array([[1000.0, 0.0], [0.0, -1000.0]], np.float32), requires_grad=True)
+    loss = F.cross_entropy(logits, np.array([1, 0]))
+    assert loss.dtype == np.float32
+    np.testing.assert_allclose(loss.item(), 500.0)
+    loss.backward()
+    np.testing.assert_allclose(logits.grad, [[0.5, -0.5], [0, 0]], atol=1e-6)
+
+
+def test_cross_entropy_errors_and_all_ignored():
+    z = t64(2, 3)
+    with pytest.raises(ValueError, match=r"targets of shape \(2,\)"):
+        F.cross_entropy(z, np.array([0, 1, 2]))
+    with pytest.raises(IndexError, match="target 3 out of range for 3"):
+        F.cross_entropy(z, np.array([0, 3]))
+    assert np.isnan(F.cross_entropy(z, np.array([-1, -1])).item())
+
+
+# ---- attention -------------------------------------------------------------------------------
+
+
+def numpy_attention(q, k, v, causal):
+    s = q @ np.swapaxes(k, -1, -2) / math.sqrt(q.shape[-1])
+    tq, tk = s.shape[-2:]
+    if causal:
+        for i in range(tq):
+            s[..., i, tk - tq + i + 1 :] = -np.inf
+    p = np.exp(s - s.max(-1, keepdims=True))
+    return (p / p.sum(-1, keepdims=True)) @ v
+
+
+@FAST
+@given(tq=st.integers(1, 4), extra=st.integers(0, 3), causal=st.booleans())
+def test_attention_matches_numpy_and_gradchecks(tq, extra, causal):
+    tk = tq + extra
+    q, k, v = t64(2, 2, tq, 3, seed=11), t64(2, 2, tk, 3, seed=12), t64(2, 2, tk, 4, seed=13)
+    y = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+    np.testing.assert_allclose(y.data, numpy_attention(q.data, k.data, v.data, causal))
+    fn = lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=causal)  # noqa: E731
+    assert gradcheck(fn, [q, k, v])
+
+
+def test_attention_last_query_of_a_cache_sees_every_key():
+    q, k, v = t64(1, 1, 1, 2), t64(1, 1, 5, 2, seed=1), t64(1, 1, 5, 2, seed=2)
+    full = F.scaled_dot_product_attention(q, k, v, is_causal=False)
+    cached = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    np.testing.assert_allclose(cached.data, full.data)
+    with pytest.raises(ValueError, match="3 queries and 2 keys"):
+        F.scaled_dot_product_attention(t64(1, 3, 2), t64(1, 2, 2), t64(1, 2, 2))
+
+
+def test_attention_dropout_gradient_with_fixed_mask():
+    q, k, v = t64(1, 2, 4, 3, seed=1), t64(1, 2, 4, 3, seed=2), t64(1, 2, 4, 3, seed=3)
+
+    def fn(q, k, v):
+        engine.manual_seed(7)  # the same dropout mask on every evaluation
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=0.3)
+
+    assert gradcheck(fn, [q, k, v])
+    assert not np.allclose(fn(q, k, v).data, F.scaled_dot_product_attention(q, k, v).data)
