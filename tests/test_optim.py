@@ -1,0 +1,223 @@
+"""Optimizers against per-element re-derivations of their published rules; schedule; clipping."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import safetensors
+import safetensors.numpy
+
+import nn
+from nn.optim import SGD, AdamW, cosine_with_warmup
+from nn.utils import clip_grad_norm_
+
+SHAPES = [(3, 2), (4,), (2,)]
+
+
+def make_params(seed=0):
+    rng = np.random.default_rng(seed)
+    return [nn.Parameter(rng.standard_normal(s)) for s in SHAPES]  # float64: exact comparison
+
+
+def grads_for(step, params):
+    """A fixed gradient sequence; parameter 1 has no gradient on step 2 (it must be skipped)."""
+    rng = np.random.default_rng(100 + step)
+    grads = [rng.standard_normal(p.shape) for p in params]
+    grads[1] = None if step == 2 else grads[1]
+    return grads
+
+
+def run(optimizer, params, steps, first=0, lr_change=None):
+    for step in range(first, first + steps):
+        if step == lr_change:
+            optimizer.param_groups[0]["lr"] = 0.05
+        for p, g in zip(params, grads_for(step, params), strict=True):
+            p.grad = g
+        optimizer.step()
+
+
+def reference_adamw(values, steps, groups):
+    """Loshchilov & Hutter's AdamW, bias-corrected as in torch, one scalar at a time."""
+    out = []
+    for k, x0 in enumerate(values):
+        lr, (b1, b2), eps, wd = groups[0 if k < 2 else 1]
+        flat = list(x0.ravel())
+        for i in range(len(flat)):
+            x, m, v, t = flat[i], 0.0, 0.0, 0
+            for step in range(steps):
+                this_lr = 0.05 if (k < 2 and step >= 3) else lr  # lr changed before step 3
+                g = grads_for(step, values)[k]
+                if g is None:
+                    continue
+                g, t = g.ravel()[i], t + 1
+                x = x - this_lr * wd * x
+                m = b1 * m + (1 - b1) * g
+                v = b2 * v + (1 - b2) * g * g
+                m_hat, v_hat = m / (1 - b1**t), v / (1 - b2**t)
+                x = x - this_lr * m_hat / (math.sqrt(v_hat) + eps)
+            flat[i] = x
+        out.append(np.array(flat).reshape(x0.shape))
+    return out
+
+
+def two_groups(params, cls, **second):
+    return cls([{"params": params[:2]}, {"params": params[2:], **second}], **DEFAULTS[cls])
+
+
+DEFAULTS = {AdamW: {"lr": 0.1, "weight_decay": 0.1}, SGD: {"lr": 0.1, "momentum": 0.9}}
+
+
+def test_adamw_matches_the_published_rule():
+    params = make_params()
+    start = [p.data.copy() for p in params]
+    opt = two_groups(params, AdamW, betas=(0.8, 0.9), weight_decay=0.0, eps=1e-3)
+    run(opt, params, 6, lr_change=3)
+    groups = [(0.1, (0.9, 0.999), 1e-8, 0.1), (0.1, (0.8, 0.9), 1e-3, 0.0)]
+    for p, ref in zip(params, reference_adamw(start, 6, groups), strict=True):
+        np.testing.assert_allclose(p.data, ref, rtol=1e-12, atol=1e-14)
+    assert opt.state[params[1]]["step"] == 5  # skipped once
+
+
+def test_sgd_matches_the_published_rule():
+    params = make_params()
+    start = [p.data.copy() for p in params]
+    opt = two_groups(params, SGD, momentum=0.0, weight_decay=0.2)
+    run(opt, params, 5, lr_change=3)
+    for k, x0 in enumerate(start):
+        x, buf = x0.ravel().copy(), None
+        for step in range(5):
+            g = grads_for(step, start)[k]
+            if g is None:
+                continue
+            lr = 0.05 if (k < 2 and step >= 3) else 0.1
+            if k < 2:  # momentum 0.9, no decay
+                buf = g.ravel().copy() if buf is None else 0.9 * buf + g.ravel()
+                x = x - lr * buf
+            else:  # no momentum, L2 decay 0.2 added to the gradient
+                x = x - lr * (g.ravel() + 0.2 * x)
+        np.testing.assert_allclose(params[k].data.ravel(), x, rtol=1e-12)
+
+
+@pytest.mark.parametrize("cls", [AdamW, SGD])
+def test_state_dict_round_trip_continues_bit_for_bit(cls, tmp_path):
+    params = make_params()
+    opt = two_groups(params, cls)
+    run(opt, params, 3)
+    sd = opt.state_dict()
+    # What a checkpoint stores: arrays in safetensors, the groups as JSON (no pickle).
+    path = str(tmp_path / "optimizer.safetensors")
+    safetensors.numpy.save_file(sd["state"], path, {"groups": json.dumps(sd["param_groups"])})
+    with safetensors.safe_open(path, "np") as f:
+        restored = {"state": {k: f.get_tensor(k) for k in f.keys()}}  # noqa: SIM118
+        restored["param_groups"] = json.loads(f.metadata()["groups"])
+    resumed_params = [nn.Parameter(p.data.copy()) for p in params]
+    resumed = two_groups(resumed_params, cls, lr=123.0)  # hyperparameters come from the file
+    resumed.load_state_dict(restored)
+    assert resumed.param_groups[1]["lr"] == 0.1
+    run(opt, params, 3, first=3)
+    run(resumed, resumed_params, 3, first=3)
+    for p, q in zip(params, resumed_params, strict=True):
+        np.testing.assert_array_equal(p.data, q.data)
+    if cls is AdamW:
+        assert sd["state"]["0.step"].dtype == np.int64 and sd["param_groups"][0]["params"] == [0, 1]
+
+
+def test_load_state_dict_reports_mismatches():
+    params = make_params()
+    opt = AdamW(params)
+    run(opt, params, 1)
+    sd = opt.state_dict()
+    sd["state"]["0.exp_avg"] = np.zeros((2, 3))
+    sd["state"]["7.exp_avg"] = np.zeros(2)
+    with pytest.raises(ValueError) as err:
+        opt.load_state_dict(sd)
+    assert "0.exp_avg: shape (2, 3)" in str(err.value) and "'7.exp_avg'" in str(err.value)
+    with pytest.raises(ValueError, match=r"\[3\] parameters"):
+        AdamW(params[:2]).load_state_dict(opt.state_dict())
+
+
+def test_updates_are_in_place_and_float32_stays_float32():
+    p = nn.Parameter(np.ones(3, np.float32))
+    data = p.data
+    opt = AdamW([p], lr=np.float64(0.1))  # even an np.float64 lr must not promote
+    p.grad = np.ones(3, np.float32)
+    opt.step()
+    assert p.data is data and p.data.dtype == np.float32
+    assert opt.state[p]["exp_avg"].dtype == np.float32
+    opt.zero_grad()
+    assert p.grad is None
+
+
+def test_constructor_errors():
+    p = make_params()
+    with pytest.raises(ValueError, match="empty parameter list"):
+        AdamW([])
+    with pytest.raises(ValueError, match="more than one parameter group"):
+        AdamW([{"params": p[:2]}, {"params": p[1:]}])
+    with pytest.raises(ValueError, match="betas"):
+        AdamW(p, betas=(0.9, 1.0))
+    with pytest.raises(ValueError, match="learning rate"):
+        SGD(p, lr=-1.0)
+    with pytest.raises(ValueError, match="unknown group options"):
+        SGD([{"params": p, "nesterov": True}], lr=0.1)
+
+
+# ---- schedule --------------------------------------------------------------------------------
+
+
+def test_cosine_with_warmup_shape():
+    def lr(step):
+        return cosine_with_warmup(step, 1.0, 0.1, warmup_steps=10, decay_steps=100)
+
+    assert lr(0) == pytest.approx(0.1) and lr(9) == pytest.approx(1.0)
+    assert lr(10) == pytest.approx(1.0)
+    assert lr(60) == pytest.approx(0.55)  # halfway down the cosine: the midpoint of max and min
+    assert lr(110) == lr(10_000) == 0.1
+    values = [lr(s) for s in range(10, 111)]
+    assert all(a >= b for a, b in zip(values, values[1:], strict=False))
+    assert isinstance(lr(5), float)
+    assert cosine_with_warmup(3, 1.0, 0.0, 0, 0) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [((-1, 1.0, 0.1, 1, 1), "step"), ((0, 0.1, 1.0, 1, 1), "min_lr <= max_lr"),
+     ((0, 1.0, 0.1, 1.5, 1), "warmup_steps")],
+)  # fmt: skip
+def test_cosine_with_warmup_errors(args, message):
+    with pytest.raises(ValueError, match=message):
+        cosine_with_warmup(*args)
+
+
+# ---- clipping --------------------------------------------------------------------------------
+
+
+def test_clip_grad_norm_scales_to_max_norm_and_returns_the_norm_before():
+    params = [nn.Parameter(np.zeros(s, np.float32)) for s in SHAPES]
+    rng = np.random.default_rng(0)
+    for p in params[:2]:
+        p.grad = rng.standard_normal(p.shape).astype(np.float32)
+    before = [p.grad.copy() for p in params[:2]]
+    norm = np.sqrt(sum((g.astype(np.float64) ** 2).sum() for g in before))
+    total = clip_grad_norm_(params, max_norm=1.0)
+    assert isinstance(total, float) and total == pytest.approx(norm, rel=1e-6)
+    after = np.sqrt(sum((p.grad.astype(np.float64) ** 2).sum() for p in params[:2]))
+    assert after == pytest.approx(1.0, rel=1e-5)
+    np.testing.assert_allclose(params[0].grad, before[0] / norm, rtol=1e-5)  # same direction
+    assert params[0].grad.dtype == np.float32 and params[2].grad is None
+    assert clip_grad_norm_(params, max_norm=10.0) == pytest.approx(1.0, rel=1e-5)
+    np.testing.assert_allclose(params[0].grad, before[0] / norm, rtol=1e-5)  # untouched
+    with pytest.raises(ValueError, match="max_norm"):
+        clip_grad_norm_(params, 0.0)
+
+
+def test_state_dict_is_plain_arrays_and_json():
+    params = make_params()
+    opt = AdamW(params)
+    run(opt, params, 1)
+    sd = opt.state_dict()
+    assert all(isinstance(v, np.ndarray) for v in sd["state"].values())
+    json.dumps(sd["param_groups"])  # raises if anything is not JSON-able
+    sd["state"]["0.exp_avg"][...] = 7  # a copy
+    assert not (opt.state[params[0]]["exp_avg"] == 7).any()
