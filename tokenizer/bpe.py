@@ -86,9 +86,9 @@ class BPETokenizer:
                 f"special token id {clash[0]} would collide with a merged token: special ids "
                 f"must be >= {256 + num_merges} to train with vocab_size={vocab_size}"
             )
-        segments = (
-            self._special_regex(self.special_tokens).split(text) if self.special_tokens else [text]
-        )
+        segments = [text]
+        if self.special_tokens:  # train on the text between special tokens, never on them
+            segments = self._special_regex(self.special_tokens).split(text)[::2]
         chunks = [chunk.encode("utf-8") for seg in segments for chunk in self._split(seg)]
         pairs = train_fast(chunks, num_merges, verbose=verbose)
         self._set_merges(range(256), {pair: 256 + i for i, pair in enumerate(pairs)})
