@@ -42,6 +42,19 @@ def seconds_per_call(fn, min_time=0.1, repeats=5):
     return best
 
 
+def interleaved_best(fns, rounds=5):
+    """{name: best seconds per call}, timing the functions in turn, round after round.
+
+    The machine is shared: interleaving makes a burst of load elsewhere hit every contender
+    alike instead of whichever was being timed at that moment.
+    """
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            best[name] = min(best[name], seconds_per_call(fn, min_time=0.04, repeats=1))
+    return best
+
+
 # ---- 1. per-op overhead on tiny tensors ----------------------------------------------------
 
 OPS = {
@@ -121,11 +134,7 @@ def matmul_table(n=512):
         "NumPy 3 matmuls": (numpy_three, 3 * flops),
         "engine forward+backward": (engine_forward_backward, 3 * flops),
     }
-    # Rounds interleave NumPy and the engine, so a burst of load elsewhere hits both alike.
-    best = dict.fromkeys(rows, float("inf"))
-    for _ in range(5):
-        for name, (fn, _) in rows.items():
-            best[name] = min(best[name], seconds_per_call(fn, min_time=0.05, repeats=1))
+    best = interleaved_best({name: fn for name, (fn, _) in rows.items()})
     print(f"\n{n} x {n} float32 matmul (forward + backward = 3 matmuls)\n")
     print(f"{'':<26}{'ms':>8}{'GFLOP/s':>10}")
     for name, (_, work) in rows.items():
@@ -185,10 +194,11 @@ def scatter_add_table(count=768, channels=128):
         ids = rng.integers(vocab, size=count)
         g = rng.standard_normal((count, channels), dtype=np.float32)
         expected = add_at(ids, g, vocab)
-        for name, scatter in SCATTERS.items():
+        for scatter in SCATTERS.values():
             np.testing.assert_allclose(scatter(ids, g, vocab), expected, rtol=1e-5, atol=1e-5)
-            call = functools.partial(scatter, ids, g, vocab)
-            times[name].append(seconds_per_call(call, min_time=0.05))
+        calls = {name: functools.partial(fn, ids, g, vocab) for name, fn in SCATTERS.items()}
+        for name, seconds in interleaved_best(calls).items():
+            times[name].append(seconds)
     for name, row in times.items():
         print(f"{name:<18}" + "".join(f"{t * 1e6:>10.1f}" for t in row))
     for column, vocab in enumerate((65, 4096)):
