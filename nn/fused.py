@@ -14,6 +14,11 @@ import numpy as np
 from engine import Function
 
 
+def _row_mean(a, b):
+    """mean_j a[..., j] b[..., j], keeping the axis: (..., C) -> (..., 1), without a temporary."""
+    return np.einsum("...j,...j->...", a, b)[..., None] * (1.0 / a.shape[-1])
+
+
 def _rows(a):
     """View `a` as a 2-D array (N, last axis) so that one BLAS call covers every position."""
     return a.reshape(-1, a.shape[-1])
@@ -87,7 +92,7 @@ class LayerNorm(Function):
     def forward(self, x, *params, eps, affine):
         self.affine = affine
         centred = x - x.mean(axis=-1, keepdims=True)
-        var = np.mean(centred * centred, axis=-1, keepdims=True)
+        var = _row_mean(centred, centred)
         self.rstd = 1.0 / np.sqrt(var + eps)
         self.xhat = centred * self.rstd
         self.weight = params[0] if affine[0] else None
@@ -102,7 +107,7 @@ class LayerNorm(Function):
         grads = [None]
         if self.needs_grad[0]:
             dx = ghat - ghat.mean(axis=-1, keepdims=True)
-            dx -= xhat * np.mean(ghat * xhat, axis=-1, keepdims=True)
+            dx -= xhat * _row_mean(ghat, xhat)
             dx *= self.rstd
             grads[0] = dx
         if self.affine[0]:
@@ -122,7 +127,7 @@ class RMSNorm(Function):
     rules = ("dX = r (Ĝ - X̂ mean(Ĝ X̂)), Ĝ = G w", "dw = Σ G X̂")
 
     def forward(self, x, *params, eps):
-        self.rstd = 1.0 / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps)
+        self.rstd = 1.0 / np.sqrt(_row_mean(x, x) + eps)
         self.xhat = x * self.rstd
         self.weight = params[0] if params else None
         return self.xhat * self.weight if params else self.xhat
@@ -132,7 +137,7 @@ class RMSNorm(Function):
         ghat = g if self.weight is None else g * self.weight
         grads = [None]
         if self.needs_grad[0]:
-            dx = ghat - xhat * np.mean(ghat * xhat, axis=-1, keepdims=True)
+            dx = ghat - xhat * _row_mean(ghat, xhat)
             dx *= self.rstd
             grads[0] = dx
         if self.weight is not None:

@@ -21,28 +21,32 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 def erf(x):
     """The error function erf(x) = 2/√π ∫₀ˣ exp(-t²) dt, elementwise, in x's floating dtype.
 
-    A high-accuracy approximation built from two expansions with no fitted constants
-    (Abramowitz & Stegun 7.1.6 and 7.1.14), each used where it converges fast:
-    - |x| < 2: erf(x) = 2/√π exp(-x²) Σₙ x (2x²)ⁿ / (1·3·5···(2n+1)), 30 terms. Every term
-      is positive, so nothing cancels.
+    A high-accuracy approximation built from two classical expansions with no fitted
+    constants (Abramowitz & Stegun 7.1.6 and 7.1.14), each used where it converges fast:
+    - |x| < 2: erf(x) = 2/√π x exp(-x²) Σₙ (2x²)ⁿ / (1·3·5···(2n+1)). Every term is positive,
+      so nothing cancels; the sum is evaluated in Horner form, 1 + c/3 (1 + c/5 (1 + ...)),
+      whose partial results stay >= 1 (tiny terms would be slow subnormal numbers).
     - |x| >= 2: erf(x) = 1 - erfc(x) with Laplace's continued fraction
-      erfc(x) = exp(-x²)/√π · 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))), 40 levels.
-    Largest error against Python's math.erf: 1.2e-15 in float64, 5e-7 in float32.
+      erfc(x) = exp(-x²)/√π · 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))).
+    float64 uses 30 series terms and 40 fraction levels, float32 20 and 12. Largest error
+    against Python's math.erf: 1.2e-15 in float64, 5e-7 in float32 (its rounding).
     """
     x = np.asarray(x)
+    terms, levels = (20, 12) if x.dtype == np.float32 else (30, 40)
     a = np.abs(x)
     out = np.empty_like(a)
     small = a < 2.0
     s = a[small]
-    term, total, twice_sq = s.copy(), s.copy(), 2.0 * s * s
-    for n in range(1, 30):
-        term *= twice_sq
-        term /= 2 * n + 1
-        total += term
-    out[small] = _TWO_OVER_SQRT_PI * np.exp(-s * s) * total
+    c = 2.0 * s * s
+    total = np.ones_like(s)
+    for n in range(terms - 1, 0, -1):  # total = 1 + c/3 (1 + c/5 (1 + ... (1 + c/(2n+1))))
+        total *= c
+        total *= 1.0 / (2 * n + 1)
+        total += 1.0
+    out[small] = _TWO_OVER_SQRT_PI * s * np.exp(-s * s) * total
     big = a[~small]
     fraction = big.copy()
-    for k in range(40, 0, -1):  # evaluated from the innermost level outwards
+    for k in range(levels, 0, -1):  # evaluated from the innermost level outwards
         fraction = big + (0.5 * k) / fraction
     out[~small] = 1.0 - np.exp(-big * big) / (math.sqrt(math.pi) * fraction)
     return np.copysign(out, x)

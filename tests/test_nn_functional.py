@@ -267,3 +267,28 @@ def test_attention_dropout_gradient_with_fixed_mask():
 
     assert gradcheck(fn, [q, k, v])
     assert not np.allclose(fn(q, k, v).data, F.scaled_dot_product_attention(q, k, v).data)
+
+
+def test_float32_in_float32_out_forward_and_backward():
+    rng = np.random.default_rng(0)
+
+    def f32(*shape):
+        return Tensor(rng.standard_normal(shape, dtype=np.float32), requires_grad=True)
+
+    x, w, b, c = f32(2, 3, 4), f32(5, 4), f32(5), f32(4)
+    q, k, v = f32(1, 2, 3, 4), f32(1, 2, 3, 4), f32(1, 2, 3, 4)
+    outputs = [
+        F.linear(x, w, b),
+        F.embedding(np.array([0, 4]), w),
+        F.layer_norm(x, 4, c, c),
+        F.rms_norm(x, 4, c),
+        F.gelu(x),
+        F.gelu(x, "none"),
+        F.dropout(x, 0.3),
+        F.cross_entropy(F.linear(x, w), np.array([[0, 1, -1], [4, 4, 2]])),
+        F.scaled_dot_product_attention(q, k, v, dropout_p=0.2),
+    ]
+    for out in outputs:
+        assert out.dtype == np.float32, out._ctx
+        grads = out._ctx.backward(np.ones(out.shape, np.float32))  # before the engine casts
+        assert all(g.dtype == np.float32 for g in grads if g is not None), out._ctx
