@@ -1,1 +1,10 @@
-"""model package."""
+"""A GPT language model, its training loop, sampler, checkpoints, corpora and command line.
+
+Read in this order: gpt.py (the model), sample.py (generation with a KV cache), data.py
+(batches), train.py (the loop), checkpoint.py and run.py (saving and resuming), corpus.py
+(the generated toy corpora), cli.py (the `tinyllm` command).
+"""
+
+from model.gpt import GPT, GPTConfig
+
+__all__ = ["GPT", "GPTConfig"]

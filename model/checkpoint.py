@@ -1,0 +1,90 @@
+"""Checkpoint files: safetensors for arrays, JSON for the rest, every write atomic.
+
+A safetensors file is an 8-byte little-endian header length, a JSON header (each tensor's
+dtype, shape and byte range, plus a `__metadata__` dict of strings) and the raw bytes. No
+pickle anywhere: loading a checkpoint can never run code.
+
+Atomic writes: each file is written to a temporary name beside its target, flushed to disk,
+then renamed over it. A rename is atomic, so a crash leaves the old file or the new one,
+never half of one.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import safetensors.numpy
+
+FORMAT = "tinyllm"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, damaged, or does not belong where it was loaded."""
+
+
+def write_atomic(path, data):
+    """Write bytes or text to `path` so that readers see the old or the new file, never a mix."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data.encode("utf-8") if isinstance(data, str) else data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def save_arrays(path, arrays, metadata):
+    """Save name -> ndarray and a dict of JSON-able metadata as one safetensors file."""
+    arrays = {name: np.require(a, requirements="C") for name, a in arrays.items()}  # keeps 0-d
+    header = {"format": FORMAT, **{k: json.dumps(v) for k, v in metadata.items()}}
+    write_atomic(path, safetensors.numpy.save(arrays, metadata=header))
+
+
+def load_arrays(path):
+    """(name -> ndarray, metadata) from a file written by `save_arrays`; errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint file not found: {path}")
+    raw = path.read_bytes()
+    try:
+        header_len = int.from_bytes(raw[:8], "little")
+        header = json.loads(raw[8 : 8 + header_len])
+        arrays = safetensors.numpy.load(raw)
+    except Exception as e:  # safetensors raises its own error types for damaged files
+        raise CheckpointError(f"{path} is not a readable safetensors file ({e})") from e
+    metadata = header.get("__metadata__") or {}
+    if metadata.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is a safetensors file but not a tinyllm checkpoint")
+    return arrays, {k: json.loads(v) for k, v in metadata.items() if k != "format"}
+
+
+def read_json(path):
+    """A JSON file's content; errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint file not found: {path}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{path} is not valid JSON ({e})") from e
+
+
+def save_model(path, model):
+    """Weights under GPT-2's names; the model's config in the metadata."""
+    save_arrays(path, model.state_dict(), {"config": model.config.to_dict()})
+
+
+def load_model(path):
+    """Rebuild a GPT from a file written by `save_model`."""
+    from model.gpt import GPT, GPTConfig
+
+    arrays, metadata = load_arrays(path)
+    if "config" not in metadata:
+        raise CheckpointError(f"{path} holds no model config")
+    try:
+        model = GPT(GPTConfig(**metadata["config"]))
+        model.load_state_dict(arrays)
+    except (TypeError, ValueError, KeyError) as e:
+        raise CheckpointError(f"{path} does not match its model config: {e}") from e
+    return model

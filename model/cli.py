@@ -1,0 +1,247 @@
+"""The `tinyllm` command line (also `python -m model`).
+
+    tinyllm train                      the default run: a char-level GPT on generated stories
+    tinyllm train --corpus my.txt --n-layer 6 --out-dir runs/mine
+    tinyllm train --resume runs/default
+    tinyllm sample --run runs/default --prompt "Once upon a time"
+    tinyllm tokenizer train --corpus my.txt --vocab-size 1024 --out my.tok
+    tinyllm corpus stories --out stories.txt
+    tinyllm graph --depth 2 --out graph.svg
+    tinyllm plot --run runs/default
+
+Bad arguments and bad input files end with one line on stderr and exit status 2.
+"""
+
+import argparse
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+
+from model import corpus
+from model.checkpoint import CheckpointError
+from model.train import TrainConfig
+
+TRAIN_HELP = {
+    "out_dir": "run directory for checkpoints, metrics and samples",
+    "corpus": "'stories' or 'addition' (generated), or the path of a UTF-8 text file",
+    "corpus_chars": "characters of generated corpus",
+    "tokenizer": "'char' (one token per character) or 'bpe' (byte-level BPE)",
+    "vocab_size": "vocabulary size of the BPE tokenizer (with --tokenizer bpe)",
+    "block_size": "context length in tokens",
+    "n_layer": "number of transformer blocks",
+    "n_head": "attention heads per block",
+    "n_embd": "width of the residual stream (divisible by --n-head)",
+    "dropout": "dropout probability while training",
+    "bias": "biases in Linear and LayerNorm layers",
+    "gelu": "GELU form: 'tanh' (GPT-2) or 'none' (exact erf)",
+    "batch_size": "sequences per micro-batch",
+    "grad_accum": "micro-batches whose gradients add up to one optimizer step",
+    "max_iters": "optimizer steps in all",
+    "lr": "peak learning rate, reached after warmup",
+    "min_lr": "learning rate at the end of the cosine decay",
+    "warmup_iters": "steps of linear learning-rate warmup",
+    "lr_decay_iters": "step at which the cosine decay reaches --min-lr",
+    "weight_decay": "AdamW weight decay for matrices and embeddings",
+    "beta1": "AdamW beta1",
+    "beta2": "AdamW beta2",
+    "grad_clip": "clip the gradient's global L2 norm to this (0: no clipping)",
+    "eval_interval": "steps between evaluations and checkpoints",
+    "eval_batches": "batches per split in each evaluation",
+    "log_interval": "steps between lines in metrics.jsonl",
+    "seed": "seed of every random draw in the run",
+}
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (and exit status 2)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser():
+    parser = ArgumentParser(prog="tinyllm", description="Train and sample a tiny GPT.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
+
+    train = commands.add_parser(
+        "train",
+        help="train a GPT (no arguments: the default run)",
+        description="Train a GPT. Every flag defaults to the default run.",
+    )
+    defaults = TrainConfig()
+    for f in fields(TrainConfig):
+        default = getattr(defaults, f.name)
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f"{TRAIN_HELP[f.name]} (default: {default})"
+        if isinstance(default, bool):
+            train.add_argument(
+                flag,
+                action=argparse.BooleanOptionalAction,
+                default=argparse.SUPPRESS,
+                help=help_text,
+            )
+        else:
+            train.add_argument(
+                flag,
+                type=type(default),
+                default=argparse.SUPPRESS,
+                metavar=f.name.upper(),
+                help=help_text,
+            )
+    train.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="continue the run saved in DIR (only --max-iters may change)",
+    )
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    sample = commands.add_parser("sample", help="sample text from a trained run")
+    sample.add_argument("--run", required=True, metavar="DIR", help="the run directory")
+    sample.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
+    sample.add_argument("--max-new-tokens", type=int, default=300, help="default: 300")
+    sample.add_argument(
+        "--temperature",
+        type=float,
+        default=0.8,
+        help="0 is greedy; higher is more random (default: 0.8)",
+    )
+    sample.add_argument("--top-k", type=int, help="sample among the k likeliest tokens only")
+    sample.add_argument("--top-p", type=float, help="nucleus sampling: smallest set of mass p")
+    sample.add_argument("--seed", type=int, help="seed for a reproducible sample")
+    sample.add_argument("--num-samples", type=int, default=1, help="default: 1")
+
+    tokenizer = commands.add_parser("tokenizer", help="tokenizer tools")
+    tok_commands = tokenizer.add_subparsers(
+        dest="tok_command", required=True, parser_class=ArgumentParser
+    )
+    tok_train = tok_commands.add_parser("train", help="train a byte-level BPE tokenizer")
+    tok_train.add_argument("--corpus", required=True, help="'stories', 'addition' or a path")
+    tok_train.add_argument("--vocab-size", type=int, required=True, help="256 + merges")
+    tok_train.add_argument("--out", required=True, help="tokenizer file to write")
+    tok_train.add_argument(
+        "--pattern",
+        default="gpt4",
+        help="split pattern: gpt4, gpt2, none, or a regex (default: gpt4)",
+    )
+
+    corpus_cmd = commands.add_parser("corpus", help="write a generated corpus to a file")
+    corpus_cmd.add_argument("name", choices=sorted(corpus.CORPORA))
+    corpus_cmd.add_argument("--out", required=True, help="text file to write")
+    corpus_cmd.add_argument(
+        "--chars",
+        type=int,
+        default=TrainConfig.corpus_chars,
+        help=f"size in characters (default: {TrainConfig.corpus_chars})",
+    )
+    corpus_cmd.add_argument("--seed", type=int, default=0, help="default: 0")
+
+    graph = commands.add_parser("graph", help="draw the computation graph of a model's loss")
+    graph.add_argument("--run", metavar="DIR", help="a trained run (default: the default model)")
+    graph.add_argument("--depth", type=int, default=2, help="module nesting shown (default: 2)")
+    graph.add_argument("--rules", action="store_true", help="write backward rules on edges")
+    graph.add_argument("--out", default="graph.svg", help=".svg, .png or .pdf (default: graph.svg)")
+
+    plot = commands.add_parser("plot", help="loss curve, attention and embeddings of a run")
+    plot.add_argument("--run", required=True, metavar="DIR", help="the run directory")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (ValueError, OSError, CheckpointError) as e:
+        print(f"tinyllm {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+def cmd_train(args):
+    from model.run import Run
+    from model.train import train
+
+    overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name in args}
+    if args.resume:
+        changed = sorted(set(overrides) - {"max_iters"})
+        if changed:
+            raise ValueError(f"--resume continues a run as configured; cannot change {changed}")
+        run = Run.resume(args.resume, overrides.get("max_iters"))
+        print(f"Resuming {args.resume} at step {run.step}")
+    else:
+        run = Run.create(TrainConfig(**overrides))
+    print(
+        f"{run.model.num_params():,} parameters; {len(run.data.train):,} training tokens; "
+        f"vocabulary {run.tokenizer.vocab_size}; run directory {run.dir}"
+    )
+    train(run, progress=not args.no_progress)
+    from model.report import final_report
+
+    final_report(run)
+    return 0
+
+
+def cmd_sample(args):
+    from model.run import Run
+
+    model, tokenizer = Run.load_for_sampling(args.run)
+    prompt = np.array([tokenizer.encode(args.prompt)] * args.num_samples)
+    out = model.generate(
+        prompt,
+        args.max_new_tokens,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+    )
+    for row in out:
+        print(tokenizer.decode(row.tolist()))
+        print("-" * 40)
+    return 0
+
+
+def cmd_tokenizer(args):
+    import tokenizer as tok
+
+    text = (
+        corpus.get_corpus(args.corpus)[0]
+        if args.corpus in corpus.CORPORA
+        else corpus.load_text_corpus(args.corpus)
+    )
+    bpe = tok.BPETokenizer(pattern=None if args.pattern == "none" else args.pattern)
+    bpe.train(text, args.vocab_size)
+    bpe.save(args.out)
+    print(f"wrote {args.out}: {bpe.vocab_size} tokens")
+    return 0
+
+
+def cmd_corpus(args):
+    text, _ = corpus.get_corpus(args.name, seed=args.seed, n_chars=args.chars)
+    Path(args.out).write_text(text, encoding="utf-8")
+    print(f"wrote {args.out}: {len(text):,} characters")
+    return 0
+
+
+def cmd_graph(args):
+    from model.report import draw_model_graph
+
+    print(draw_model_graph(args.run, args.out, depth=args.depth, rules=args.rules))
+    return 0
+
+
+def cmd_plot(args):
+    from model.report import plot_run
+
+    for path in plot_run(args.run):
+        print(path)
+    return 0
+
+
+COMMANDS = {
+    "train": cmd_train,
+    "sample": cmd_sample,
+    "tokenizer": cmd_tokenizer,
+    "corpus": cmd_corpus,
+    "graph": cmd_graph,
+    "plot": cmd_plot,
+}

@@ -1,0 +1,70 @@
+"""What a finished run shows its person: loss against the floor, samples, and pictures."""
+
+from pathlib import Path
+
+import numpy as np
+
+from model import checkpoint, corpus
+from model.run import SAMPLES, Run
+
+
+def final_report(run, num_samples=3, sample_tokens=300, log=print):
+    """Print and save samples, compare the val loss with the entropy floor, draw pictures."""
+    prompt = np.repeat(run.data.train[None, :1].astype(np.int64), num_samples, axis=0)
+    out = run.model.generate(prompt, sample_tokens, temperature=0.8, seed=run.config.seed)
+    samples = [run.tokenizer.decode(row.tolist()) for row in out]
+    separator = "\n" + "-" * 60 + "\n"
+    checkpoint.write_atomic(run.dir / SAMPLES, separator.join(samples) + "\n")
+    log(separator.join(["Samples:", *samples]))
+    if run.metrics:
+        val = [m["val_loss"] for m in run.metrics if m.get("val_loss") is not None][-1]
+        if run.floor is None:
+            log(f"Final val loss {val:.4f} nats per token.")
+        else:
+            log(
+                f"Final val loss {val:.4f} nats per token; the corpus's entropy floor is "
+                f"{run.floor:.4f}: the model is {val - run.floor:.4f} above a perfect one."
+            )
+    if run.config.corpus == "addition":
+        accuracy = corpus.addition_accuracy(_greedy_completer(run))
+        log(f"Exact-match accuracy on held-out additions: {accuracy:.1%}")
+    for path in draw_pictures(run):
+        log(f"wrote {path}")
+
+
+def _greedy_completer(run):
+    def complete(prompt, max_new_tokens):
+        ids = np.array([run.tokenizer.encode(prompt)])
+        out = run.model.generate(ids, max_new_tokens, temperature=0)
+        return run.tokenizer.decode(out[0, ids.shape[1] :].tolist())
+
+    return complete
+
+
+def draw_pictures(run):
+    """The loss curve and the model's graph, into the run directory; returns their paths."""
+    import viz
+
+    losses = viz.plot_losses(run.dir, out=run.dir / "loss.png")
+    graph = draw_model_graph(run.dir, run.dir / "graph.svg", depth=2)
+    return [losses, graph]
+
+
+def draw_model_graph(run_dir, out, depth=2, rules=False):
+    """Render the loss graph of a run's model (or of a fresh default model) to `out`."""
+    import viz
+    from model.gpt import GPT, GPTConfig
+
+    if run_dir is None:
+        model = GPT(GPTConfig(vocab_size=64))
+    else:
+        model, _ = Run.load_for_sampling(run_dir)
+    return viz.render_model_graph(model, Path(out), depth=depth, rules=rules)
+
+
+def plot_run(run_dir):
+    """Loss curve, attention grid and embedding map of a run, into its directory."""
+    import viz
+
+    model, tokenizer = Run.load_for_sampling(run_dir)
+    return viz.plot_run(Path(run_dir), model, tokenizer)

@@ -1,0 +1,92 @@
+"""Sampling text from a GPT, one token at a time, with a KV cache.
+
+Each step turns the logits at the last position into a distribution (temperature, top-k,
+top-p), draws a token and appends it. Without a cache every step re-runs the whole context;
+with one, each block keeps the keys and values of the positions it has already seen, so a step
+only computes the new token's. Positions are learned and absolute, so once the context is
+longer than `block_size` it is cropped to the last `block_size` tokens, whose positions all
+shift: the cache is then rebuilt from the cropped context, exactly as the plain sampler does.
+"""
+
+import numpy as np
+
+import engine
+
+
+def next_token_probs(logits, temperature=1.0, top_k=None, top_p=None):
+    """Logits (B, V) -> sampling probabilities (B, V), float64.
+
+    `temperature` divides the logits (lower: more peaked); `top_k` keeps the k most likely
+    tokens; `top_p` keeps the smallest set of most likely tokens whose probability adds up to
+    at least p (nucleus sampling). `temperature=0` means greedy and is handled by the caller.
+    """
+    logits = logits.astype(np.float64) / temperature
+    if top_k is not None:
+        kth = np.sort(logits, axis=-1)[:, -top_k][:, None]
+        logits = np.where(logits < kth, -np.inf, logits)
+    probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    probs /= probs.sum(axis=-1, keepdims=True)
+    if top_p is not None:
+        order = np.argsort(-probs, axis=-1, kind="stable")
+        sorted_probs = np.take_along_axis(probs, order, axis=-1)
+        before = np.cumsum(sorted_probs, axis=-1) - sorted_probs  # mass of the likelier tokens
+        drop = np.zeros_like(probs, dtype=bool)
+        np.put_along_axis(drop, order, before >= top_p, axis=-1)
+        probs = np.where(drop, 0.0, probs)
+        probs /= probs.sum(axis=-1, keepdims=True)
+    return probs
+
+
+def _check_options(model, max_new_tokens, temperature, top_k, top_p):
+    if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature!r}")
+    if top_p is not None and not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
+    if top_k is not None:
+        if top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {top_k!r}")
+        top_k = min(top_k, model.config.vocab_size)
+    return top_k
+
+
+@engine.no_grad()
+def generate(
+    model, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, seed=None, use_cache=True
+):
+    """Extend idx (B, T) by `max_new_tokens` sampled tokens: returns (B, T + max_new_tokens).
+
+    `seed` makes the draw reproducible (None: the shared engine generator).
+    """
+    top_k = _check_options(model, max_new_tokens, temperature, top_k, top_p)
+    idx = np.asarray(idx, dtype=np.int64)
+    if idx.ndim != 2 or idx.shape[1] == 0:
+        raise ValueError(f"generate needs a (B, T) prompt with T >= 1, got shape {idx.shape}")
+    rng = engine.generator() if seed is None else np.random.default_rng(seed)
+    block_size = model.config.block_size
+    was_training = model.training
+    model.eval()
+    caches, cached_len = None, 0  # cached_len: how many positions the cache holds
+    for _ in range(max_new_tokens):
+        context = idx[:, -block_size:]
+        fits = idx.shape[1] <= block_size
+        if use_cache and fits and caches is not None:
+            logits, _ = model(context[:, cached_len:], caches=caches, start_pos=cached_len)
+        elif use_cache and fits:
+            caches = [{} for _ in range(model.config.n_layer)]
+            logits, _ = model(context, caches=caches)
+        else:
+            logits, _ = model(context)  # the plain sampler, and any cropped context
+        cached_len = context.shape[1]
+        last = logits.data[:, -1, :]
+        if temperature == 0:
+            token = last.argmax(axis=-1)
+        else:
+            probs = next_token_probs(last, temperature, top_k, top_p)
+            draws = rng.random((len(probs), 1))
+            token = (probs.cumsum(axis=-1) < draws).sum(axis=-1)
+            token = np.minimum(token, probs.shape[-1] - 1)
+        idx = np.concatenate([idx, token[:, None]], axis=1)
+    model.train(was_training)
+    return idx

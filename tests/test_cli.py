@@ -1,0 +1,79 @@
+"""The `tinyllm` command line, run in a temporary directory."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from model.cli import main
+
+TINY_FLAGS = [
+    "--corpus-chars", "20000", "--block-size", "16", "--n-layer", "1", "--n-head", "2",
+    "--n-embd", "16", "--batch-size", "4", "--max-iters", "4", "--lr-decay-iters", "4",
+    "--warmup-iters", "1", "--eval-interval", "2", "--eval-batches", "1", "--no-progress",
+]  # fmt: skip
+
+
+def test_train_sample_resume(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--out-dir", str(run), *TINY_FLAGS]) == 0
+    out = capsys.readouterr().out
+    assert "entropy floor" in out and "Samples:" in out
+    assert (run / "samples.txt").read_text().strip()
+    assert main(["sample", "--run", str(run), "--prompt", "Once", "--max-new-tokens", "20",
+                 "--seed", "1"]) == 0  # fmt: skip
+    first = capsys.readouterr().out
+    assert first.startswith("Once")
+    main(["sample", "--run", str(run), "--prompt", "Once", "--max-new-tokens", "20", "--seed", "1"])
+    assert capsys.readouterr().out == first  # a seed makes it reproducible
+    assert main(["train", "--resume", str(run), "--max-iters", "6", "--no-progress"]) == 0
+    assert json.loads((run / "state.json").read_text())["step"] == 6
+
+
+def test_corpus_command_writes_the_generated_text(tmp_path, capsys):
+    out = tmp_path / "stories.txt"
+    assert main(["corpus", "stories", "--out", str(out), "--chars", "3000"]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert len(text) >= 3000 and "\n" in text
+
+
+def test_tokenizer_command(tmp_path, capsys):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("the cat sat on the mat. " * 200, encoding="utf-8")
+    out = tmp_path / "t.tok"
+    assert main(["tokenizer", "train", "--corpus", str(corpus), "--vocab-size", "270",
+                 "--out", str(out)]) == 0  # fmt: skip
+    import tokenizer
+
+    tok = tokenizer.load(out)
+    assert tok.vocab_size == 270
+    assert tok.decode(tok.encode("the cat")) == "the cat"
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["train", "--n-layer", "many"], "--n-layer"),
+        (["train", "--n-embd", "10", "--n-head", "4", "--no-progress"], "n_embd"),
+        (["train", "--corpus", "no/such/file.txt", "--no-progress"], "no/such/file.txt"),
+        (["sample", "--run", "no/such/run"], "no/such/run"),
+        (["train", "--resume", "x", "--n-layer", "2"], "n_layer"),
+        (["frobnicate"], "frobnicate"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_status_2(tmp_path, monkeypatch, capsys, argv, words):
+    monkeypatch.chdir(tmp_path)
+    try:
+        status = main(argv)
+    except SystemExit as e:
+        status = e.code
+    err = capsys.readouterr().err
+    assert status == 2
+    assert len(err.strip().splitlines()) == 1 and words in err
+
+
+def test_python_dash_m_model_has_help():
+    result = subprocess.run([sys.executable, "-m", "model", "train", "--help"],
+                            capture_output=True, text=True, check=True)  # fmt: skip
+    assert "--n-layer" in result.stdout and "--resume" in result.stdout

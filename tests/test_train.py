@@ -1,0 +1,146 @@
+"""Training runs: exact resume, atomic checkpoints, and clear errors for damaged ones."""
+
+import json
+
+import numpy as np
+import pytest
+
+from model import checkpoint
+from model.data import TokenData
+from model.run import MODEL, OPTIMIZER, STATE, Run
+from model.sample import next_token_probs
+from model.train import TrainConfig, train
+
+TINY_RUN = dict(
+    corpus="stories",
+    corpus_chars=20_000,
+    block_size=16,
+    n_layer=1,
+    n_head=2,
+    n_embd=16,
+    batch_size=4,
+    dropout=0.1,  # dropout draws from the engine's generator: resume must restore it
+    max_iters=8,
+    lr_decay_iters=8,
+    warmup_iters=2,
+    eval_interval=4,
+    eval_batches=2,
+    log_interval=2,
+)
+
+
+def tiny_config(tmp_path, name="run", **overrides):
+    return TrainConfig(**{**TINY_RUN, "out_dir": str(tmp_path / name), **overrides})
+
+
+def test_resume_is_bit_identical(tmp_path):
+    straight = Run.create(tiny_config(tmp_path, "straight"))
+    train(straight, progress=False)
+
+    halves = Run.create(tiny_config(tmp_path, "halves", max_iters=4))
+    train(halves, progress=False)
+    resumed = Run.resume(tmp_path / "halves", max_iters=8)
+    assert resumed.step == 4
+    train(resumed, progress=False)
+
+    a, b = straight.model.state_dict(), resumed.model.state_dict()
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    steps = [
+        m["step"]
+        for m in json.loads(
+            "[" + ",".join((tmp_path / "halves" / "metrics.jsonl").read_text().splitlines()) + "]"
+        )
+    ]
+    assert steps == sorted(steps) and steps[-1] == 8
+
+
+def test_run_directory_contents(tmp_path):
+    run = Run.create(tiny_config(tmp_path, max_iters=2, eval_interval=2))
+    losses = train(run, progress=False)
+    names = {p.name for p in run.dir.iterdir()}
+    assert {MODEL, OPTIMIZER, STATE, "tokenizer.txt", "metrics.jsonl"} <= names
+    assert not [n for n in names if n.endswith(".tmp")]
+    state = json.loads((run.dir / STATE).read_text())
+    assert state["step"] == 2 and state["best_val"] == pytest.approx(losses["val"])
+    assert state["entropy_floor"] > 0
+    metrics = [json.loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines()]
+    evals = [m for m in metrics if m["kind"] == "eval"]
+    assert [m["step"] for m in evals] == [0, 2]
+    assert all({"step", "train_loss", "val_loss", "lr"} <= m.keys() for m in metrics)
+
+
+def test_new_run_refuses_to_overwrite_a_run(tmp_path):
+    Run.create(tiny_config(tmp_path, max_iters=0)).save()
+    with pytest.raises(FileExistsError, match="resume"):
+        Run.create(tiny_config(tmp_path, max_iters=0))
+
+
+@pytest.fixture
+def saved_run(tmp_path):
+    run = Run.create(tiny_config(tmp_path, max_iters=0))
+    run.save()
+    return run.dir
+
+
+def test_missing_checkpoint_file_is_named(saved_run):
+    (saved_run / MODEL).unlink()
+    with pytest.raises(FileNotFoundError, match=MODEL):
+        Run.resume(saved_run)
+
+
+def test_truncated_checkpoint_is_named(saved_run):
+    path = saved_run / MODEL
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(checkpoint.CheckpointError, match=MODEL):
+        Run.load_for_sampling(saved_run)
+
+
+def test_not_a_checkpoint_is_named(saved_run):
+    (saved_run / OPTIMIZER).write_bytes(b"hello, this is not safetensors")
+    with pytest.raises(checkpoint.CheckpointError, match=OPTIMIZER):
+        Run.resume(saved_run)
+    checkpoint.write_atomic(
+        saved_run / MODEL,
+        __import__("safetensors.numpy").numpy.save({"x": np.zeros(3, dtype=np.float32)}),
+    )
+    with pytest.raises(checkpoint.CheckpointError, match="not a tinyllm checkpoint"):
+        Run.load_for_sampling(saved_run)
+
+
+def test_checkpoint_of_another_config_is_refused(tmp_path, saved_run):
+    other = Run.create(tiny_config(tmp_path, "other", max_iters=0, n_embd=32))
+    other.save()
+    (saved_run / MODEL).write_bytes((other.dir / MODEL).read_bytes())
+    with pytest.raises(checkpoint.CheckpointError, match="another config"):
+        Run.resume(saved_run)
+
+
+def test_damaged_state_is_named(saved_run):
+    (saved_run / STATE).write_text("{not json")
+    with pytest.raises(checkpoint.CheckpointError, match=STATE):
+        Run.resume(saved_run)
+
+
+def test_batches_are_shifted_windows():
+    ids = np.arange(1000) % 97
+    data = TokenData(ids, block_size=8)
+    x, y = data.get_batch("train", 5, np.random.default_rng(0))
+    assert x.shape == y.shape == (5, 8) and x.dtype == np.int64
+    np.testing.assert_array_equal(x[:, 1:], y[:, :-1])
+    np.testing.assert_array_equal((x[:, :1] + 1) % 97, y[:, :1])
+    assert data.train.dtype == np.uint16 and len(data.train) == 900
+    with pytest.raises(ValueError, match="too short"):
+        TokenData(np.arange(50), block_size=8)
+
+
+def test_top_k_and_top_p_keep_the_right_tokens():
+    logits = np.log(np.array([[0.5, 0.3, 0.15, 0.05]]))
+    np.testing.assert_allclose(next_token_probs(logits, top_p=0.7), [[0.5 / 0.8, 0.3 / 0.8, 0, 0]])
+    np.testing.assert_allclose(next_token_probs(logits, top_p=0.5), [[1, 0, 0, 0]])
+    kept = 0.5 + 0.3 + 0.15
+    np.testing.assert_allclose(
+        next_token_probs(logits, top_k=3), [[0.5 / kept, 0.3 / kept, 0.15 / kept, 0]]
+    )
+    np.testing.assert_allclose(next_token_probs(logits, temperature=1.0), np.exp(logits))
