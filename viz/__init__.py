@@ -1,1 +1,40 @@
-"""viz package."""
+"""Pictures of what the engine and the model do.
+
+- `draw_graph(root, depth, show_data, show_rules)`: the computation graph behind a tensor, from
+  `a * b + c` to a whole GPT, with module clusters and the backward rule on every arrow.
+- `backward_steps(root, out_dir)`: backpropagation as numbered frames, one per visited node.
+- `check_graph(root)`: every op's backward re-checked in float64 against finite differences,
+  the graph coloured by the error (a broken op shows red).
+- `plot_losses`, `plot_attention`, `plot_embeddings`: matplotlib figures of a run and a model.
+- `render_model_graph`, `plot_run`: what the `tinyllm graph` and `tinyllm plot` commands call.
+
+    >>> import engine, viz
+    >>> a = engine.Tensor(2.0, requires_grad=True, name="a")
+    >>> loss = a * a + a
+    >>> dot = viz.draw_graph(loss)           # a graphviz.Digraph: shows inline in Jupyter
+    >>> viz.save_graph(dot, "graph.svg")     # doctest: +SKIP
+"""
+
+from viz.backward_steps import backward_frames, backward_steps
+from viz.check import NodeCheck, check_graph
+from viz.embeddings import pca, plot_embeddings
+from viz.graph import draw_graph, save_graph
+from viz.plots import attention_maps, plot_attention, plot_losses, save_figure
+from viz.run import plot_run, render_model_graph
+
+__all__ = [
+    "NodeCheck",
+    "attention_maps",
+    "backward_frames",
+    "backward_steps",
+    "check_graph",
+    "draw_graph",
+    "pca",
+    "plot_attention",
+    "plot_embeddings",
+    "plot_losses",
+    "plot_run",
+    "render_model_graph",
+    "save_figure",
+    "save_graph",
+]

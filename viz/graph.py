@@ -116,14 +116,14 @@ def build(graph, depth, show_data, show_rules, rankdir, paint=None):
         nodes[cluster].append((name, tensor_node(graph, t, show_data, paint)))
         if t._ctx is not None:
             op = op_item[id(t)] = f"op{len(op_item)}"
-            text = labels.op_name(t._ctx)
-            text += f"\n{paint.op_text[id(t)]}" if id(t) in paint.op_text else ""
-            fill = paint.op_fill.get(id(t), OP_FILL)
-            nodes[cluster].append((op, {"label": text, "fillcolor": fill}))
+            op_name, options = labels.op_parts(t._ctx)
+            lines = [x for x in (options, paint.op_text.get(id(t))) if x]
+            attrs = {"label": labels.table(None, lines, first=op_name), "margin": "0.02"}
+            nodes[cluster].append((op, attrs | {"fillcolor": paint.op_fill.get(id(t), OP_FILL)}))
             edges.append((op, name, {}))
 
     box_of = {box["name"]: box for box in boxes.values()}
-    merged = {}  # (src, dst) -> shapes carried between a collapsed module and anything else
+    merged = {}  # (src, dst) -> names of the tensors going into or out of a collapsed module
     for t in graph.tensors:
         if t._ctx is None:
             continue
@@ -135,7 +135,10 @@ def build(graph, depth, show_data, show_rules, rankdir, paint=None):
                 continue
             if src in box_of or dst in box_of:
                 shape = labels.shape_text(inp.shape)
-                merged.setdefault((src, dst), {})[shape] = None
+                if id(inp) in graph.names:  # a named tensor (a tied weight) crossing modules
+                    merged.setdefault((src, dst), {})[graph.names[id(inp)]] = None
+                else:
+                    merged.setdefault((src, dst), {})
                 if dst in box_of:
                     box_of[dst]["in"][id(inp)] = shape
                 if src in box_of:
@@ -146,8 +149,8 @@ def build(graph, depth, show_data, show_rules, rankdir, paint=None):
             edges.append((src, dst, input_edge(t, slot, inp, show_rules, notes, paint)))
     if item[id(graph.root)] in box_of:
         box_of[item[id(graph.root)]]["out"][id(graph.root)] = labels.shape_text(graph.root.shape)
-    for (src, dst), shapes in merged.items():
-        edges.append((src, dst, {"label": " " + ", ".join(shapes)}))
+    for (src, dst), names in merged.items():
+        edges.append((src, dst, {"label": " " + ", ".join(names)} if names else {}))
 
     dot = graphviz.Digraph(
         graph_attr={"rankdir": rankdir, "fontname": FONT, "label": paint.title, "labelloc": "t"},

@@ -30,18 +30,24 @@ SHOWN = (int, float, str, tuple, np.ndarray)  # options worth a label (not a ran
 
 
 def op_name(ctx):
-    """A short name for the op `ctx`, with its options: `+`, `** 2`, `sum(axis=1)`, `x[0, :2]`."""
+    """A short name for the op `ctx`, with its options: `+`, `** 2`, `sum(axis=1)`, `[0, :2]`."""
+    name, options = op_parts(ctx)
+    return f"{name}({options})" if options else name
+
+
+def op_parts(ctx):
+    """The op's name and its options as text: ("sum", "axis=1"); ("[0, :2]", "") for x[0, :2]."""
     cls = type(ctx).__name__
     options = getattr(ctx, "options", {})
     if cls == "Pow":
-        return f"** {options['exponent']:g}"
+        return f"** {options['exponent']:g}", ""
     if cls == "GetItem":
         index = options["index"]
         parts = index if isinstance(index, tuple) else (index,)
-        return "[" + ", ".join(_index_part(i) for i in parts) + "]"
+        return "[" + ", ".join(_index_part(i) for i in parts) + "]", ""
     name = OP_SYMBOLS.get(cls) or re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", cls).lower()
     shown = [_option(k, v) for k, v in options.items() if isinstance(v, SHOWN) and v is not False]
-    return f"{name}({', '.join(shown)})" if shown else name
+    return name, ", ".join(shown)
 
 
 def _index_part(i):
@@ -108,9 +114,10 @@ def broadcast_notes(ctx, output):
     return notes
 
 
-def table(title, lines):
-    """An HTML-like label: `title` in bold (when given) over smaller lines, all escaped."""
+def table(title, lines, first=None):
+    """An HTML-like label: `title` in bold (or `first` in plain type) over smaller lines."""
     rows = [f"<b>{_escape(title)}</b>"] if title else []
+    rows += [_escape(first)] if first else []
     rows += [f'<font point-size="10">{_escape(line)}</font>' for line in lines]
     body = "".join(f"<tr><td>{row}</td></tr>" for row in rows)
     return f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="1">{body}</table>>'

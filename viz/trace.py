@@ -9,7 +9,8 @@ those links back from the root finds the whole graph. Modules add two facts:
 - each parameter has a dotted name in its model (`model.named_parameters()`).
 
 From these, every tensor gets a *path*: the tuple of modules it lives in. A parameter lives in
-the module that owns it, a constant (a plain number in `x * 0.5`) beside the op that reads it.
+the module that owns it, a number written in the code (`x * 0.5`) beside the op that reads it,
+any other input (the data) outside every module.
 The pictures (`viz/graph.py`) only draw what this file finds.
 """
 
@@ -107,11 +108,10 @@ def trace(root):
             graph.paths[id(t)] = t._scope
         elif id(t) in param_names:
             graph.paths[id(t)] = _owner_path(param_names[id(t)], by_name, module_paths)
-    for t in tensors:  # constants: beside their first user, once users are placed
+    for t in tensors:  # a number written in the code (`x * 0.5`): beside the op that reads it
         if id(t) not in graph.paths:
-            first_user = users[id(t)][0] if users[id(t)] else None
-            placed = not t.requires_grad and first_user is not None
-            graph.paths[id(t)] = first_user._scope if placed else ()
+            number = t.size == 1 and not t.requires_grad and id(t) not in graph.names
+            graph.paths[id(t)] = users[id(t)][0]._scope if number and users[id(t)] else ()
     return graph
 
 

@@ -1,0 +1,106 @@
+"""viz.backward_steps and viz.check_graph on small graphs and a tiny GPT."""
+
+import re
+
+import numpy as np
+
+import engine
+import nn
+import viz
+from engine import Function
+from model import GPT, GPTConfig
+from viz.check import COLOURS, GOOD
+
+
+def titles(frames):
+    return [re.search(r'label="(step [^"]*)"', f.source).group(1) for f in frames]
+
+
+def test_frames_of_a_reused_tensor(tmp_path):
+    a = engine.Tensor(3.0, requires_grad=True, name="a")
+    b = a + a
+    b.name = "b"
+    c = b * b
+    c.name = "c"
+    paths = viz.backward_steps(c, tmp_path)
+    assert [p.name for p in paths] == ["step_000.svg", "step_001.svg", "step_002.svg"]
+    assert all("<svg" in p.read_text(encoding="utf-8") for p in paths)
+
+    frames = viz.backward_frames(c)  # a second backward pass: the graph was kept
+    assert titles(frames) == [
+        "step 1 of 3: visit c: dL/dc = 1.0000",
+        "step 2 of 3: visit b: dL/db = 12.0000",  # 2b, b = 6
+        "step 3 of 3: visit a: dL/da = 24.0000",  # two contributions of 12
+    ]
+    # c = b * b sends b two contributions: the second is added (+=) to the first
+    assert "grad = 6.0000" in frames[0].source and "grad += 6.0000" in frames[0].source
+    assert "grad = 12.0000" in frames[1].source and "grad += 12.0000" in frames[1].source
+    assert "grad —" in frames[0].source  # a: not reached yet
+    assert a.grad == 48.0  # two backward passes accumulated, as backward() does
+
+
+def test_a_node_waits_for_all_its_users():
+    x = engine.Tensor(0.5, requires_grad=True, name="x")
+    y = x * 2.0
+    y.name = "y"
+    z = y.exp().tanh() + x  # x is used early (in y) and late (here)
+    z.name = "z"
+    steps = titles(viz.backward_frames(z))
+    assert len(steps) == 5  # z, tanh's input, exp's input y, ..., x once everything reached it
+    visited = [m.group(1) for t in steps if (m := re.search(r"visit (\w+): dL", t))]
+    assert visited == ["z", "y", "x"]
+
+
+class BrokenMul(Function):
+    """A * B whose backward swaps the two gradients: the bug check_graph must find."""
+
+    rules = ("dA = G * B", "dB = G * A")
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, g):
+        return g * self.a, g * self.b
+
+
+def test_check_graph_finds_the_broken_op():
+    rng = np.random.default_rng(0)
+    x = engine.Tensor(rng.standard_normal((4, 3)).astype(np.float32), requires_grad=True)
+    w = engine.Tensor(rng.standard_normal((3, 5)).astype(np.float32), requires_grad=True)
+    h = (x @ w).tanh()
+    loss = BrokenMul.apply(h, h * 0.5 + 1.0).softmax(axis=-1).log().mean()
+    checks, dot = viz.check_graph(loss)
+    errors = {c.op: c.error for c in checks}  # each op name occurs once here
+    assert len(checks) == 8
+    assert errors["broken_mul"] > 0.1
+    assert all(e < GOOD for op, e in errors.items() if op != "broken_mul")
+    red = [line for line in dot.source.splitlines() if COLOURS[2] in line]
+    assert len(red) == 1 and "broken_mul" in red[0]
+    assert dot.source.count(COLOURS[0]) == 7
+
+
+def test_check_graph_of_a_gpt_is_green_and_leaves_dropout_rng_alone():
+    engine.manual_seed(0)
+    config = GPTConfig(vocab_size=13, block_size=8, n_layer=2, n_head=2, n_embd=8, dropout=0.2)
+    model = GPT(config)
+    idx = np.arange(16).reshape(2, 8) % 13
+    _, loss = model(idx, idx)
+    state = engine.get_rng_state()
+    checks, dot = viz.check_graph(loss, depth=2)
+    assert engine.get_rng_state() == state
+    assert any(c.op.startswith("dropout") for c in checks)
+    assert max(c.error for c in checks) < GOOD
+    assert {c.module for c in checks} >= {"transformer.h.0.attn", "transformer.h.1.mlp.c_fc"}
+    assert COLOURS[2] not in dot.source and "<b>attn</b>" in dot.source
+
+
+def test_check_graph_colours_a_collapsed_module_by_its_worst_op():
+    class Bad(nn.Module):
+        def forward(self, x):
+            return BrokenMul.apply(x, x + 1.0)
+
+    x = engine.Tensor(np.linspace(-1, 1, 6).reshape(2, 3), requires_grad=True)
+    _, dot = viz.check_graph(Bad()(x).sum(), depth=0)
+    box = next(line for line in dot.source.splitlines() if "<b>Bad</b>" in line)
+    assert COLOURS[2] in box

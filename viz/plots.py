@@ -1,0 +1,149 @@
+"""Plots of a training run and of what a model attends to (matplotlib, no display needed).
+
+Every function builds a `matplotlib.figure.Figure` directly (not through `pyplot`), so nothing
+needs a screen or a global figure list: it works the same in a script, a test or a notebook.
+Each returns the figure and, given `path`, saves it as PNG or SVG by the file's extension.
+"""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+FORMATS = (".png", ".svg")
+
+
+def save_figure(fig, path):
+    """Save `fig` to `path` (.png or .svg, by extension) and return the path."""
+    path = Path(path)
+    if path.suffix.lower() not in FORMATS:
+        raise ValueError(f"figure file must end in .png or .svg, got {str(path)!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=150, bbox_inches="tight")
+    return path
+
+
+def read_metrics(run_dir):
+    """The rows of `run_dir/metrics.jsonl` (one JSON object per line) and `state.json` or {}."""
+    run_dir = Path(run_dir)
+    metrics_file = run_dir / "metrics.jsonl"
+    if not metrics_file.is_file():
+        raise FileNotFoundError(f"no metrics.jsonl in run directory {str(run_dir)!r}")
+    lines = metrics_file.read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in lines if line.strip()]
+    state_file = run_dir / "state.json"
+    state = json.loads(state_file.read_text(encoding="utf-8")) if state_file.is_file() else {}
+    return rows, state
+
+
+def plot_losses(run, floor=None, path=None):
+    """Train and validation loss against step, with the corpus's entropy floor when known.
+
+    `run` is a run directory (holding metrics.jsonl) or a list of metric dicts with `step` and
+    `train_loss` and/or `val_loss`. `floor` (nats per character) is the best loss any model can
+    reach on the corpus; by default it is read from state.json or the metrics
+    ("entropy_floor").
+    """
+    if isinstance(run, str | Path):
+        rows, state = read_metrics(run)
+        title = Path(run).name
+        floor = state.get("entropy_floor") if floor is None else floor
+    else:
+        rows, title = list(run), "training run"
+    if floor is None:
+        floor = next((r["entropy_floor"] for r in rows if r.get("entropy_floor") is not None), None)
+    train = [(r["step"], r["train_loss"]) for r in rows if r.get("train_loss") is not None]
+    val = [(r["step"], r["val_loss"]) for r in rows if r.get("val_loss") is not None]
+    if not train and not val:
+        raise ValueError("no train_loss or val_loss in the metrics: nothing to plot")
+
+    fig = Figure(figsize=(7, 4.2))
+    ax = fig.add_subplot()
+    if train:
+        steps, losses = np.array(train, dtype=np.float64).T
+        ax.plot(steps, losses, color="#4c72b0", alpha=0.35, linewidth=1, label="train (per step)")
+        if len(losses) >= 20:  # a running mean shows the trend through the batch noise
+            k = max(len(losses) // 20, 2)
+            smooth = np.convolve(losses, np.ones(k) / k, mode="valid")
+            label = f"train (mean of {k})"
+            ax.plot(steps[k - 1 :], smooth, color="#4c72b0", linewidth=2, label=label)
+    if val:
+        steps, losses = np.array(val, dtype=np.float64).T
+        ax.plot(steps, losses, "o-", color="#dd8452", linewidth=2, markersize=4, label="validation")
+    if floor is not None:
+        ax.axhline(floor, color="#555555", linestyle="--", linewidth=1.2)
+        ax.annotate(
+            f"entropy floor {floor:.3f} nats/char",
+            xy=(0, floor),
+            xycoords=("axes fraction", "data"),
+            xytext=(4, -12),
+            textcoords="offset points",
+            color="#555555",
+            fontsize=9,
+        )
+    ax.set(xlabel="step", ylabel="loss (nats per token)", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False)
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def token_label(tokenizer, i):
+    """How token `i` is printed on a plot: its text, with space, newline and tab made visible."""
+    if tokenizer is None:
+        return str(i)
+    text = tokenizer.decode([int(i)])
+    return text.replace(" ", "␣").replace("\n", "↵").replace("\t", "⇥")
+
+
+def attention_maps(model, ids):
+    """The attention weights of every layer for the token ids (T,): a list of (n_head, T, T).
+
+    Row t of a head's map is how query position t spreads its attention over positions 0..t
+    (each row sums to 1; the future is masked to 0). Uses `model.attention_maps(idx)`.
+    """
+    ids = np.asarray(ids)
+    if ids.ndim != 1 or ids.dtype.kind not in "iu":
+        raise ValueError(f"ids must be a 1-D sequence of token ids, got {ids.dtype} {ids.shape}")
+    return [np.asarray(m)[0] for m in model.attention_maps(ids[None])]
+
+
+def plot_attention(model, ids, layer=0, head=None, tokenizer=None, path=None):
+    """Attention weights of one layer as heatmaps, query positions down, keys across.
+
+    `head=None` draws every head of the layer in a grid. With a `tokenizer`, both axes are
+    labelled with the tokens (else with their ids).
+    """
+    maps = attention_maps(model, ids)
+    if not 0 <= layer < len(maps):
+        raise ValueError(f"layer must be in 0..{len(maps) - 1}, got {layer}")
+    weights = maps[layer]  # (n_head, T, T)
+    n_head = weights.shape[0]
+    if head is not None and not 0 <= head < n_head:
+        raise ValueError(f"head must be None or in 0..{n_head - 1}, got {head}")
+    heads = range(n_head) if head is None else [head]
+    cols = math.ceil(math.sqrt(len(heads)))  # a square-ish grid: 4 heads in 2 x 2
+    rows = math.ceil(len(heads) / cols)
+    T = weights.shape[-1]
+    size = min(max(2.5, 0.12 * T), 5)  # inches per heatmap
+    fig = Figure(figsize=(size * cols + 1, size * rows + 0.4), layout="constrained")
+    tokens = [token_label(tokenizer, i) for i in ids]
+    step = max(1, math.ceil(T / 32))  # at most 32 tick labels per axis
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax in axes.flat[len(heads) :]:
+        ax.set_axis_off()
+    for ax, h in zip(axes.flat, heads, strict=False):
+        image = ax.imshow(weights[h], cmap="Blues", vmin=0, vmax=1)
+        ax.set_title(f"layer {layer}, head {h}", fontsize=10)
+        ticks = np.arange(0, T, step)
+        ax.set_xticks(ticks, [tokens[t] for t in ticks], rotation=90, fontsize=7)
+        ax.set_yticks(ticks, [tokens[t] for t in ticks], fontsize=7)
+        ax.set_xlabel("key (attended to)", fontsize=8)
+        ax.set_ylabel("query", fontsize=8)
+    fig.colorbar(image, ax=axes, shrink=0.6, label="attention weight")
+    if path is not None:
+        save_figure(fig, path)
+    return fig
