@@ -204,3 +204,12 @@ def test_exports_refuse_what_the_format_cannot_hold(tmp_path):
     swapped = BPETokenizer.from_parts("gpt4", range(256), {(97, 97): 257, (98, 98): 256}, {})
     with pytest.raises(ValueError, match="grow in merge order"):
         swapped.export_tiktoken(tmp_path / "swapped.tiktoken")
+
+
+def test_tiktoken_export_refuses_merges_tiktoken_would_not_replay(tmp_path):
+    # " aa" is made as (" a", "a"), but once "aa" exists " aa" splits as (" ", "aa") first:
+    # tiktoken, which has only ranks, would build token 258 from (32, 256) instead
+    merges = {(97, 97): 256, (32, 97): 257, (257, 97): 258}
+    tok = BPETokenizer.from_parts("gpt2", range(256), merges, {})
+    with pytest.raises(ValueError, match="merge \\(257, 97\\), but tiktoken would build it from"):
+        tok.export_tiktoken(tmp_path / "x.tiktoken")

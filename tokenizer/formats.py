@@ -112,18 +112,26 @@ def read_gpt2(vocab_json, merges_txt):
 def export_tiktoken(tok, path):
     """Write tiktoken's ranks file for `tok` (special tokens are not part of it).
 
-    tiktoken uses each token's id as its merge priority, so the merges must have ids that grow
-    in merge order (true for every tokenizer we train, and for GPT-2's).
+    tiktoken keeps no merge list: it uses each token's id as its rank and builds every token
+    from whichever two parts it meets first. So the ids must grow in merge order, and each
+    token must be rebuilt from the very pair that made it. Both hold for vocabularies learned
+    by BPE training (ours, GPT-2's); a ValueError says which token breaks them otherwise.
     """
     ids = list(tok.merges.values())
     if any(a >= b for a, b in pairwise(ids)):
         raise ValueError("tiktoken needs merge ids that grow in merge order; these do not")
-    seen = {}
+    tokens = {}
     for idx, data in sorted(tok.vocab.items()):
-        if data in seen:
-            raise ValueError(f"ids {seen[data]} and {idx} are the same token {data!r}")
-        seen[data] = idx
-    lines = [f"{base64.b64encode(data).decode('ascii')} {idx}" for data, idx in seen.items()]
+        if data in tokens:
+            raise ValueError(f"ids {tokens[data]} and {idx} are the same token {data!r}")
+        tokens[data] = idx
+    for (pair, idx), rebuilt in zip(tok.merges.items(), _recover_merges(tokens, path), strict=True):
+        if pair != rebuilt:
+            raise ValueError(
+                f"token {idx} ({tok.vocab[idx]!r}) is made by the merge {pair}, but tiktoken "
+                f"would build it from {rebuilt}: this vocabulary has no tiktoken equivalent"
+            )
+    lines = [f"{base64.b64encode(data).decode('ascii')} {idx}" for data, idx in tokens.items()]
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -145,6 +153,16 @@ def read_tiktoken(path):
             raise ValueError(f"{path}, line {line_no}: token or rank {rank} appears twice")
         tokens[data] = int(rank)
         ranks_seen.add(int(rank))
+    merges = _recover_merges(tokens, path)
+    return [tokens[bytes([b])] for b in range(256)], merges
+
+
+def _recover_merges(tokens, path):
+    """{token bytes: rank} -> the merges {(left_id, right_id): id}, in rank order.
+
+    Each multi-byte token, taken in rank order, is encoded with the merges found so far; the
+    two parts that come out are the pair it was made from.
+    """
     missing = [b for b in range(256) if bytes([b]) not in tokens]
     if missing:
         raise ValueError(f"{path}: no token for the byte {missing[0]}")
@@ -158,4 +176,4 @@ def read_tiktoken(path):
             raise ValueError(f"{path}: token {idx} ({data!r}) is not a merge of two lower ranks")
         merges[parts[0], parts[1]] = idx
         ranks[parts[0], parts[1]] = (idx, idx)
-    return byte_ids, merges
+    return merges
