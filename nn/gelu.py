@@ -56,8 +56,11 @@ class GELU(Function):
     """Y = GELU(X) elementwise; `approximate` is 'tanh' (GPT-2) or 'none' (exact, via erf).
 
     'none':  Y = X Φ(X),  dY/dX = Φ(X) + X φ(X),  φ(x) = exp(-x²/2) / √(2π)
-    'tanh':  Y = X (1 + t) / 2,  t = tanh(u),  u = √(2/π) (X + 0.044715 X³),
-             dY/dX = (1 + t) / 2 + X (1 - t²) / 2 · √(2/π) (1 + 3 · 0.044715 X²)
+    'tanh':  Y = X h,  h = (1 + tanh u) / 2,  u = √(2/π) (X + 0.044715 X³). Since
+             1 - tanh² u = 4 h (1 - h):  dY/dX = h + X · 2 h (1 - h) u'  = h (1 + 2 X (1 - h) u'),
+             u' = √(2/π) (1 + 3 · 0.044715 X²).
+    The arrays are updated in place where possible: at GPT sizes every temporary costs more
+    than the arithmetic.
     """
 
     rules = ("dX = G * (Φ(X) + X φ(X)), with Φ from erf or tanh",)
@@ -67,29 +70,28 @@ class GELU(Function):
         if approximate == "none":
             self.cdf = 0.5 * (1.0 + erf(x * (1.0 / math.sqrt(2.0))))
             return x * self.cdf
-        u = x * x  # built in place: u = √(2/π) (x + 0.044715 x³) = √(2/π) x (1 + 0.044715 x²)
-        u *= 0.044715
-        u += 1.0
+        u = x * x  # u = √(2/π) (0.044715 x² + 1) x
+        u *= 0.044715 * _SQRT_2_OVER_PI
+        u += _SQRT_2_OVER_PI
         u *= x
-        u *= _SQRT_2_OVER_PI
-        self.t = np.tanh(u, out=u)
-        y = self.t + 1.0
-        y *= x
-        y *= 0.5
-        return y
+        h = np.tanh(u, out=u)
+        h += 1.0
+        h *= 0.5
+        self.h = h
+        return x * h
 
     def backward(self, g):
         x = self.x
-        if self.approximate == "tanh":
-            t = self.t
-            slope = x * x
-            slope *= 3 * 0.044715 * _SQRT_2_OVER_PI
-            slope += _SQRT_2_OVER_PI  # du/dX
-            slope *= 1.0 - t * t
-            slope *= x
-            slope += 1.0 + t
-            slope *= 0.5
-        else:
+        if self.approximate == "none":
             slope = self.cdf + x * np.exp(-0.5 * x * x) * (1.0 / math.sqrt(2.0 * math.pi))
+        else:
+            h = self.h
+            slope = x * x  # 2 u' = 2 √(2/π) (3 · 0.044715 x² + 1), then times x (1 - h)
+            slope *= 6 * 0.044715 * _SQRT_2_OVER_PI
+            slope += 2 * _SQRT_2_OVER_PI
+            slope *= x
+            slope *= np.subtract(1.0, h)
+            slope += 1.0
+            slope *= h
         slope *= g
         return (slope,)
