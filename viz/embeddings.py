@@ -47,6 +47,12 @@ def kind(text):
     return "other"
 
 
+def _printable(text):
+    """True for text a plot can show: no control characters but newline and tab, no U+FFFD."""
+    visible = text.replace("\n", "").replace("\t", "")
+    return bool(text) and visible.isprintable() and "\ufffd" not in text
+
+
 def plot_embeddings(model, tokenizer, ids=None, path=None):
     """The token embeddings projected to 2-D by PCA, each point labelled with its token.
 
@@ -55,12 +61,8 @@ def plot_embeddings(model, tokenizer, ids=None, path=None):
     """
     weight = np.asarray(model.transformer.wte.weight.data, dtype=np.float64)  # (V, C)
     if ids is None:
-        texts = {i: tokenizer.decode([i]) for i in range(weight.shape[0])}
-        visible = [t.replace("\n", "").replace("\t", "") for t in texts.values()]
-        ids = [
-            i for i, t in zip(texts, visible, strict=True) if t.isprintable() and "\ufffd" not in t
-        ]
-        ids = [i for i in ids if texts[i]]
+        texts = [tokenizer.decode([i]) for i in range(weight.shape[0])]
+        ids = [i for i, text in enumerate(texts) if _printable(text)]
     ids = np.asarray(ids, dtype=np.int64)
     if ids.size < 3:
         raise ValueError(f"plot_embeddings needs at least 3 tokens to project, got {ids.size}")

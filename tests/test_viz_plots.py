@@ -1,0 +1,121 @@
+"""viz plots: loss curves, attention heatmaps, embeddings by PCA, written as PNG and SVG."""
+
+import json
+
+import numpy as np
+import pytest
+
+import viz
+from model import GPT, GPTConfig
+from tokenizer.bpe import BPETokenizer
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    rows = [{"step": s, "train_loss": 4.0 - 0.01 * s, "lr": 1e-3} for s in range(100)]
+    for row in rows[::25]:
+        row["val_loss"] = row["train_loss"] + 0.1
+    lines = "".join(json.dumps(row) + "\n" for row in rows)
+    (tmp_path / "metrics.jsonl").write_text(lines, encoding="utf-8")
+    (tmp_path / "state.json").write_text(json.dumps({"entropy_floor": 1.5}), encoding="utf-8")
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    tokenizer = BPETokenizer(pattern=None)
+    config = GPTConfig(tokenizer.vocab_size, block_size=16, n_layer=2, n_head=3, n_embd=24)
+    return GPT(config), tokenizer
+
+
+def assert_image_files(png, svg):
+    assert png.read_bytes()[:8] == PNG_MAGIC and png.stat().st_size > 5000
+    assert "<svg" in svg.read_text(encoding="utf-8")
+
+
+def test_plot_losses_from_a_run_directory(run_dir):
+    fig = viz.plot_losses(run_dir, path=run_dir / "loss.png")
+    viz.plot_losses(run_dir, path=run_dir / "loss.svg")
+    assert_image_files(run_dir / "loss.png", run_dir / "loss.svg")
+    ax = fig.axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert len(lines["train (per step)"].get_xdata()) == 100
+    assert list(lines["validation"].get_xdata()) == [0, 25, 50, 75]
+    floors = [line for line in ax.get_lines() if set(line.get_ydata()) == {1.5}]
+    assert len(floors) == 1  # the entropy floor from state.json
+    assert any("1.500 nats/char" in t.get_text() for t in ax.texts)
+
+
+def test_plot_losses_from_rows_with_explicit_floor_and_bad_input(tmp_path):
+    rows = [{"step": 0, "val_loss": 3.0}, {"step": 10, "val_loss": 2.0}]
+    ax = viz.plot_losses(rows, floor=0.7).axes[0]
+    assert [set(line.get_ydata()) for line in ax.get_lines()][-1] == {0.7}
+    with pytest.raises(FileNotFoundError, match="metrics.jsonl"):
+        viz.plot_losses(tmp_path)
+    with pytest.raises(ValueError, match="nothing to plot"):
+        viz.plot_losses([{"step": 0, "lr": 0.1}])
+    with pytest.raises(ValueError, match=".png or .svg"):
+        viz.plot_losses(rows, path=tmp_path / "loss.jpg")
+
+
+def test_attention_maps_are_causal_distributions(tiny):
+    model, tokenizer = tiny
+    ids = tokenizer.encode("hello, world")
+    maps = viz.attention_maps(model, ids)
+    T = len(ids)
+    assert len(maps) == 2 and maps[0].shape == (3, T, T)
+    np.testing.assert_allclose(maps[1].sum(axis=-1), 1.0, rtol=1e-5)
+    assert np.all(np.triu(maps[0], k=1) == 0)  # no attention to the future
+
+
+def test_plot_attention_grid_and_one_head(tiny, tmp_path):
+    model, tokenizer = tiny
+    ids = tokenizer.encode("hi there")
+    fig = viz.plot_attention(model, ids, layer=1, tokenizer=tokenizer, path=tmp_path / "a.png")
+    viz.plot_attention(model, ids, layer=1, tokenizer=tokenizer, path=tmp_path / "a.svg")
+    assert_image_files(tmp_path / "a.png", tmp_path / "a.svg")
+    heatmaps = [ax for ax in fig.axes if ax.images]
+    assert len(heatmaps) == 3
+    labels = [t.get_text() for t in heatmaps[0].get_xticklabels()]
+    assert labels == ["h", "i", "␣", "t", "h", "e", "r", "e"]
+    one = viz.plot_attention(model, ids, layer=0, head=2)
+    assert [ax.get_title() for ax in one.axes if ax.images] == ["layer 0, head 2"]
+    with pytest.raises(ValueError, match="layer"):
+        viz.plot_attention(model, ids, layer=2)
+    with pytest.raises(ValueError, match="head"):
+        viz.plot_attention(model, ids, head=3)
+
+
+def test_pca_finds_the_main_direction():
+    rng = np.random.default_rng(0)
+    direction = np.array([3.0, 4.0, 0.0]) / 5
+    t = rng.standard_normal(200)
+    x = np.outer(t, direction) * 10 + rng.standard_normal((200, 3)) * 0.1 + 7.0
+    points, explained = viz.pca(x)
+    assert points.shape == (200, 2) and explained[0] > 0.99
+    # the first coordinate is the position along the line, up to sign
+    assert abs(np.corrcoef(points[:, 0], t)[0, 1]) > 0.999
+    np.testing.assert_allclose(points.mean(axis=0), 0.0, atol=1e-9)
+
+
+def test_plot_embeddings_labels_every_printable_token(tiny, tmp_path):
+    model, tokenizer = tiny
+    fig = viz.plot_embeddings(model, tokenizer, path=tmp_path / "e.png")
+    viz.plot_embeddings(model, tokenizer, ids=[97, 98, 99, 48], path=tmp_path / "e.svg")
+    assert_image_files(tmp_path / "e.png", tmp_path / "e.svg")
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert len(texts) == 95 + 2  # printable ASCII, newline and tab
+    assert {"a", "Z", "0", "?", "␣", "↵"} <= set(texts)
+    with pytest.raises(ValueError, match="at least 3"):
+        viz.plot_embeddings(model, tokenizer, ids=[1, 2])
+
+
+def test_plot_run_writes_every_picture(run_dir, tiny):
+    model, tokenizer = tiny
+    paths = viz.plot_run(run_dir, model, tokenizer, text="a short text to attend over")
+    names = [p.name for p in paths]
+    assert names == ["loss.png", "embeddings.png", "attention_layer0.png", "attention_layer1.png"]
+    assert all(p.read_bytes()[:8] == PNG_MAGIC for p in paths)
+    assert [p.name for p in viz.plot_run(run_dir)] == ["loss.png"]
