@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from engine import Tensor
 from nn import functional as F
 from nn import init
 from nn.module import Module, Parameter
@@ -53,7 +54,7 @@ class Embedding(Module):
         self.weight = init.normal_(_empty(num_embeddings, embedding_dim))
 
     def forward(self, ids):
-        ids = np.asarray(getattr(ids, "data", ids))
+        ids = np.asarray(ids.data if isinstance(ids, Tensor) else ids)
         name = f"Embedding({self.extra_repr()})"
         if ids.dtype.kind not in "iu":
             raise TypeError(f"{name} needs integer ids, got dtype {ids.dtype}")

@@ -41,7 +41,7 @@ class Parameter(Tensor):
         super().__init__(data, requires_grad=True, name=name)
 
     def __repr__(self):
-        return f"Parameter(shape={self.shape}, dtype={self.dtype})"
+        return "Parameter containing:\n" + super().__repr__()
 
 
 class Module:
@@ -98,6 +98,7 @@ class Module:
         yield from self._modules.items()
 
     def children(self):
+        """The direct sub-modules, in registration order."""
         yield from self._modules.values()
 
     def named_modules(self, memo=None, prefix=""):
@@ -111,6 +112,7 @@ class Module:
             yield from child.named_modules(memo, f"{prefix}.{name}" if prefix else name)
 
     def modules(self):
+        """This module and every descendant, each once (see `named_modules`)."""
         for _, module in self.named_modules():
             yield module
 
@@ -124,6 +126,7 @@ class Module:
                     yield (f"{prefix}.{name}" if prefix else name), p
 
     def parameters(self):
+        """Every parameter once, in registration order: what an optimizer is given."""
         for _, p in self.named_parameters():
             yield p
 
@@ -241,12 +244,14 @@ class ModuleList(Module):
             self.append(module)
 
     def append(self, module):
+        """Add `module` as the next child ("0", "1", ...)."""
         if not isinstance(module, Module):
             raise TypeError(f"ModuleList holds Modules, got {type(module).__name__}")
         setattr(self, str(len(self._modules)), module)
         return self
 
     def extend(self, modules):
+        """Append each of `modules`."""
         for module in modules:
             self.append(module)
         return self
