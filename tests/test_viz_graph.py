@@ -162,6 +162,8 @@ def test_renders_svg_and_png_with_dot(tmp_path):
 def test_default_gpt_loss_graph_renders_at_depth_two(tmp_path):
     model = GPT(GPTConfig(vocab_size=65))
     idx = np.random.default_rng(0).integers(0, 65, size=(2, 64))
-    path = viz.render_model_graph(model, idx, idx, tmp_path / "gpt.svg", depth=2)
+    path = viz.render_model_graph(model, tmp_path / "gpt.svg", idx, idx, depth=2)
     text = path.read_text(encoding="utf-8")
     assert text.count("CausalSelfAttention") == 4 and "cross_entropy" in text
+    one = viz.render_model_graph(model, tmp_path / "gpt.png", depth=1)  # its own input
+    assert one.read_bytes()[:4] == b"\x89PNG"

@@ -8,6 +8,7 @@ import pytest
 import viz
 from model import GPT, GPTConfig
 from tokenizer.bpe import BPETokenizer
+from viz.plots import token_label
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -80,6 +81,7 @@ def test_plot_attention_grid_and_one_head(tiny, tmp_path):
     assert len(heatmaps) == 3
     labels = [t.get_text() for t in heatmaps[0].get_xticklabels()]
     assert labels == ["h", "i", "␣", "t", "h", "e", "r", "e"]
+    assert token_label(tokenizer, 4) == "\\x04" and token_label(None, 4) == "4"
     one = viz.plot_attention(model, ids, layer=0, head=2)
     assert [ax.get_title() for ax in one.axes if ax.images] == ["layer 0, head 2"]
     with pytest.raises(ValueError, match="layer"):
@@ -119,3 +121,4 @@ def test_plot_run_writes_every_picture(run_dir, tiny):
     assert names == ["loss.png", "embeddings.png", "attention_layer0.png", "attention_layer1.png"]
     assert all(p.read_bytes()[:8] == PNG_MAGIC for p in paths)
     assert [p.name for p in viz.plot_run(run_dir)] == ["loss.png"]
+    assert len(viz.plot_run(run_dir, model, tokenizer)) == 4  # attention over its own sample

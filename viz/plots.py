@@ -92,11 +92,12 @@ def plot_losses(run, floor=None, path=None):
 
 
 def token_label(tokenizer, i):
-    """How token `i` is printed on a plot: its text, with space, newline and tab made visible."""
+    """How token `i` is printed on a plot: its text, with space, newline and tab made visible
+    and other control characters escaped (`\\x04`)."""
     if tokenizer is None:
         return str(i)
-    text = tokenizer.decode([int(i)])
-    return text.replace(" ", "␣").replace("\n", "↵").replace("\t", "⇥")
+    text = tokenizer.decode([int(i)]).replace(" ", "␣").replace("\n", "↵").replace("\t", "⇥")
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
 
 
 def attention_maps(model, ids):

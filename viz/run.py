@@ -10,31 +10,45 @@ from viz.graph import draw_graph, save_graph
 from viz.plots import plot_attention, plot_losses
 
 
-def render_model_graph(model, idx, targets, out_path, depth=2, rules=False, rankdir="TB"):
+def render_model_graph(model, out_path, idx=None, targets=None, depth=2, rules=False):
     """Run `model(idx, targets)` and save the graph of its loss to `out_path` (.svg, .png or
-    .pdf); returns the path. `depth` and `rules` are `draw_graph`'s `depth` and `show_rules`."""
+    .pdf), top to bottom; returns the path. `depth` and `rules` are `draw_graph`'s `depth` and
+    `show_rules`.
+
+    Without `idx`, one sequence of `block_size` token ids 0, 1, 2, ... (wrapping at the
+    vocabulary size) is used; without `targets`, the same ids shifted by one.
+    """
+    config = model.config
+    if idx is None:
+        idx = np.arange(config.block_size, dtype=np.int64)[None] % config.vocab_size
+    if targets is None:
+        targets = np.roll(idx, -1, axis=1)
     _, loss = model(idx, targets)
-    if loss is None:
-        raise ValueError("the model returned no loss: pass targets to draw the loss graph")
-    return save_graph(draw_graph(loss, depth=depth, show_rules=rules, rankdir=rankdir), out_path)
+    return save_graph(draw_graph(loss, depth=depth, show_rules=rules, rankdir="TB"), out_path)
 
 
 def plot_run(run_dir, model=None, tokenizer=None, text=None):
     """Write a run's pictures into `run_dir` and return their paths.
 
     Always `loss.png` (from metrics.jsonl). With a `model` and a `tokenizer`, also
-    `embeddings.png`, and with a `text` as well, `attention_layer{i}.png` for every layer: the
-    attention of each head over the text's first `block_size` tokens.
+    `embeddings.png` and `attention_layer{i}.png` for every layer: each head's attention over
+    `text` (its first `block_size` tokens), or, without a text, over a sample the model writes
+    itself after a newline (seeded, so the picture is the same every time).
     """
     run_dir = Path(run_dir)
     paths = [run_dir / "loss.png"]
     plot_losses(run_dir, path=paths[0])
-    if model is not None and tokenizer is not None:
-        paths.append(run_dir / "embeddings.png")
-        plot_embeddings(model, tokenizer, path=paths[-1])
-        if text is not None:
-            ids = np.asarray(tokenizer.encode(text)[: model.config.block_size], dtype=np.int64)
-            for layer in range(model.config.n_layer):
-                paths.append(run_dir / f"attention_layer{layer}.png")
-                plot_attention(model, ids, layer, tokenizer=tokenizer, path=paths[-1])
+    if model is None or tokenizer is None:
+        return paths
+    paths.append(run_dir / "embeddings.png")
+    plot_embeddings(model, tokenizer, path=paths[-1])
+    block_size = model.config.block_size
+    if text is None:
+        prompt = np.array([tokenizer.encode("\n")], dtype=np.int64)
+        ids = model.generate(prompt, block_size - prompt.shape[1], temperature=0.8, seed=0)[0]
+    else:
+        ids = np.asarray(tokenizer.encode(text)[:block_size], dtype=np.int64)
+    for layer in range(model.config.n_layer):
+        paths.append(run_dir / f"attention_layer{layer}.png")
+        plot_attention(model, ids, layer, tokenizer=tokenizer, path=paths[-1])
     return paths
