@@ -55,7 +55,7 @@ def test_stops_when_nothing_is_left_to_merge(trainer):
     assert trainer([b"a"], 5) == []
 
 
-corpora = st.lists(st.binary(min_size=0, max_size=12).map(lambda b: bytes(x % 4 for x in b)))
+corpora = st.lists(st.binary(max_size=40).map(lambda b: bytes(x % 4 for x in b)), max_size=8)
 
 
 @settings(max_examples=200)

@@ -14,13 +14,12 @@ Z = 256, giving "ZabdZabac". Now Za and ab both occur twice; the tie goes to the
 
 The reference trainer recounts every pair of the whole corpus after each merge: obviously right,
 but each merge costs a pass over the corpus. The fast trainer counts each distinct chunk once
-(with its frequency), keeps an index from each pair to the chunks that contain it and a heap of
-pair counts, and after a merge it recounts only the chunks that held the merged pair.
+(with its frequency), keeps an index from each pair to the places it occurs and a heap of pair
+counts; a merge then updates only the counts of the pairs around each of its occurrences.
 """
 
 import heapq
-from collections import Counter
-from itertools import pairwise
+from collections import Counter, defaultdict
 
 from tokenizer.base import get_stats, merge
 
@@ -46,52 +45,68 @@ def train_reference(chunks, num_merges):
 
 
 def train_fast(chunks, num_merges, verbose=False):
-    """Same result as `train_reference`, with each merge costing only the chunks it touches.
+    """Same result as `train_reference`, with each merge costing only its own occurrences.
 
     State:
-      words  the distinct chunks as token lists, `freqs` how often each occurs in the corpus;
-      counts pair -> its total count over the corpus;
-      where  pair -> indices of the words that contain it (may include stale entries);
-      heap   (-count, pair) entries; an entry whose count no longer matches `counts` is stale
-             and is skipped (or re-pushed with the current count) when it reaches the top.
+      ids     every distinct chunk's tokens, laid end to end in one list, with `freq[i]` the
+              number of times position i's chunk occurs in the corpus;
+      nxt/prv links between neighbouring tokens of a chunk (-1 at a chunk's ends); a merge
+              unlinks the right token and sets its id to None;
+      counts  pair -> total count over the corpus;
+      where   pair -> positions where it starts (stale ones are checked and skipped);
+      heap    (-count, pair) entries; an entry whose count no longer matches `counts` is stale
+              and is dropped (or re-pushed with the current count) when it reaches the top.
     """
-    distinct = Counter(chunks)
-    words = [list(chunk) for chunk in distinct]
-    freqs = list(distinct.values())
-    counts, where = {}, {}
-    for w, ids in enumerate(words):
-        get_stats(ids, counts, freqs[w])
-        for pair in pairwise(ids):
-            where.setdefault(pair, set()).add(w)
+    ids, freq, nxt, prv = [], [], [], []
+    for chunk, count in Counter(chunk for chunk in chunks if chunk).items():
+        start, n = len(ids), len(chunk)
+        ids += chunk
+        freq += [count] * n
+        nxt += [*range(start + 1, start + n), -1]
+        prv += [-1, *range(start, start + n - 1)]
+    counts, where = defaultdict(int), defaultdict(set)
+    for i, j in enumerate(nxt):
+        if j >= 0:
+            counts[ids[i], ids[j]] += freq[i]
+            where[ids[i], ids[j]].add(i)
     heap = [(-count, pair) for pair, count in counts.items()]
     heapq.heapify(heap)
+
+    changed = set()  # the pairs whose count went up during the current merge
+
+    def move(old, new, at, weight):
+        """One occurrence of the pair `old` becomes `new`, starting at position `at`."""
+        counts[old] -= weight
+        counts[new] += weight
+        where[new].add(at)
+        changed.add(new)
 
     merges = []
     while len(merges) < num_merges and heap:
         neg_count, pair = heapq.heappop(heap)
-        count = counts.get(pair, 0)
-        if count != -neg_count:  # stale entry: its count went down since it was pushed
-            if count > 0:
-                heapq.heappush(heap, (-count, pair))
+        if counts[pair] != -neg_count:  # stale entry: the count went down since the push
+            if counts[pair] > 0:
+                heapq.heappush(heap, (-counts[pair], pair))
             continue
         idx = 256 + len(merges)
         merges.append(pair)
         if verbose:
-            print(f"merge {len(merges)}/{num_merges}: {pair} -> {idx} ({count} occurrences)")
-        changed = set()
-        for w in where.pop(pair):
-            old = words[w]
-            new = merge(old, pair, idx)
-            if len(new) == len(old):
-                continue  # stale index entry: this word no longer holds the pair
-            for p in pairwise(old):
-                counts[p] -= freqs[w]
-            for p in pairwise(new):
-                counts[p] = counts.get(p, 0) + freqs[w]
-                where.setdefault(p, set()).add(w)
-                changed.add(p)
-            words[w] = new
-        del counts[pair]  # now zero: merge() left no occurrence behind
-        for p in changed:  # counts that may have gone up need a fresh heap entry
-            heapq.heappush(heap, (-counts[p], p))
+            print(f"merge {len(merges)}/{num_merges}: {pair} -> {idx} ({-neg_count} occurrences)")
+        changed.clear()
+        for i in sorted(where.pop(pair)):  # left to right, as merge() does
+            j = nxt[i]
+            if ids[i] != pair[0] or j < 0 or ids[j] != pair[1]:
+                continue  # stale: this occurrence was consumed by an earlier merge
+            before, after = prv[i], nxt[j]
+            if before >= 0:  # (x, a) becomes (x, new)
+                move((ids[before], ids[i]), (ids[before], idx), before, freq[i])
+            if after >= 0:  # (b, y) becomes (new, y)
+                move((ids[j], ids[after]), (idx, ids[after]), i, freq[i])
+                prv[after] = i
+            counts[pair] -= freq[i]
+            ids[i], ids[j], nxt[i] = idx, None, after
+        del counts[pair]  # now zero: no occurrence is left
+        for p in changed:  # these counts went up: they need a fresh heap entry
+            if counts[p] > 0:
+                heapq.heappush(heap, (-counts[p], p))
     return merges
