@@ -1,5 +1,6 @@
 """BPETokenizer encoding and decoding: worked examples, round trips, special tokens, errors."""
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -125,6 +126,11 @@ def test_decode_partial_character():
     assert tok.decode([0xC3]) == "\ufffd"
     with pytest.raises(UnicodeDecodeError):
         tok.decode([0xC3], errors="strict")
+
+
+def test_decode_accepts_numpy_ids(tok):
+    ids = tok.encode("naïve café")
+    assert tok.decode(np.array(ids, dtype=np.int64)) == "naïve café"
 
 
 def test_decode_unknown_id_raises(tok):

@@ -60,3 +60,10 @@ def test_corrupt_char_file(tmp_path):
     path.write_text("\n".join(lines).replace('"b"', '"bb"'))
     with pytest.raises(ValueError, match=f"{path}, line 4: expected one new character"):
         CharTokenizer.load(path)
+
+
+def test_lone_surrogate_and_wrong_types():
+    with pytest.raises(ValueError, match="surrogate"):
+        CharTokenizer.from_text("a\udc80")
+    with pytest.raises(TypeError, match="bytes"):
+        CharTokenizer.from_text("abc").encode(b"abc")

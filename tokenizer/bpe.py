@@ -11,11 +11,13 @@ a string is cut the way training would have cut it. Special tokens such as "<|en
 whole strings mapped straight to one id, matched before the split and never merged.
 """
 
+from functools import partial
+
 import regex
 
 from tokenizer import files, formats
 from tokenizer.base import apply_merges, to_utf8
-from tokenizer.patterns import resolve_pattern
+from tokenizer.patterns import resolve_pattern, split
 from tokenizer.train import train_fast
 
 CACHE_SIZE = 100_000
@@ -36,7 +38,9 @@ class BPETokenizer:
 
     def __init__(self, pattern="gpt4", special_tokens=None):
         self.pattern = resolve_pattern(pattern)
-        self._split = regex.compile(self.pattern).findall if self.pattern else _no_split
+        self._split = (
+            regex.compile(self.pattern).findall if self.pattern else partial(split, pattern=None)
+        )
         self.special_tokens = {}
         self._set_merges(range(256), {})
         if special_tokens:
@@ -243,8 +247,3 @@ class BPETokenizer:
         tok._set_merges(byte_ids, merges)
         tok.register_special_tokens(special_tokens)
         return tok
-
-
-def _no_split(text):
-    """The split used when pattern is None: the whole text is one chunk."""
-    return [text] if text else []

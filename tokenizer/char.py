@@ -9,6 +9,7 @@ predict, and a character it never saw cannot be encoded at all (BPE on bytes fix
 """
 
 from tokenizer import files
+from tokenizer.base import to_utf8
 
 
 class CharTokenizer:
@@ -23,8 +24,7 @@ class CharTokenizer:
     @classmethod
     def from_text(cls, text):
         """The tokenizer whose vocabulary is every distinct character of `text`."""
-        if not isinstance(text, str):
-            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        to_utf8(text)  # a str, and valid Unicode
         if not text:
             raise ValueError("cannot build a CharTokenizer from empty text")
         return cls(sorted(set(text)))
@@ -35,6 +35,8 @@ class CharTokenizer:
 
     def encode(self, text):
         """str -> list of ids. A character not in the vocabulary raises ValueError."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
         try:
             return [self.stoi[c] for c in text]
         except KeyError as error:
