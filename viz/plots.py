@@ -78,7 +78,7 @@ def plot_losses(run, floor=None, path=None):
             f"entropy floor {floor:.3f} nats/char",
             xy=(0, floor),
             xycoords=("axes fraction", "data"),
-            xytext=(4, -12),
+            xytext=(4, 3),
             textcoords="offset points",
             color="#555555",
             fontsize=9,
