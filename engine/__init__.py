@@ -33,7 +33,8 @@ def stack(tensors, axis=0):
 def where(cond, a, b):
     """`a` where `cond` is True, else `b` (as `np.where`); differentiable in `a` and `b`."""
     cond = cond.data if isinstance(cond, Tensor) else np.asarray(cond)
-    a, b = _tensors([a, b]) if not isinstance(a, Tensor) and not isinstance(b, Tensor) else (a, b)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = Tensor(a)  # the op takes the dtype for plain numbers from a Tensor operand
     return ops.Where.apply(a, b, cond=cond)
 
 

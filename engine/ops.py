@@ -246,7 +246,7 @@ class GELU(Function):
 
     def forward(self, x):
         self.x = x
-        self.t = np.tanh(self.C * (x + 0.044715 * x**3))
+        self.t = np.tanh(self.C * (x + 0.044715 * x * x * x))
         return 0.5 * x * (1 + self.t)
 
     def backward(self, g):

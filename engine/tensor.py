@@ -361,7 +361,9 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **options):
         """Run the op on tensors (or numbers) and, when needed, record it in the graph."""
-        like = next(x.data for x in inputs if isinstance(x, Tensor))
+        like = next((x.data for x in inputs if isinstance(x, Tensor)), None)
+        if like is None:
+            raise TypeError(f"{cls.__name__} needs at least one Tensor among its inputs")
         tensors = [x if isinstance(x, Tensor) else Tensor(as_array(x, like)) for x in inputs]
         fn = cls()
         fn.needs_grad = [t.requires_grad for t in tensors]

@@ -45,7 +45,8 @@ def draw_pictures(run):
     """The loss curve and the model's graph, into the run directory; returns their paths."""
     import viz
 
-    losses = viz.plot_losses(run.dir, out=run.dir / "loss.png")
+    losses = run.dir / "loss.png"
+    viz.plot_losses(run.dir, path=losses)
     graph = draw_model_graph(run.dir, run.dir / "graph.svg", depth=2)
     return [losses, graph]
 
