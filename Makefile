@@ -36,9 +36,9 @@ train: $(STAMP) dot
 
 # Benchmarks run with OpenBLAS's core-type overrides unset: they halve NumPy's matmul speed.
 bench: $(STAMP)
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python bench/engine_ops.py
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python bench/tokenizer.py
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python bench/train.py
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python -m bench.engine_ops
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python -m bench.tokenizer
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python -m bench.train
 
 docs: $(STAMP) dot
 	$(BIN)/python docs/make_images.py

@@ -9,7 +9,7 @@
    may repeat) must add rows of G into a (V, C) table. Four vectorised ways are timed.
 
 Run with OpenBLAS's core-type overrides unset (as `make bench` does), or matmuls run at half
-speed:  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/engine_ops.py
+speed:  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m bench.engine_ops
 """
 
 import functools

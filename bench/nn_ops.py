@@ -4,7 +4,7 @@ Sizes are those of the small training GPT: B=12 sequences of T=64 tokens, C=128 
 4 heads of 32, a 65-character vocabulary. Each line is the best of several forward+backward
 runs, in milliseconds. The last table compares ways of doing the embedding's scatter-add.
 
-    python bench/nn_ops.py
+    python -m bench.nn_ops
 """
 
 import time

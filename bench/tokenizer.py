@@ -10,21 +10,16 @@ When tiktoken is installed (optional, never a dependency), our exported ranks ar
 `tiktoken.Encoding`, the ids are checked identical, and our encode time is printed as a multiple
 of tiktoken's.
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/tokenizer.py
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m bench.tokenizer
 """
 
 import os
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-# This file is named tokenizer.py, so `import tokenizer` would find it instead of the package:
-# take its folder off the import path first.
-sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-from tokenizer import BPETokenizer  # noqa: E402
+from tokenizer import BPETokenizer
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare.txt"
 

@@ -1,7 +1,7 @@
 """Training speed of the nanoGPT README's CPU "baby GPT", and (optionally) against PyTorch.
 
-    python bench/train.py            step timing, sampling speed, then the full 2000-step recipe
-    python bench/train.py --quick    step timing and sampling speed only
+    python -m bench.train            step timing, sampling speed, then the full 2000-step recipe
+    python -m bench.train --quick    step timing and sampling speed only
 
 The model: char-level tiny shakespeare, n_layer 4, n_head 4, n_embd 128, block 64, batch 12,
 no biases, no dropout, float32. When PyTorch is importable (it is never a dependency), the same

@@ -24,7 +24,8 @@ from model.checkpoint import CheckpointError
 from model.train import TrainConfig
 
 TRAIN_HELP = {
-    "out_dir": "run directory for checkpoints, metrics and samples",
+    "out_dir": "run directory for checkpoints, metrics and samples (default: a new "
+    "runs/YYYYMMDD-HHMMSS)",
     "corpus": "'stories' or 'addition' (generated), or the path of a UTF-8 text file",
     "corpus_chars": "characters of generated corpus",
     "tokenizer": "'char' (one token per character) or 'bpe' (byte-level BPE)",
@@ -74,7 +75,9 @@ def build_parser():
     for f in fields(TrainConfig):
         default = getattr(defaults, f.name)
         flag = "--" + f.name.replace("_", "-")
-        help_text = f"{TRAIN_HELP[f.name]} (default: {default})"
+        help_text = TRAIN_HELP[f.name]
+        if f.name != "out_dir":
+            help_text += f" (default: {default})"
         if isinstance(default, bool):
             train.add_argument(
                 flag,

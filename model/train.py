@@ -26,7 +26,7 @@ from model.gpt import GPTConfig
 class TrainConfig:
     """Every knob of a run; each is a `tinyllm train --flag` of the same name."""
 
-    out_dir: str = "runs/default"
+    out_dir: str = ""  # empty: a new folder runs/YYYYMMDD-HHMMSS
     corpus: str = "stories"  # 'stories', 'addition', or a path to a UTF-8 text file
     corpus_chars: int = 500_000  # size of a generated corpus
     tokenizer: str = "char"  # 'char' or 'bpe'
@@ -55,6 +55,8 @@ class TrainConfig:
     seed: int = 1337
 
     def __post_init__(self):
+        if not self.out_dir:
+            self.out_dir = time.strftime("runs/%Y%m%d-%H%M%S")
         positive = (
             "corpus_chars",
             "batch_size",
@@ -70,6 +72,11 @@ class TrainConfig:
         for name in ("max_iters", "warmup_iters", "weight_decay", "grad_clip", "seed"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.lr_decay_iters <= self.warmup_iters:
+            raise ValueError(
+                f"lr_decay_iters ({self.lr_decay_iters}) must be greater than warmup_iters "
+                f"({self.warmup_iters})"
+            )
         if not 0 < self.min_lr <= self.lr:
             raise ValueError(f"need 0 < min_lr <= lr, got min_lr={self.min_lr}, lr={self.lr}")
         if self.tokenizer not in ("char", "bpe"):
@@ -148,7 +155,11 @@ def train(run, progress=True, log=print):
         while True:
             step = run.step
             lr = nn.optim.cosine_with_warmup(
-                step, config.lr, config.min_lr, config.warmup_iters, config.lr_decay_iters
+                step,
+                config.lr,
+                config.min_lr,
+                config.warmup_iters,
+                config.lr_decay_iters - config.warmup_iters,
             )
             if step % config.eval_interval == 0 or step == config.max_iters:
                 losses = estimate_loss(model, data, config)

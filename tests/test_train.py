@@ -144,3 +144,13 @@ def test_top_k_and_top_p_keep_the_right_tokens():
         next_token_probs(logits, top_k=3), [[0.5 / kept, 0.3 / kept, 0.15 / kept, 0]]
     )
     np.testing.assert_allclose(next_token_probs(logits, temperature=1.0), np.exp(logits))
+
+
+def test_learning_rate_reaches_min_lr_at_lr_decay_iters(tmp_path):
+    config = tiny_config(tmp_path, max_iters=8, lr_decay_iters=6, warmup_iters=2, log_interval=1)
+    run = Run.create(config)
+    train(run, progress=False)
+    lrs = {m["step"]: m["lr"] for m in run.metrics if m["kind"] == "train"}
+    assert lrs[1] == pytest.approx(config.lr / 2)  # warmup: step 0 trains at lr * 1/2
+    assert lrs[7] == pytest.approx(config.min_lr) and lrs[8] == pytest.approx(config.min_lr)
+    assert config.min_lr < lrs[4] < config.lr
