@@ -13,7 +13,15 @@ import numpy as np
 from engine import ops
 from engine.gradcheck import GradcheckError, gradcheck
 from engine.random import generator, get_rng_state, manual_seed, set_rng_state
-from engine.tensor import Function, Tensor, backprop, is_grad_enabled, module_scope, no_grad
+from engine.tensor import (
+    Function,
+    Tensor,
+    backprop,
+    detect_anomaly,
+    is_grad_enabled,
+    module_scope,
+    no_grad,
+)
 
 
 def _tensors(values):
@@ -44,6 +52,7 @@ __all__ = [
     "Tensor",
     "backprop",
     "cat",
+    "detect_anomaly",
     "generator",
     "get_rng_state",
     "gradcheck",

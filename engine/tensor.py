@@ -22,6 +22,7 @@ import numpy as np
 _grad_enabled = True
 _scope = ()  # the modules whose forward is running, outermost first (see `module_scope`)
 _RELEASED = object()  # marks a node whose graph was freed by backward()
+_detect_anomaly = False
 
 
 class no_grad(contextlib.ContextDecorator):
@@ -60,6 +61,30 @@ def module_scope(module):
         yield
     finally:
         _scope = outer
+
+
+@contextlib.contextmanager
+def detect_anomaly():
+    """Inside, the first op whose forward or backward turns finite numbers into NaN or Inf
+    raises `FloatingPointError` naming the op and its input shapes (a debugging aid: it checks
+    every array, so it is slow). Infinities that come in (a -inf attention mask) are allowed."""
+    global _detect_anomaly
+    previous, _detect_anomaly = _detect_anomaly, True
+    try:
+        yield
+    finally:
+        _detect_anomaly = previous
+
+
+def _check_finite(fn, stage, inputs, outputs, shapes):
+    """Raise if `outputs` hold NaN or Inf although every array in `inputs` is finite."""
+    floats = [a for a in inputs if np.asarray(a).dtype.kind == "f"]
+    if all(np.isfinite(a).all() for a in floats) and not all(
+        np.isfinite(a).all() for a in outputs if a is not None
+    ):
+        raise FloatingPointError(
+            f"{fn.name} {stage} produced NaN or Inf from finite inputs of shapes {shapes}"
+        )
 
 
 def unbroadcast(grad, shape):
@@ -131,6 +156,24 @@ class Tensor:
     dtype = property(lambda self: self.data.dtype)
     size = property(lambda self: self.data.size)
     is_leaf = property(lambda self: self._ctx is None)
+
+    @property
+    def grad_fn(self):
+        """The `Function` node that produced this tensor, or None for a leaf (as in PyTorch).
+
+        `t.grad_fn.name` is the op's name and `t.grad_fn.inputs` the tensors it read, so the
+        graph can be walked from any tensor back to its leaves (viz/ draws it that way).
+        """
+        if self._ctx is _RELEASED:
+            raise RuntimeError(
+                "this graph was freed by backward(); call backward(retain_graph=True) to keep it"
+            )
+        return self._ctx
+
+    @property
+    def scope(self):
+        """The modules whose forward was running when this tensor was made, outermost first."""
+        return self._scope
 
     def __len__(self):
         return len(self.data)
@@ -333,7 +376,10 @@ def backprop(root, grad, retain_graph=False):
             node.grad = g_own if node.grad is None else node.grad + g_own
         sent = []
         if ctx is not None:
-            for inp, g_inp in zip(ctx.inputs, ctx.backward(g), strict=True):
+            input_grads = ctx.backward(g)
+            if _detect_anomaly:
+                _check_finite(ctx, "backward", [g], input_grads, [t.shape for t in ctx.inputs])
+            for inp, g_inp in zip(ctx.inputs, input_grads, strict=True):
                 if g_inp is None or not inp.requires_grad:
                     continue
                 if g_inp.shape != inp.shape:
@@ -358,6 +404,11 @@ class Function:
 
     rules = ()
 
+    @property
+    def name(self):
+        """The op's name, e.g. 'MatMul'."""
+        return type(self).__name__
+
     @classmethod
     def apply(cls, *inputs, **options):
         """Run the op on tensors (or numbers) and, when needed, record it in the graph."""
@@ -372,6 +423,11 @@ class Function:
         except ValueError as error:  # e.g. shapes that do not broadcast: say which op and shapes
             shapes = " and ".join(str(t.shape) for t in tensors)
             raise ValueError(f"{cls.__name__} got shapes {shapes}: {error}") from error
+        if _detect_anomaly:
+            arrays = [t.data for t in tensors] + [
+                v for v in options.values() if isinstance(v, float)
+            ]
+            _check_finite(fn, "forward", arrays, [out.data], [t.shape for t in tensors])
         if _grad_enabled and any(fn.needs_grad):
             fn.inputs, fn.options = tensors, options
             out.requires_grad, out._ctx, out._scope = True, fn, _scope

@@ -42,9 +42,9 @@ def backward_frames(root, grad=None, show_rules=False, rankdir="LR"):
     order = list(backprop(root, grad, retain_graph=True))
     for step, (node, g, sent) in enumerate(order):
         paint = Paint()
-        if node._ctx is not None:
+        if node.grad_fn is not None:
             paint.op_fill[id(node)] = NOW
-            for slot, (inp, g_inp) in _slots(node._ctx.inputs, sent):
+            for slot, (inp, g_inp) in _slots(node.grad_fn.inputs, sent):
                 key = id(inp)
                 verb = "+=" if key in received else "="
                 received[key] = received[key] + g_inp if key in received else g_inp

@@ -51,7 +51,7 @@ def check_node(output, eps=1e-6, seed=0):
     `ctx.options`; a random generator among the options is replaced by a copy for every run,
     so all runs draw the same numbers (the same dropout mask) and the original is not advanced.
     """
-    ctx = output._ctx
+    ctx = output.grad_fn
     rng = np.random.default_rng(seed)
     arrays = [x.data.astype(np.float64) if x.dtype.kind == "f" else x.data for x in ctx.inputs]
 
@@ -107,11 +107,11 @@ def check_graph(root, depth=None, rankdir="LR"):
     graph = trace(root)
     paint, checks, worst_in = Paint(), [], {}
     for t in graph.tensors:
-        if t._ctx is None:
+        if t.grad_fn is None:
             continue
         error = check_node(t)
-        module = graph.module_names.get(id(t._scope[-1]), "") if t._scope else ""
-        checks.append(NodeCheck(labels.op_name(t._ctx), t, module, error))
+        module = graph.module_names.get(id(t.scope[-1]), "") if t.scope else ""
+        checks.append(NodeCheck(labels.op_name(t.grad_fn), t, module, error))
         paint.op_fill[id(t)] = colour(error)
         paint.op_text[id(t)] = f"err {error:.1e}"
         _, box = place(graph, t, depth)

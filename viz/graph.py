@@ -114,9 +114,9 @@ def build(graph, depth, show_data, show_rules, rankdir, paint=None):
             continue
         name = item[id(t)] = f"t{len(item)}"
         nodes[cluster].append((name, tensor_node(graph, t, show_data, paint)))
-        if t._ctx is not None:
+        if t.grad_fn is not None:
             op = op_item[id(t)] = f"op{len(op_item)}"
-            op_name, options = labels.op_parts(t._ctx)
+            op_name, options = labels.op_parts(t.grad_fn)
             lines = [x for x in (options, paint.op_text.get(id(t))) if x]
             attrs = {"label": labels.table(None, lines, first=op_name), "margin": "0.02"}
             nodes[cluster].append((op, attrs | {"fillcolor": paint.op_fill.get(id(t), OP_FILL)}))
@@ -125,11 +125,11 @@ def build(graph, depth, show_data, show_rules, rankdir, paint=None):
     box_of = {box["name"]: box for box in boxes.values()}
     merged = {}  # (src, dst) -> names of the tensors going into or out of a collapsed module
     for t in graph.tensors:
-        if t._ctx is None:
+        if t.grad_fn is None:
             continue
         dst = op_item[id(t)]
         notes = None
-        for slot, inp in enumerate(t._ctx.inputs):
+        for slot, inp in enumerate(t.grad_fn.inputs):
             src = item[id(inp)]
             if src == dst:
                 continue
@@ -145,7 +145,7 @@ def build(graph, depth, show_data, show_rules, rankdir, paint=None):
                     box_of[src]["out"][id(inp)] = shape
                 continue
             if show_rules and notes is None:
-                notes = labels.broadcast_notes(t._ctx, t)
+                notes = labels.broadcast_notes(t.grad_fn, t)
             edges.append((src, dst, input_edge(t, slot, inp, show_rules, notes, paint)))
     if item[id(graph.root)] in box_of:
         box_of[item[id(graph.root)]]["out"][id(graph.root)] = labels.shape_text(graph.root.shape)
@@ -181,7 +181,7 @@ def tensor_node(graph, t, show_data, paint):
         lines.append("grad —")  # not reached yet; the line keeps the layout steady
     if t is graph.root:
         kind = "root"
-    elif t._ctx is not None:
+    elif t.grad_fn is not None:
         kind = "value"
     else:
         kind = "param" if t.requires_grad else "constant"
@@ -194,7 +194,7 @@ def input_edge(t, slot, inp, show_rules, notes, paint):
     """The arrow from input `slot` of t's op: dashed where no gradient flows back."""
     attrs = {} if inp.requires_grad else {"style": "dashed", "color": "#aaaaaa"}
     if show_rules and inp.requires_grad:
-        text = labels.rule(t._ctx, slot)
+        text = labels.rule(t.grad_fn, slot)
         attrs["label"] = " " + (f"{text}\n{notes[slot]}" if notes[slot] else text)
         attrs["fontcolor"] = "#9c3d00"
     if (id(t), slot) in paint.edges:

@@ -1,11 +1,11 @@
 """Reading a recorded computation graph as data: its tensors, its ops and its modules.
 
 Every op on tensors that need a gradient leaves a node behind: the output tensor `t` keeps
-`t._ctx`, the `Function` that made it, whose `ctx.inputs` are the tensors it read. Following
+`t.grad_fn`, the `Function` that made it, whose `.inputs` are the tensors it read. Following
 those links back from the root finds the whole graph. Modules add two facts:
 
 - each op's output remembers the module forwards that were running when it was made
-  (`t._scope`, outermost first), e.g. `(GPT, Block h.0, CausalSelfAttention h.0.attn)`;
+  (`t.scope`, outermost first), e.g. `(GPT, Block h.0, CausalSelfAttention h.0.attn)`;
 - each parameter has a dotted name in its model (`model.named_parameters()`).
 
 From these, every tensor gets a *path*: the tuple of modules it lives in. A parameter lives in
@@ -15,8 +15,6 @@ The pictures (`viz/graph.py`) only draw what this file finds.
 """
 
 from dataclasses import dataclass, field
-
-from engine import Function
 
 
 @dataclass
@@ -47,13 +45,8 @@ class Graph:
 
 
 def check_not_freed(tensor):
-    """Raise if backward() already freed the graph behind `tensor` (its `_ctx` is a marker)."""
-    ctx = tensor._ctx
-    if ctx is not None and not isinstance(ctx, Function):
-        raise RuntimeError(
-            "this graph was freed by backward(); to draw or check it after a backward pass, "
-            "call backward(retain_graph=True)"
-        )
+    """Raise a clear RuntimeError if backward() already freed the graph behind `tensor`."""
+    tensor.grad_fn  # noqa: B018 (the property raises for a freed graph)
 
 
 def forward_order(root):
@@ -69,8 +62,8 @@ def forward_order(root):
         seen.add(id(tensor))
         check_not_freed(tensor)
         stack.append((tensor, True))
-        if tensor._ctx is not None:
-            stack.extend((inp, False) for inp in reversed(tensor._ctx.inputs))
+        if tensor.grad_fn is not None:
+            stack.extend((inp, False) for inp in reversed(tensor.grad_fn.inputs))
     return order
 
 
@@ -79,8 +72,8 @@ def trace(root):
     tensors = forward_order(root)
     users = {id(t): [] for t in tensors}
     for t in tensors:
-        if t._ctx is not None:
-            for inp in t._ctx.inputs:
+        if t.grad_fn is not None:
+            for inp in t.grad_fn.inputs:
                 if t not in users[id(inp)]:
                     users[id(inp)].append(t)
     graph = Graph(root, tensors, users)
@@ -90,10 +83,10 @@ def trace(root):
     by_name = {}  # dotted name -> module, from the outermost models
     param_names = {}  # id(parameter) -> its dotted name
     for t in tensors:
-        for i, module in enumerate(t._scope):
-            module_paths.setdefault(id(module), t._scope[: i + 1])
-        if t._scope and id(t._scope[0]) not in graph.module_names:
-            model = t._scope[0]
+        for i, module in enumerate(t.scope):
+            module_paths.setdefault(id(module), t.scope[: i + 1])
+        if t.scope and id(t.scope[0]) not in graph.module_names:
+            model = t.scope[0]
             for name, module in model.named_modules():
                 graph.module_names.setdefault(id(module), name)
                 by_name.setdefault(name, module)
@@ -104,14 +97,14 @@ def trace(root):
         name = param_names.get(id(t), t.name)
         if name is not None:
             graph.names[id(t)] = name
-        if t._ctx is not None:
-            graph.paths[id(t)] = t._scope
+        if t.grad_fn is not None:
+            graph.paths[id(t)] = t.scope
         elif id(t) in param_names:
             graph.paths[id(t)] = _owner_path(param_names[id(t)], by_name, module_paths)
     for t in tensors:  # a number written in the code (`x * 0.5`): beside the op that reads it
         if id(t) not in graph.paths:
             number = t.size == 1 and not t.requires_grad and id(t) not in graph.names
-            graph.paths[id(t)] = users[id(t)][0]._scope if number and users[id(t)] else ()
+            graph.paths[id(t)] = users[id(t)][0].scope if number and users[id(t)] else ()
     return graph
 
 
