@@ -9,7 +9,14 @@ STAMP := $(VENV)/.installed
 # Create the virtual environment and install the project (editable) with its test tools.
 # Re-runs only when the package metadata changes.
 $(STAMP): setup.cfg pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/pip || { rm -rf $(VENV); $(PYTHON) -m venv $(VENV) 2>/dev/null; } || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's python3-venv..."; \
+	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv >/dev/null; \
+	    rm -rf $(VENV); $(PYTHON) -m venv $(VENV); \
+	  else \
+	    echo "Python's venv module is missing. Install it with: sudo apt-get install python3-venv" >&2; exit 1; \
+	  fi; }
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
