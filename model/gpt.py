@@ -49,6 +49,7 @@ class GPTConfig:
             raise ValueError(f"GPTConfig.gelu must be 'tanh' or 'none', got {self.gelu!r}")
 
     def to_dict(self):
+        """The config as a plain dict (saved in checkpoints)."""
         return asdict(self)
 
 
@@ -76,15 +77,19 @@ class CausalSelfAttention(nn.Module):
 
     def forward(self, x, cache=None):
         """x (B, T, C) -> (B, T, C). With a `cache` (a dict), keys and values of earlier
-        positions are read from it and this call's are appended: the KV cache of sampling."""
+        positions are read from it and this call's are appended: the KV cache of sampling.
+        Without one, the same steps (split into heads, attend, merge) run as one fused op."""
+        dropout_p = self.attn_dropout if self.training else 0.0
+        if cache is None:
+            qkv = self.c_attn(x)  # (B, T, 3C): q | k | v
+            y = F.multi_head_self_attention(qkv, self.n_head, dropout_p=dropout_p)  # (B, T, C)
+            return self.resid_dropout(self.c_proj(y))
         B, T, C = x.shape
         q, k, v = self.heads(x)
-        if cache is not None:
-            if "k" in cache:
-                k = engine.cat([cache["k"], k], axis=2)
-                v = engine.cat([cache["v"], v], axis=2)
-            cache["k"], cache["v"] = k, v
-        dropout_p = self.attn_dropout if self.training else 0.0
+        if "k" in cache:
+            k = engine.cat([cache["k"], k], axis=2)
+            v = engine.cat([cache["v"], v], axis=2)
+        cache["k"], cache["v"] = k, v
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout_p)
         y = y.permute(0, 2, 1, 3).reshape(B, T, C)  # re-assemble the heads side by side
         return self.resid_dropout(self.c_proj(y))
@@ -110,6 +115,7 @@ class MLP(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x):
+        """(B, T, C) -> (B, T, C), each position on its own."""
         return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
 
 
@@ -124,6 +130,7 @@ class Block(nn.Module):
         self.mlp = MLP(config)
 
     def forward(self, x, cache=None):
+        """(B, T, C) -> (B, T, C): attention mixes positions, then the MLP transforms each."""
         x = x + self.attn(self.ln_1(x), cache=cache)
         return x + self.mlp(self.ln_2(x))
 

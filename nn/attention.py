@@ -11,6 +11,9 @@ queries are taken to be the *last* Tq of the Tk positions (as when a KV cache ho
 keys): query i sits at position Tk - Tq + i and sees keys 0 ... Tk - Tq + i. With Tq == Tk this
 is the usual lower-triangular mask. (PyTorch aligns the mask to the top-left instead when
 Tq != Tk; the bottom-right alignment is what cached generation needs.)
+
+`MultiHeadSelfAttention` runs the same attention on the packed (B, T, 3C) output of a GPT's
+`c_attn` projection, splitting it into heads and merging them back inside one op.
 """
 
 import math
@@ -80,3 +83,40 @@ class ScaledDotProductAttention(Function):
             if self.needs_grad[1]:
                 dk = np.swapaxes(ds, -1, -2) @ self.q_scaled  # Q/√hs already holds the scale
         return dq, dk, dv
+
+
+def split_heads(qkv, n_head):
+    """(B, T, 3C) packed q | k | v -> (3, B, nh, T, hs): unpacks to q, k, v (views, no copy)."""
+    B, T, C3 = qkv.shape
+    return qkv.reshape(B, T, 3, n_head, C3 // (3 * n_head)).transpose(2, 0, 3, 1, 4)
+
+
+class MultiHeadSelfAttention(Function):
+    """Y (B, T, C) = the heads of ScaledDotProductAttention(q, k, v) side by side, where
+    q, k, v (B, nh, T, hs) are the heads of qkv (B, T, 3C) = q | k | v.
+
+    The same attention as splitting qkv with three `qkv[i]` ops, but the split and the merge
+    are views here, and backward writes dq, dk, dv straight into one (B, T, 3C) gradient:
+    each `qkv[i]` would scatter its gradient into a zero (B, T, 3C) array of its own, for the
+    engine to add up.
+    """
+
+    rules = ("dqkv = dq | dk | dv, each from ScaledDotProductAttention's backward",)
+
+    def forward(self, qkv, n_head, is_causal, dropout_p, rng):
+        self.n_head = n_head
+        self.attention = ScaledDotProductAttention()  # run directly, not through apply:
+        self.attention.needs_grad = (True, True, True)  # q, k and v all need their gradient
+        q, k, v = split_heads(qkv, n_head)
+        y = self.attention.forward(q, k, v, is_causal, dropout_p, rng)  # (B, nh, T, hs)
+        B, nh, T, hs = y.shape
+        return y.transpose(0, 2, 1, 3).reshape(B, T, nh * hs)  # heads side by side
+
+    def backward(self, g):
+        B, T, C = g.shape
+        g_heads = g.reshape(B, T, self.n_head, C // self.n_head).transpose(0, 2, 1, 3)
+        dqkv = np.empty((B, T, 3 * C), dtype=g.dtype)
+        dq_dk_dv = self.attention.backward(g_heads)
+        for part, grad in zip(split_heads(dqkv, self.n_head), dq_dk_dv, strict=True):
+            part[...] = grad  # dq, dk, dv into their places in dqkv
+        return (dqkv,)

@@ -151,3 +151,26 @@ def scaled_dot_product_attention(q, k, v, *, is_causal=True, dropout_p=0.0):
     return attention.ScaledDotProductAttention.apply(
         q, k, v, is_causal=is_causal, dropout_p=float(dropout_p), rng=generator()
     )
+
+
+def multi_head_self_attention(qkv, n_head, *, is_causal=True, dropout_p=0.0):
+    """Self-attention of n_head heads on packed projections: qkv (B, T, 3C) = q | k | v, each
+    of C = n_head · hs channels -> (B, T, C), the heads' outputs side by side.
+
+    The same as splitting qkv into (B, nh, T, hs) heads, `scaled_dot_product_attention`, and
+    merging the heads, in one op (see nn/attention.py).
+    """
+    if not isinstance(n_head, int) or isinstance(n_head, bool) or n_head < 1:
+        raise ValueError(
+            f"multi_head_self_attention: n_head must be a positive int, got {n_head!r}"
+        )
+    if qkv.ndim != 3 or qkv.shape[-1] % (3 * n_head) != 0:
+        raise ValueError(
+            f"multi_head_self_attention: qkv of shape {qkv.shape} is not (B, T, 3C) with C "
+            f"divisible by n_head={n_head}"
+        )
+    if not 0.0 <= dropout_p <= 1.0:
+        raise ValueError(f"attention dropout_p must be in [0, 1], got {dropout_p}")
+    return attention.MultiHeadSelfAttention.apply(
+        qkv, n_head=n_head, is_causal=is_causal, dropout_p=float(dropout_p), rng=generator()
+    )

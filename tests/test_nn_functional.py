@@ -269,6 +269,50 @@ def test_attention_dropout_gradient_with_fixed_mask():
     assert not np.allclose(fn(q, k, v).data, F.scaled_dot_product_attention(q, k, v).data)
 
 
+def split_and_merge_attention(qkv, n_head, causal):
+    """The reference for the packed op: split with qkv[i], attend, merge the heads."""
+    B, T, C3 = qkv.shape
+    heads = qkv.reshape(B, T, 3, n_head, C3 // (3 * n_head)).permute(2, 0, 3, 1, 4)
+    y = F.scaled_dot_product_attention(heads[0], heads[1], heads[2], is_causal=causal)
+    return y.permute(0, 2, 1, 3).reshape(B, T, C3 // 3)
+
+
+@FAST
+@given(
+    b=st.integers(1, 2), t=st.integers(1, 4), n_head=st.integers(1, 3), hs=st.integers(1, 3),
+    causal=st.booleans(),
+)  # fmt: skip
+def test_multi_head_self_attention_matches_split_heads_and_gradchecks(b, t, n_head, hs, causal):
+    qkv = t64(b, t, 3 * n_head * hs, seed=t)
+    y = F.multi_head_self_attention(qkv, n_head, is_causal=causal)
+    expected = split_and_merge_attention(qkv, n_head, causal)
+    np.testing.assert_allclose(y.data, expected.data, rtol=1e-12)
+    g = np.random.default_rng(1).standard_normal(y.shape)  # a non-uniform upstream gradient
+    y.backward(g)
+    packed_grad, qkv.grad = qkv.grad, None
+    expected.backward(g)
+    np.testing.assert_allclose(packed_grad, qkv.grad, rtol=1e-12, atol=1e-15)
+    fn = lambda qkv: F.multi_head_self_attention(qkv, n_head, is_causal=causal)  # noqa: E731
+    assert gradcheck(fn, [qkv])
+
+
+def test_multi_head_self_attention_dropout_gradient_and_bad_input():
+    qkv = t64(2, 4, 12, seed=3)
+
+    def fn(qkv):
+        engine.manual_seed(7)  # the same dropout mask on every evaluation
+        return F.multi_head_self_attention(qkv, 2, dropout_p=0.3)
+
+    assert gradcheck(fn, [qkv])
+    assert not np.allclose(fn(qkv).data, F.multi_head_self_attention(qkv, 2).data)
+    with pytest.raises(ValueError, match=r"\(2, 4, 12\).*n_head=5"):
+        F.multi_head_self_attention(qkv, 5)
+    with pytest.raises(ValueError, match="n_head must be a positive int, got 0"):
+        F.multi_head_self_attention(qkv, 0)
+    with pytest.raises(ValueError, match="dropout_p"):
+        F.multi_head_self_attention(qkv, 2, dropout_p=1.5)
+
+
 def test_float32_in_float32_out_forward_and_backward():
     rng = np.random.default_rng(0)
 
@@ -287,6 +331,7 @@ def test_float32_in_float32_out_forward_and_backward():
         F.dropout(x, 0.3),
         F.cross_entropy(F.linear(x, w), np.array([[0, 1, -1], [4, 4, 2]])),
         F.scaled_dot_product_attention(q, k, v, dropout_p=0.2),
+        F.multi_head_self_attention(f32(2, 3, 12), 2, dropout_p=0.2),
     ]
     for out in outputs:
         assert out.dtype == np.float32, out._ctx
