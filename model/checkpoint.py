@@ -27,11 +27,14 @@ def write_atomic(path, data):
     """Write bytes or text to `path` so that readers see the old or the new file, never a mix."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data.encode("utf-8") if isinstance(data, str) else data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # only still there when writing failed
 
 
 def save_arrays(path, arrays, metadata):
@@ -50,13 +53,16 @@ def load_arrays(path):
     try:
         header_len = int.from_bytes(raw[:8], "little")
         header = json.loads(raw[8 : 8 + header_len])
-        arrays = safetensors.numpy.load(raw)
+        arrays = safetensors.numpy.load(raw)  # checks the header against the data
     except Exception as e:  # safetensors raises its own error types for damaged files
         raise CheckpointError(f"{path} is not a readable safetensors file ({e})") from e
     metadata = header.get("__metadata__") or {}
     if metadata.get("format") != FORMAT:
         raise CheckpointError(f"{path} is a safetensors file but not a tinyllm checkpoint")
-    return arrays, {k: json.loads(v) for k, v in metadata.items() if k != "format"}
+    try:
+        return arrays, {k: json.loads(v) for k, v in metadata.items() if k != "format"}
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{path} has damaged metadata ({e})") from e
 
 
 def read_json(path):
@@ -70,13 +76,13 @@ def read_json(path):
         raise CheckpointError(f"{path} is not valid JSON ({e})") from e
 
 
-def save_model(path, model):
-    """Weights under GPT-2's names; the model's config in the metadata."""
-    save_arrays(path, model.state_dict(), {"config": model.config.to_dict()})
+def save_model(path, model, step=None):
+    """Weights under GPT-2's names; the model's config (and training step) in the metadata."""
+    save_arrays(path, model.state_dict(), {"config": model.config.to_dict(), "step": step})
 
 
 def load_model(path):
-    """Rebuild a GPT from a file written by `save_model`."""
+    """Rebuild a GPT from a file written by `save_model`; returns (model, step)."""
     from model.gpt import GPT, GPTConfig
 
     arrays, metadata = load_arrays(path)
@@ -87,4 +93,4 @@ def load_model(path):
         model.load_state_dict(arrays)
     except (TypeError, ValueError, KeyError) as e:
         raise CheckpointError(f"{path} does not match its model config: {e}") from e
-    return model
+    return model, metadata.get("step")

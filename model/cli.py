@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 
 from model import corpus
-from model.checkpoint import CheckpointError
 from model.train import TrainConfig
 
 TRAIN_HELP = {
@@ -63,6 +62,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def build_parser():
+    """The argument parser of every `tinyllm` command, with their help texts."""
     parser = ArgumentParser(prog="tinyllm", description="Train and sample a tiny GPT.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
 
@@ -152,15 +152,17 @@ def build_parser():
 
 
 def main(argv=None):
+    """Run the command in `argv` (default: sys.argv); returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (ValueError, OSError, CheckpointError) as e:
+    except (ValueError, OSError) as e:  # a CheckpointError is a ValueError
         print(f"tinyllm {args.command}: error: {e}", file=sys.stderr)
         return 2
 
 
 def cmd_train(args):
+    """`tinyllm train`: a new run from the flags, or `--resume DIR`."""
     from model.run import Run
     from model.train import train
 
@@ -185,6 +187,7 @@ def cmd_train(args):
 
 
 def cmd_sample(args):
+    """`tinyllm sample`: continue a prompt with a trained run's model."""
     from model.run import Run
 
     model, tokenizer = Run.load_for_sampling(args.run)
@@ -204,6 +207,7 @@ def cmd_sample(args):
 
 
 def cmd_tokenizer(args):
+    """`tinyllm tokenizer train`: train a BPE tokenizer on a corpus and save it."""
     import tokenizer as tok
 
     text = (
@@ -219,6 +223,7 @@ def cmd_tokenizer(args):
 
 
 def cmd_corpus(args):
+    """`tinyllm corpus`: write a generated corpus to a text file."""
     text, _ = corpus.get_corpus(args.name, seed=args.seed, n_chars=args.chars)
     Path(args.out).write_text(text, encoding="utf-8")
     print(f"wrote {args.out}: {len(text):,} characters")
@@ -226,6 +231,7 @@ def cmd_corpus(args):
 
 
 def cmd_graph(args):
+    """`tinyllm graph`: render a model's loss graph."""
     from model.report import draw_model_graph
 
     print(draw_model_graph(args.run, args.out, depth=args.depth, rules=args.rules))
@@ -233,6 +239,7 @@ def cmd_graph(args):
 
 
 def cmd_plot(args):
+    """`tinyllm plot`: loss curve, attention and embeddings of a run."""
     from model.report import plot_run
 
     for path in plot_run(args.run):

@@ -16,8 +16,9 @@ def final_report(run, num_samples=3, sample_tokens=300, log=print):
     separator = "\n" + "-" * 60 + "\n"
     checkpoint.write_atomic(run.dir / SAMPLES, separator.join(samples) + "\n")
     log(separator.join(["Samples:", *samples]))
-    if run.metrics:
-        val = [m["val_loss"] for m in run.metrics if m.get("val_loss") is not None][-1]
+    val_losses = [m["val_loss"] for m in run.metrics if m.get("val_loss") is not None]
+    if val_losses:
+        val = val_losses[-1]
         if run.floor is None:
             log(f"Final val loss {val:.4f} nats per token.")
         else:

@@ -53,7 +53,8 @@ class Run:
         self.floor = None if floor_per_char is None else floor_per_char * len(text) / len(ids)
         self.model = GPT(config.model_config(tokenizer.vocab_size))
         self.optimizer = make_optimizer(self.model, config)
-        self.data_rng = np.random.default_rng(config.seed)
+        # Batches draw from a stream of their own, apart from init's and dropout's.
+        self.data_rng = np.random.default_rng([config.seed, 1])
         self.step, self.best_val, self.metrics = 0, float("inf"), []
         self.dir.mkdir(parents=True, exist_ok=True)
 
@@ -87,6 +88,7 @@ class Run:
                 saved["max_iters"] = max_iters
             config = TrainConfig(**saved)
             step, best_val = int(state["step"]), float(state["best_val"])
+            data_rng, engine_rng = state["data_rng"], state["engine_rng"]
         except (KeyError, TypeError, ValueError) as e:
             raise checkpoint.CheckpointError(f"{run_dir / STATE} is not a run state: {e}") from e
         text, floor = load_corpus(config)
@@ -95,13 +97,13 @@ class Run:
                 f"the corpus {config.corpus!r} differs from the one {run_dir} was trained on"
             )
         run = cls(config, text, floor, tok.load(run_dir / TOKENIZER), run_dir)
-        loaded = checkpoint.load_model(run_dir / MODEL)
-        if loaded.config != run.model.config:
+        model, model_step = checkpoint.load_model(run_dir / MODEL)
+        if model.config != run.model.config:
             raise checkpoint.CheckpointError(
-                f"{run_dir / MODEL} holds a model of another config ({loaded.config}) than "
+                f"{run_dir / MODEL} holds a model of another config ({model.config}) than "
                 f"{run_dir / STATE} ({run.model.config})"
             )
-        run.model.load_state_dict(loaded.state_dict())
+        run.model.load_state_dict(model.state_dict())
         arrays, metadata = checkpoint.load_arrays(run_dir / OPTIMIZER)
         try:
             run.optimizer.load_state_dict(
@@ -109,13 +111,20 @@ class Run:
             )
         except (KeyError, ValueError) as e:
             raise checkpoint.CheckpointError(f"{run_dir / OPTIMIZER} does not fit: {e}") from e
+        # Each file is written atomically, but not the set: a save cut short leaves files of
+        # two different steps, which must not be mixed into a silently inexact resume.
+        if not model_step == metadata.get("step") == step:
+            raise checkpoint.CheckpointError(
+                f"{run_dir} holds files of different steps (model {model_step}, optimizer "
+                f"{metadata.get('step')}, state {step}): a save was interrupted"
+            )
+        try:
+            run.data_rng.bit_generator.state = data_rng
+            engine.set_rng_state(engine_rng)
+        except (KeyError, TypeError, ValueError) as e:
+            raise checkpoint.CheckpointError(f"{run_dir / STATE} has a damaged RNG state") from e
         run.step, run.best_val = step, best_val
-        run.data_rng.bit_generator.state = state["data_rng"]
-        engine.set_rng_state(state["engine_rng"])
-        metrics_path = run_dir / METRICS
-        if metrics_path.is_file():
-            lines = metrics_path.read_text(encoding="utf-8").splitlines()
-            run.metrics = [m for m in map(json.loads, lines) if m["step"] <= step]
+        run.metrics = [m for m in _read_metrics(run_dir / METRICS) if m["step"] <= step]
         return run
 
     @staticmethod
@@ -124,17 +133,16 @@ class Run:
         run_dir = Path(run_dir)
         if not run_dir.is_dir():
             raise FileNotFoundError(f"run directory not found: {run_dir}")
-        model = checkpoint.load_model(run_dir / MODEL)
+        model, _ = checkpoint.load_model(run_dir / MODEL)
         model.eval()
         return model, tok.load(run_dir / TOKENIZER)
 
     def save(self):
         """Write the whole run directory (each file atomically)."""
-        checkpoint.save_model(self.dir / MODEL, self.model)
+        checkpoint.save_model(self.dir / MODEL, self.model, self.step)
         optimizer = self.optimizer.state_dict()
-        checkpoint.save_arrays(
-            self.dir / OPTIMIZER, optimizer["state"], {"param_groups": optimizer["param_groups"]}
-        )
+        metadata = {"param_groups": optimizer["param_groups"], "step": self.step}
+        checkpoint.save_arrays(self.dir / OPTIMIZER, optimizer["state"], metadata)
         self.tokenizer.save(self.dir / TOKENIZER)
         state = {
             "config": asdict(self.config),
@@ -149,6 +157,7 @@ class Run:
         self._write_metrics()
 
     def log_metrics(self, **values):
+        """Append one line (step, losses, lr, ...) to metrics.jsonl."""
         self.metrics.append(values)
         self._write_metrics()
 
@@ -156,6 +165,20 @@ class Run:
         lines = "".join(json.dumps(m) + "\n" for m in self.metrics)
         checkpoint.write_atomic(self.dir / METRICS, lines)
 
+    def last_eval_step(self):
+        """The step of the latest evaluation in the metrics, -1 before the first."""
+        return max((m["step"] for m in self.metrics if m["kind"] == "eval"), default=-1)
+
     def floor_note(self):
         """', entropy floor 1.23' when the corpus's floor is known."""
         return "" if self.floor is None else f" (entropy floor {self.floor:.4f})"
+
+
+def _read_metrics(path):
+    """The lines of a metrics.jsonl file (none if it is missing); errors name the file."""
+    if not path.is_file():
+        return []
+    try:
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise checkpoint.CheckpointError(f"{path} is not valid JSON lines ({e})") from e

@@ -5,7 +5,8 @@ top-p), draws a token and appends it. Without a cache every step re-runs the who
 with one, each block keeps the keys and values of the positions it has already seen, so a step
 only computes the new token's. Positions are learned and absolute, so once the context is
 longer than `block_size` it is cropped to the last `block_size` tokens, whose positions all
-shift: the cache is then rebuilt from the cropped context, exactly as the plain sampler does.
+shift with every new token: no cached key stays valid, and from then on each step re-runs the
+cropped context, exactly as the plain sampler does.
 """
 
 import numpy as np
@@ -60,13 +61,24 @@ def generate(
     `seed` makes the draw reproducible (None: the shared engine generator).
     """
     top_k = _check_options(model, max_new_tokens, temperature, top_k, top_p)
-    idx = np.asarray(idx, dtype=np.int64)
-    if idx.ndim != 2 or idx.shape[1] == 0:
-        raise ValueError(f"generate needs a (B, T) prompt with T >= 1, got shape {idx.shape}")
+    idx = np.asarray(idx.data if isinstance(idx, engine.Tensor) else idx)
+    if idx.ndim != 2 or idx.shape[1] == 0 or idx.dtype.kind not in "iu":
+        raise ValueError(
+            f"generate needs a (B, T) integer prompt with T >= 1, got {idx.dtype} {idx.shape}"
+        )
     rng = engine.generator() if seed is None else np.random.default_rng(seed)
-    block_size = model.config.block_size
     was_training = model.training
     model.eval()
+    try:
+        return _sample_loop(
+            model, idx.astype(np.int64), max_new_tokens, temperature, top_k, top_p, rng, use_cache
+        )
+    finally:
+        model.train(was_training)
+
+
+def _sample_loop(model, idx, max_new_tokens, temperature, top_k, top_p, rng, use_cache):
+    block_size = model.config.block_size
     caches, cached_len = None, 0  # cached_len: how many positions the cache holds
     for _ in range(max_new_tokens):
         context = idx[:, -block_size:]
@@ -77,16 +89,15 @@ def generate(
             caches = [{} for _ in range(model.config.n_layer)]
             logits, _ = model(context, caches=caches)
         else:
-            logits, _ = model(context)  # the plain sampler, and any cropped context
+            logits, _ = model(context)  # the plain sampler, and every cropped context
         cached_len = context.shape[1]
         last = logits.data[:, -1, :]
         if temperature == 0:
             token = last.argmax(axis=-1)
         else:
             probs = next_token_probs(last, temperature, top_k, top_p)
-            draws = rng.random((len(probs), 1))
+            draws = rng.random((len(probs), 1))  # inverse-CDF sampling, one draw per row
             token = (probs.cumsum(axis=-1) < draws).sum(axis=-1)
             token = np.minimum(token, probs.shape[-1] - 1)
         idx = np.concatenate([idx, token[:, None]], axis=1)
-    model.train(was_training)
     return idx

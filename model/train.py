@@ -81,8 +81,10 @@ class TrainConfig:
             raise ValueError(f"need 0 < min_lr <= lr, got min_lr={self.min_lr}, lr={self.lr}")
         if self.tokenizer not in ("char", "bpe"):
             raise ValueError(f"tokenizer must be 'char' or 'bpe', got {self.tokenizer!r}")
+        self.model_config(vocab_size=1)  # an impossible model fails now, not after the corpus
 
     def model_config(self, vocab_size):
+        """The GPTConfig of this run's model, for a tokenizer of `vocab_size` tokens."""
         names = {f.name for f in fields(GPTConfig)} - {"vocab_size"}
         return GPTConfig(vocab_size=vocab_size, **{n: getattr(self, n) for n in names})
 
@@ -161,7 +163,8 @@ def train(run, progress=True, log=print):
                 config.warmup_iters,
                 config.lr_decay_iters - config.warmup_iters,
             )
-            if step % config.eval_interval == 0 or step == config.max_iters:
+            due = step % config.eval_interval == 0 or step == config.max_iters
+            if due and step > run.last_eval_step():  # a resumed run evaluated this step before
                 losses = estimate_loss(model, data, config)
                 run.best_val = min(run.best_val, losses["val"])
                 run.log_metrics(
@@ -188,7 +191,8 @@ def train(run, progress=True, log=print):
                 _, loss = model(x, y)
                 loss_sum += loss.item()
                 (loss if config.grad_accum == 1 else loss * (1.0 / config.grad_accum)).backward()
-            nn.utils.clip_grad_norm_(params, config.grad_clip)
+            if config.grad_clip > 0:
+                nn.utils.clip_grad_norm_(params, config.grad_clip)
             optimizer.step()
             optimizer.zero_grad()
             run.step = step + 1

@@ -161,3 +161,13 @@ def test_top_k_one_is_greedy():
 def test_bad_sampling_options(options, match):
     with pytest.raises(ValueError, match=match):
         tiny_model().generate(random_ids((1, 2)), 3, **options)
+
+
+def test_generate_refuses_float_prompts_and_restores_the_mode():
+    model = tiny_model()
+    model.train()
+    with pytest.raises(ValueError, match="integer prompt"):
+        model.generate(np.array([[1.7, 2.0]]), 2)
+    with pytest.raises(IndexError, match="999"):
+        model.generate(np.array([[1, 999]]), 2)  # 999 is no token: fails inside the loop
+    assert model.training

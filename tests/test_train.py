@@ -1,6 +1,8 @@
 """Training runs: exact resume, atomic checkpoints, and clear errors for damaged ones."""
 
 import json
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -154,3 +156,54 @@ def test_learning_rate_reaches_min_lr_at_lr_decay_iters(tmp_path):
     assert lrs[1] == pytest.approx(config.lr / 2)  # warmup: step 0 trains at lr * 1/2
     assert lrs[7] == pytest.approx(config.min_lr) and lrs[8] == pytest.approx(config.min_lr)
     assert config.min_lr < lrs[4] < config.lr
+
+
+def test_ctrl_c_saves_and_resume_from_there_is_exact(tmp_path, monkeypatch, capsys):
+    straight = Run.create(tiny_config(tmp_path, "straight"))
+    train(straight, progress=False)
+
+    run = Run.create(tiny_config(tmp_path, "interrupted"))
+    get_batch, calls = run.data.get_batch, []
+
+    def get_batch_then_ctrl_c(split, batch_size, rng):
+        if rng is run.data_rng:  # a training batch, not an evaluation's
+            calls.append(split)
+            if len(calls) == 3:  # during step 2 (of 0..7): not at an evaluation step
+                os.kill(os.getpid(), signal.SIGINT)
+        return get_batch(split, batch_size, rng)
+
+    monkeypatch.setattr(run.data, "get_batch", get_batch_then_ctrl_c)
+    messages = []
+    train(run, progress=False, log=messages.append)
+    assert run.step == 3
+    assert "--resume" in messages[-1] and str(run.dir) in messages[-1]
+    assert json.loads((run.dir / STATE).read_text())["step"] == 3
+
+    resumed = Run.resume(run.dir)
+    train(resumed, progress=False)
+    for name, value in straight.model.state_dict().items():
+        np.testing.assert_array_equal(resumed.model.state_dict()[name], value, err_msg=name)
+    eval_steps = [m["step"] for m in resumed.metrics if m["kind"] == "eval"]
+    assert eval_steps == [0, 4, 8]  # no evaluation twice
+
+
+def test_files_of_an_interrupted_save_are_refused(tmp_path):
+    run = Run.create(tiny_config(tmp_path, max_iters=2, eval_interval=1))
+    train(run, progress=False)
+    old_model = (run.dir / MODEL).read_bytes()
+    run.step += 1
+    run.save()
+    (run.dir / MODEL).write_bytes(old_model)  # as if the save had stopped after one file
+    with pytest.raises(checkpoint.CheckpointError, match="different steps"):
+        Run.resume(run.dir)
+
+
+def test_grad_clip_zero_means_no_clipping(tmp_path):
+    run = Run.create(tiny_config(tmp_path, max_iters=2, grad_clip=0.0))
+    losses = train(run, progress=False)
+    assert np.isfinite(losses["val"])
+
+
+def test_impossible_model_is_refused_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match="n_embd"):
+        tiny_config(tmp_path, n_embd=10, n_head=4, corpus="no/such/file.txt")
