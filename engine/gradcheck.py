@@ -59,7 +59,10 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, max_elements=None, see
         if not x.requires_grad:
             continue
         grad = np.zeros(x.shape) if analytic[k] is None else analytic[k]
-        flat = x.data.reshape(-1)  # a view: perturbing it perturbs the input
+        flat = x.data.reshape(-1)  # a view only when the data is contiguous, hence:
+        if not np.shares_memory(flat, x.data):
+            x.data = np.ascontiguousarray(x.data)
+            flat = x.data.reshape(-1)
         elements = range(x.size)
         if max_elements is not None and x.size > max_elements:
             elements = rng.choice(x.size, size=max_elements, replace=False)

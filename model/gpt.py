@@ -19,6 +19,7 @@ import engine
 import nn
 import nn.functional as F
 from model.sample import generate
+from nn.attention import causal_mask
 
 
 @dataclass
@@ -100,8 +101,7 @@ class CausalSelfAttention(nn.Module):
             q, k, _ = self.heads(x)
             T = x.shape[1]
             scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))
-            future = np.triu(np.ones((T, T), dtype=bool), k=1)
-            return scores.masked_fill(future, -np.inf).softmax(axis=-1).data
+            return (scores + causal_mask(T, T, scores.dtype)).softmax(axis=-1).data
 
 
 class MLP(nn.Module):
@@ -220,11 +220,15 @@ class GPT(nn.Module):
     def attention_maps(self, idx):
         """Attention weights of every layer for one forward pass: a list of (B, nh, T, T)."""
         idx = np.asarray(idx)
-        maps = []
-        with engine.no_grad():
-            tr = self.transformer
-            x = tr.wte(idx) + tr.wpe(np.arange(idx.shape[1]))
-            for block in tr.h:
-                maps.append(block.attn.attention_weights(block.ln_1(x)))
-                x = block(x)
+        maps, was_training = [], self.training
+        self.eval()  # the maps of the model as it samples: no dropout
+        try:
+            with engine.no_grad():
+                tr = self.transformer
+                x = tr.wte(idx) + tr.wpe(np.arange(idx.shape[1]))
+                for block in tr.h:
+                    maps.append(block.attn.attention_weights(block.ln_1(x)))
+                    x = block(x)
+        finally:
+            self.train(was_training)
         return maps

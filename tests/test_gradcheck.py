@@ -116,3 +116,10 @@ def test_output_must_depend_on_an_input_that_requires_grad():
     x = Tensor(np.ones(3))
     with pytest.raises(GradcheckError, match="does not require grad"):
         gradcheck(lambda t: t * 2, [x])
+
+
+def test_gradcheck_handles_non_contiguous_inputs():
+    data = np.random.default_rng(0).standard_normal((3, 4)).T  # a transposed view
+    x = Tensor(data, requires_grad=True)
+    assert not x.data.flags.c_contiguous
+    assert gradcheck(lambda x: (x * x).sum(axis=0), [x])

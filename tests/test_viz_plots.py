@@ -46,7 +46,7 @@ def test_plot_losses_from_a_run_directory(run_dir):
     assert list(lines["validation"].get_xdata()) == [0, 25, 50, 75]
     floors = [line for line in ax.get_lines() if set(line.get_ydata()) == {1.5}]
     assert len(floors) == 1  # the entropy floor from state.json
-    assert any("1.500 nats/char" in t.get_text() for t in ax.texts)
+    assert any("entropy floor 1.500" in t.get_text() for t in ax.texts)
 
 
 def test_plot_losses_from_rows_with_explicit_floor_and_bad_input(tmp_path):

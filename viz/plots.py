@@ -42,7 +42,7 @@ def plot_losses(run, floor=None, path=None):
     """Train and validation loss against step, with the corpus's entropy floor when known.
 
     `run` is a run directory (holding metrics.jsonl) or a list of metric dicts with `step` and
-    `train_loss` and/or `val_loss`. `floor` (nats per character) is the best loss any model can
+    `train_loss` and/or `val_loss`. `floor` (nats per token) is the best loss any model can
     reach on the corpus; by default it is read from state.json or the metrics
     ("entropy_floor").
     """
@@ -75,7 +75,7 @@ def plot_losses(run, floor=None, path=None):
     if floor is not None:
         ax.axhline(floor, color="#555555", linestyle="--", linewidth=1.2)
         ax.annotate(
-            f"entropy floor {floor:.3f} nats/char",
+            f"entropy floor {floor:.3f}",
             xy=(0, floor),
             xycoords=("axes fraction", "data"),
             xytext=(4, 3),
