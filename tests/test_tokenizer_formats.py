@@ -61,6 +61,7 @@ def corrupt(lines):
     yield "\n".join([*lines[:4], "97 999 256", *lines[5:]]), "line 5: merge 97 999: unknown id 999"
     yield "\n".join([*lines[:4], "97 97 98", *lines[5:]]), "line 5: .* repeats an id"
     yield "\n".join([*lines[:1], "pattern: nope", *lines[2:]]), "line 2: expected a JSON string"
+    yield "\n".join([*lines[:1], 'pattern: "(unclosed"', *lines[2:]]), "line 2: .*not a valid regex"
     yield "\n".join([*lines[:2], "bytes: 1 2 3", *lines[3:]]), "line 3: expected 256 non-negative"
     yield "\n".join([*lines[:-2], '400 "<|dup|>"', ""]), "line .*: special token '<\\|dup\\|>'"
     yield "\n".join([*lines[:-1], "extra", ""]), "expected the end of the file"

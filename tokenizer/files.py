@@ -28,6 +28,8 @@ import json
 import os
 from pathlib import Path
 
+from tokenizer.patterns import resolve_pattern
+
 BPE_HEADER = "tinyllm bpe tokenizer v1"
 CHAR_HEADER = "tinyllm char tokenizer v1"
 
@@ -72,6 +74,10 @@ def read_bpe(path):
     reader = LineReader(path)
     reader.expect_header(BPE_HEADER)
     pattern = reader.string(reader.field("pattern"), allow_null=True)
+    try:
+        resolve_pattern(pattern)
+    except (TypeError, ValueError) as error:
+        raise reader.error(str(error)) from None
     byte_ids = reader.ints(reader.field("bytes"), 256)
     if len(set(byte_ids)) != 256:
         raise reader.error("the 256 byte ids must all be different")
