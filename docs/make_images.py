@@ -1,6 +1,6 @@
 """Regenerate the pictures the README shows, into docs/images/ (`make docs` runs this).
 
-    python docs/make_images.py                  # trains a small GPT for a few seconds
+    python docs/make_images.py                  # trains a small GPT for half a minute
     python docs/make_images.py --run runs/NAME  # the loss curve and attention of a real run
 
 The pictures: a micrograd-sized expression with its values and gradients, one step of the
@@ -9,16 +9,13 @@ curve against the corpus's entropy floor, and a grid of attention heads.
 """
 
 import argparse
+import tempfile
 from pathlib import Path
 
-import numpy as np
-
 import engine
-import nn
 import viz
-from model import GPT, GPTConfig
-from model.corpus import get_corpus
-from tokenizer.bpe import BPETokenizer
+from model.run import Run
+from model.train import TrainConfig, train
 
 IMAGES = Path(__file__).resolve().parent / "images"
 
@@ -47,37 +44,20 @@ def expression_pictures():
     yield viz.save_graph(frames[0], IMAGES / "backward_step.svg")
 
 
-def train_small_gpt(steps=300, batch_size=16):
-    """A character-level GPT trained briefly on the stories corpus: (model, tokenizer, metrics)."""
-    engine.manual_seed(0)
-    text, floor = get_corpus("stories", n_chars=40_000)
-    tokenizer = BPETokenizer(pattern=None)  # untrained: one token per byte
-    data = np.array(tokenizer.encode(text), dtype=np.int64)
-    split = int(0.9 * len(data))
-    config = GPTConfig(tokenizer.vocab_size, block_size=32, n_layer=2, n_head=4, n_embd=64)
-    model = GPT(config)
-    optimizer = nn.optim.AdamW(model.parameters(), lr=1e-2)
-    rng = np.random.default_rng(0)
-
-    def batch(lo, hi):
-        starts = rng.integers(lo, hi - config.block_size - 1, size=batch_size)
-        x = np.stack([data[s : s + config.block_size] for s in starts])
-        y = np.stack([data[s + 1 : s + config.block_size + 1] for s in starts])
-        return x, y
-
-    metrics = []
-    for step in range(steps):
-        x, y = batch(0, split)
-        _, loss = model(x, y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        row = {"step": step, "train_loss": loss.item()}
-        if step % 25 == 0 or step == steps - 1:
-            with engine.no_grad():
-                row["val_loss"] = model(*batch(split, len(data)))[1].item()
-        metrics.append(row | {"entropy_floor": floor})
-    return model, tokenizer, metrics
+def train_small_gpt(run_dir):
+    """A small character-level GPT trained for half a minute on stories, into `run_dir`."""
+    config = TrainConfig(
+        out_dir=str(run_dir),
+        corpus_chars=100_000,
+        n_layer=2,
+        n_embd=64,
+        max_iters=300,
+        lr_decay_iters=300,
+        eval_interval=50,
+        eval_batches=5,
+    )
+    train(Run.create(config), progress=False)
+    return run_dir
 
 
 def main():
@@ -87,14 +67,10 @@ def main():
     IMAGES.mkdir(parents=True, exist_ok=True)
     paths = list(expression_pictures())
 
-    if args.run is None:
-        model, tokenizer, metrics = train_small_gpt()
-        losses = viz.plot_losses(metrics)
-    else:
-        from model.run import Run
-
-        model, tokenizer = Run.load_for_sampling(args.run)
-        losses = viz.plot_losses(args.run)
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = args.run or train_small_gpt(Path(tmp) / "run")
+        model, tokenizer = Run.load_for_sampling(run_dir)
+        losses = viz.plot_losses(run_dir)
     paths.append(viz.save_figure(losses, IMAGES / "loss.png"))
     for depth in (1, 2):
         out = IMAGES / f"gpt_depth{depth}.svg"
