@@ -91,23 +91,24 @@ class LayerNorm(Function):
 
     def forward(self, x, *params, eps, affine):
         self.affine = affine
-        centred = x - x.mean(axis=-1, keepdims=True)
-        var = _row_mean(centred, centred)
-        self.rstd = 1.0 / np.sqrt(var + eps)
-        self.xhat = centred * self.rstd
+        xhat = x - x.mean(axis=-1, keepdims=True)  # X - μ, normalised in place below
+        self.rstd = 1.0 / np.sqrt(_row_mean(xhat, xhat) + eps)
+        xhat *= self.rstd
+        self.xhat = xhat
         self.weight = params[0] if affine[0] else None
-        y = self.xhat * self.weight if affine[0] else self.xhat.copy()
+        y = xhat * self.weight if affine[0] else xhat.copy()
         if affine[1]:
             y += params[-1]
         return y
 
     def backward(self, g):
         xhat = self.xhat
-        ghat = g * self.weight if self.affine[0] else g
         grads = [None]
         if self.needs_grad[0]:
-            dx = ghat - ghat.mean(axis=-1, keepdims=True)
-            dx -= xhat * _row_mean(ghat, xhat)
+            dx = g * self.weight if self.affine[0] else g.copy()  # Ĝ, turned into dX in place
+            mean_ghat_xhat = _row_mean(dx, xhat)
+            dx -= dx.mean(axis=-1, keepdims=True)
+            dx -= xhat * mean_ghat_xhat
             dx *= self.rstd
             grads[0] = dx
         if self.affine[0]:
