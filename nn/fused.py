@@ -19,6 +19,12 @@ def _row_mean(a, b):
     return np.einsum("...j,...j->...", a, b)[..., None] * (1.0 / a.shape[-1])
 
 
+def _mean(a):
+    """mean_j a[..., j], keeping the axis: (..., C) -> (..., 1); einsum is ~3x faster here
+    than a.mean(axis=-1), which reduces the short rows one at a time."""
+    return np.einsum("...j->...", a)[..., None] * (1.0 / a.shape[-1])
+
+
 def _rows(a):
     """View `a` as a 2-D array (N, last axis) so that one BLAS call covers every position."""
     return a.reshape(-1, a.shape[-1])
@@ -91,7 +97,7 @@ class LayerNorm(Function):
 
     def forward(self, x, *params, eps, affine):
         self.affine = affine
-        xhat = x - x.mean(axis=-1, keepdims=True)  # X - μ, normalised in place below
+        xhat = x - _mean(x)  # X - μ, normalised in place below
         self.rstd = 1.0 / np.sqrt(_row_mean(xhat, xhat) + eps)
         xhat *= self.rstd
         self.xhat = xhat
@@ -107,12 +113,13 @@ class LayerNorm(Function):
         if self.needs_grad[0]:
             dx = g * self.weight if self.affine[0] else g.copy()  # Ĝ, turned into dX in place
             mean_ghat_xhat = _row_mean(dx, xhat)
-            dx -= dx.mean(axis=-1, keepdims=True)
+            dx -= _mean(dx)
             dx -= xhat * mean_ghat_xhat
             dx *= self.rstd
             grads[0] = dx
-        if self.affine[0]:
-            grads.append(_rows(g * xhat).sum(axis=0) if self.needs_grad[1] else None)
+        if self.affine[0]:  # Σ over positions of G X̂, without a (..., C) temporary
+            dw = np.einsum("nc,nc->c", _rows(g), _rows(xhat)) if self.needs_grad[1] else None
+            grads.append(dw)
         if self.affine[1]:
             grads.append(_rows(g).sum(axis=0) if self.needs_grad[-1] else None)
         return tuple(grads)
