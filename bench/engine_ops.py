@@ -19,6 +19,7 @@ import numpy as np
 
 import engine
 from engine import Tensor
+from engine.ops import add_rows
 
 
 def seconds_per_call(fn, min_time=0.1, repeats=5):
@@ -168,12 +169,9 @@ def one_hot_matmul(ids, g, vocab):
 
 
 def sort_reduceat(ids, g, vocab):
-    """Sort the ids, sum each run of equal ids with reduceat, write each sum once."""
-    order = np.argsort(ids, kind="stable")
-    sorted_ids = ids[order]
-    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
+    """The engine's own: sort the ids, sum each run of equal ids with reduceat."""
     dx = np.zeros((vocab, g.shape[1]), dtype=g.dtype)
-    dx[sorted_ids[starts]] = np.add.reduceat(g[order], starts, axis=0)
+    add_rows(dx, ids, g)
     return dx
 
 

@@ -12,16 +12,9 @@ import numpy as np
 
 from engine import ops
 from engine.gradcheck import GradcheckError, gradcheck
+from engine.modes import detect_anomaly, is_grad_enabled, module_scope, no_grad
 from engine.random import generator, get_rng_state, manual_seed, set_rng_state
-from engine.tensor import (
-    Function,
-    Tensor,
-    backprop,
-    detect_anomaly,
-    is_grad_enabled,
-    module_scope,
-    no_grad,
-)
+from engine.tensor import Function, Tensor, backprop
 
 
 def _tensors(values):

@@ -11,7 +11,8 @@ element by element, in float64 (float32 differences are too coarse to tell right
 
 import numpy as np
 
-from engine.tensor import Tensor, no_grad
+from engine.modes import no_grad
+from engine.tensor import Tensor
 
 
 class GradcheckError(AssertionError):

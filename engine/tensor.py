@@ -15,76 +15,11 @@ Two rules keep the whole engine small:
 The ops themselves live in `engine/ops.py`, each with its forward and backward side by side.
 """
 
-import contextlib
-
 import numpy as np
 
-_grad_enabled = True
-_scope = ()  # the modules whose forward is running, outermost first (see `module_scope`)
+from engine import modes
+
 _RELEASED = object()  # marks a node whose graph was freed by backward()
-_detect_anomaly = False
-
-
-class no_grad(contextlib.ContextDecorator):
-    """Disable graph building: ops inside give plain results that require no grad.
-
-    Use as `with engine.no_grad(): ...` or as a decorator `@engine.no_grad()`. One decorator
-    instance serves every call of its function, recursive ones included, so the states to
-    restore are kept on a stack.
-    """
-
-    def __init__(self):
-        self._previous = []
-
-    def __enter__(self):
-        global _grad_enabled
-        self._previous.append(_grad_enabled)
-        _grad_enabled = False
-
-    def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self._previous.pop()
-
-
-def is_grad_enabled():
-    """True unless inside `no_grad`."""
-    return _grad_enabled
-
-
-@contextlib.contextmanager
-def module_scope(module):
-    """Tag the ops created inside with `module` (used by `nn.Module.__call__` and by viz)."""
-    global _scope
-    outer = _scope
-    _scope = outer + (module,)
-    try:
-        yield
-    finally:
-        _scope = outer
-
-
-@contextlib.contextmanager
-def detect_anomaly():
-    """Inside, the first op whose forward or backward turns finite numbers into NaN or Inf
-    raises `FloatingPointError` naming the op and its input shapes (a debugging aid: it checks
-    every array, so it is slow). Infinities that come in (a -inf attention mask) are allowed."""
-    global _detect_anomaly
-    previous, _detect_anomaly = _detect_anomaly, True
-    try:
-        yield
-    finally:
-        _detect_anomaly = previous
-
-
-def _check_finite(fn, stage, inputs, outputs, shapes):
-    """Raise if `outputs` hold NaN or Inf although every array in `inputs` is finite."""
-    floats = [a for a in inputs if np.asarray(a).dtype.kind == "f"]
-    if all(np.isfinite(a).all() for a in floats) and not all(
-        np.isfinite(a).all() for a in outputs if a is not None
-    ):
-        raise FloatingPointError(
-            f"{fn.name} {stage} produced NaN or Inf from finite inputs of shapes {shapes}"
-        )
 
 
 def unbroadcast(grad, shape):
@@ -107,11 +42,12 @@ def as_array(value, like):
 
     `float32 tensor * 0.5` must stay float32, so a number (a Python one or a NumPy scalar such
     as `np.sqrt(64)`, as in PyTorch) is given the dtype NumPy's promotion picks for `like` and a
-    Python number. A list is converted as `Tensor(list)` does; an ndarray keeps its dtype.
+    Python number; so is a 0-d array. A list is converted as `Tensor(list)` does; any other
+    ndarray keeps its dtype.
     """
-    if isinstance(value, np.ndarray):
+    if isinstance(value, np.ndarray) and value.ndim > 0:
         return value
-    if isinstance(value, np.generic):
+    if isinstance(value, np.generic | np.ndarray):
         value = value.item()
     if isinstance(value, int | float | bool):
         return np.asarray(value, dtype=np.result_type(like, value))
@@ -238,8 +174,10 @@ class Tensor:
         return ops.Neg.apply(self)
 
     def __pow__(self, exponent):
+        if isinstance(exponent, np.generic):
+            exponent = exponent.item()  # an np.float64 exponent would promote float32 data
         if not isinstance(exponent, int | float):
-            raise TypeError(f"** takes a Python number exponent, got {type(exponent).__name__}")
+            raise TypeError(f"** takes a number as exponent, got {type(exponent).__name__}")
         return ops.Pow.apply(self, exponent=exponent)
 
     def __getitem__(self, index):
@@ -286,6 +224,9 @@ class Tensor:
         return ops.Reshape.apply(self, shape=tuple(shape))
 
     def transpose(self, axis1, axis2):
+        for axis in (axis1, axis2):
+            if not -self.ndim <= axis < self.ndim:
+                raise ValueError(f"transpose: axis {axis} is out of range for shape {self.shape}")
         axes = list(range(self.ndim))
         axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
         return ops.Permute.apply(self, axes=tuple(axes))
@@ -377,8 +318,8 @@ def backprop(root, grad, retain_graph=False):
         sent = []
         if ctx is not None:
             input_grads = ctx.backward(g)
-            if _detect_anomaly:
-                _check_finite(ctx, "backward", [g], input_grads, [t.shape for t in ctx.inputs])
+            if modes.anomaly:
+                modes.check_finite(ctx, "backward", [g], input_grads, [t.shape for t in ctx.inputs])
             for inp, g_inp in zip(ctx.inputs, input_grads, strict=True):
                 if g_inp is None or not inp.requires_grad:
                     continue
@@ -423,14 +364,14 @@ class Function:
         except ValueError as error:  # e.g. shapes that do not broadcast: say which op and shapes
             shapes = " and ".join(str(t.shape) for t in tensors)
             raise ValueError(f"{cls.__name__} got shapes {shapes}: {error}") from error
-        if _detect_anomaly:
+        if modes.anomaly:
             arrays = [t.data for t in tensors] + [
                 v for v in options.values() if isinstance(v, float)
             ]
-            _check_finite(fn, "forward", arrays, [out.data], [t.shape for t in tensors])
-        if _grad_enabled and any(fn.needs_grad):
+            modes.check_finite(fn, "forward", arrays, [out.data], [t.shape for t in tensors])
+        if modes.grad_enabled and any(fn.needs_grad):
             fn.inputs, fn.options = tensors, options
-            out.requires_grad, out._ctx, out._scope = True, fn, _scope
+            out.requires_grad, out._ctx, out._scope = True, fn, modes.scope
         return out
 
     def forward(self, *arrays, **options):

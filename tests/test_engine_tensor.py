@@ -167,3 +167,15 @@ def test_mismatched_shapes_raise_value_error_naming_op_and_shapes(op):
 def test_mismatched_numpy_operand_also_names_the_shapes():
     with pytest.raises(ValueError, match=r"Add got shapes \(2, 3\) and \(2,\)"):
         Tensor(np.ones((2, 3))) + np.ones(2)
+
+
+def test_numpy_scalars_and_0d_arrays_do_not_promote_float32():
+    t = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    assert (t ** np.float64(2)).dtype == np.float32
+    assert (t * np.array(0.5)).dtype == np.float32
+    assert (np.array(0.5) - t).dtype == np.float32
+
+
+def test_transpose_names_a_bad_axis():
+    with pytest.raises(ValueError, match=r"axis 3 .*\(2, 2\)"):
+        Tensor(np.ones((2, 2))).transpose(0, 3)

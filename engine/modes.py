@@ -1,0 +1,79 @@
+"""Switches that change what every op does while they are on.
+
+- `no_grad()`: build no graph (evaluation, sampling, optimizer updates).
+- `module_scope(module)`: tag each op with the modules whose forward is running, so graph
+  pictures can group ops by module (`nn.Module.__call__` enters it).
+- `detect_anomaly()`: check every op's forward and backward for newly made NaN or Inf.
+
+Each is a module-level variable that `Function.apply` and `backprop` read (engine/tensor.py).
+"""
+
+import contextlib
+
+import numpy as np
+
+grad_enabled = True
+scope = ()  # the modules whose forward is running, outermost first
+anomaly = False
+
+
+class no_grad(contextlib.ContextDecorator):
+    """Disable graph building: ops inside give plain results that require no grad.
+
+    Use as `with engine.no_grad(): ...` or as a decorator `@engine.no_grad()`. One decorator
+    instance serves every call of its function, recursive ones included, so the states to
+    restore are kept on a stack.
+    """
+
+    def __init__(self):
+        self._previous = []
+
+    def __enter__(self):
+        global grad_enabled
+        self._previous.append(grad_enabled)
+        grad_enabled = False
+
+    def __exit__(self, *exc):
+        global grad_enabled
+        grad_enabled = self._previous.pop()
+
+
+def is_grad_enabled():
+    """True unless inside `no_grad`."""
+    return grad_enabled
+
+
+@contextlib.contextmanager
+def module_scope(module):
+    """Tag the ops created inside with `module` (used by `nn.Module.__call__` and by viz)."""
+    global scope
+    outer = scope
+    scope = outer + (module,)
+    try:
+        yield
+    finally:
+        scope = outer
+
+
+@contextlib.contextmanager
+def detect_anomaly():
+    """Inside, the first op whose forward or backward turns finite numbers into NaN or Inf
+    raises `FloatingPointError` naming the op and its input shapes (a debugging aid: it checks
+    every array, so it is slow). Infinities that come in (a -inf attention mask) are allowed."""
+    global anomaly
+    previous, anomaly = anomaly, True
+    try:
+        yield
+    finally:
+        anomaly = previous
+
+
+def check_finite(fn, stage, inputs, outputs, shapes):
+    """Raise if `outputs` hold NaN or Inf although every float array in `inputs` is finite."""
+    floats = [a for a in inputs if np.asarray(a).dtype.kind == "f"]
+    if all(np.isfinite(a).all() for a in floats) and not all(
+        np.isfinite(a).all() for a in outputs if a is not None
+    ):
+        raise FloatingPointError(
+            f"{fn.name} {stage} produced NaN or Inf from finite inputs of shapes {shapes}"
+        )
