@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+import engine
 import nn
 from model.run import Run
 from model.train import TrainConfig, train
@@ -104,6 +105,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the 2000-step recipe")
     args = parser.parse_args()
+    engine.keep_freed_memory()  # as train() does
     corpus = str(SHAKESPEARE) if SHAKESPEARE.is_file() else "stories"
     print(f"corpus: {corpus if corpus == 'stories' else SHAKESPEARE.name}")
     with tempfile.TemporaryDirectory() as tmp:

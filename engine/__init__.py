@@ -12,6 +12,7 @@ import numpy as np
 
 from engine import ops
 from engine.gradcheck import GradcheckError, gradcheck
+from engine.memory import keep_freed_memory
 from engine.modes import detect_anomaly, is_grad_enabled, module_scope, no_grad
 from engine.random import generator, get_rng_state, manual_seed, set_rng_state
 from engine.tensor import Function, Tensor, backprop
@@ -50,6 +51,7 @@ __all__ = [
     "get_rng_state",
     "gradcheck",
     "is_grad_enabled",
+    "keep_freed_memory",
     "manual_seed",
     "module_scope",
     "no_grad",

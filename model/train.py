@@ -142,6 +142,7 @@ def train(run, progress=True, log=print):
     Returns the final losses. Writes metrics.jsonl and checkpoints into `run.dir`.
     """
     config, model, optimizer, data = run.config, run.model, run.optimizer, run.data
+    engine.keep_freed_memory()  # reuse each step's arrays instead of re-faulting them
     params = list(model.parameters())
     tokens_per_step = config.batch_size * config.block_size * config.grad_accum
     model.train()

@@ -58,31 +58,6 @@ class Linear(Function):
         return grads
 
 
-class Embedding(Function):
-    """Y = W[ids]: row lookup, W (V, C), integer ids of any shape -> Y (*ids.shape, C).
-
-    Each output row is a copy of one row of W, so dW[v] is the sum of G over the positions
-    whose id is v (ids repeat: their gradients must add up). The scatter-add is done by sorting
-    the ids and summing each run of equal ids with `np.add.reduceat`: of np.add.at, per-column
-    np.bincount and a one-hot matmul, it was the fastest for V = 65 ... 50257 (bench/nn_ops.py).
-    """
-
-    rules = ("dW[v] = sum of G over the positions whose id is v",)
-
-    def forward(self, weight, ids):
-        self.ids, self.weight_shape = ids, weight.shape
-        return np.take(weight, ids, axis=0)
-
-    def backward(self, g):
-        dw = np.zeros(self.weight_shape, dtype=g.dtype)
-        flat = self.ids.reshape(-1)
-        if flat.size:
-            order = np.argsort(flat, kind="stable")
-            rows, starts = np.unique(flat[order], return_index=True)
-            dw[rows] = np.add.reduceat(_rows(g)[order], starts, axis=0)
-        return (dw,)
-
-
 class LayerNorm(Function):
     """Y = X̂ w + b over the last axis, X̂ = (X - μ) r, r = 1 / sqrt(σ² + eps).
 

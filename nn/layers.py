@@ -9,7 +9,6 @@ import math
 
 import numpy as np
 
-from engine import Tensor
 from nn import functional as F
 from nn import init
 from nn.module import Module, Parameter
@@ -54,14 +53,10 @@ class Embedding(Module):
         self.weight = init.normal_(_empty(num_embeddings, embedding_dim))
 
     def forward(self, ids):
-        ids = np.asarray(ids.data if isinstance(ids, Tensor) else ids)
-        name = f"Embedding({self.extra_repr()})"
-        if ids.dtype.kind not in "iu":
-            raise TypeError(f"{name} needs integer ids, got dtype {ids.dtype}")
-        if ids.size and (ids.min() < 0 or ids.max() >= self.num_embeddings):
-            bad = ids.min() if ids.min() < 0 else ids.max()
-            raise IndexError(f"{name} got id {bad}; valid ids are 0..{self.num_embeddings - 1}")
-        return F.embedding(ids, self.weight)
+        try:
+            return F.embedding(ids, self.weight)
+        except (TypeError, IndexError) as error:
+            raise type(error)(f"Embedding({self.extra_repr()}): {error}") from None
 
     def extra_repr(self):
         return f"{self.num_embeddings}, {self.embedding_dim}"

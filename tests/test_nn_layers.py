@@ -47,9 +47,9 @@ def test_embedding_layer():
     assert layer(ids).shape == (2, 3, 3)
     layer.to(np.float64)
     assert gradcheck(lambda w: layer(ids), [layer.weight])
-    with pytest.raises(IndexError, match=r"Embedding\(5, 3\) got id 5; valid ids are 0..4"):
+    with pytest.raises(IndexError, match=r"Embedding\(5, 3\): .* got id 5; valid ids are 0..4"):
         layer(np.array([5]))
-    with pytest.raises(TypeError, match=r"Embedding\(5, 3\) needs integer ids"):
+    with pytest.raises(TypeError, match=r"Embedding\(5, 3\): .* needs integer ids"):
         layer(np.array([1.0]))
 
 
