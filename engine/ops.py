@@ -238,23 +238,6 @@ class ReLU(Function):
         return (g * self.positive,)
 
 
-class GELU(Function):
-    """GPT-2's GELU: 0.5 x (1 + tanh(u)) with u = sqrt(2/π) (x + 0.044715 x³)."""
-
-    rules = ("dX = G * (0.5 (1 + tanh u) + 0.5 x (1 - tanh² u) du/dx)",)
-    C = math.sqrt(2 / math.pi)
-
-    def forward(self, x):
-        self.x = x
-        self.t = np.tanh(self.C * (x + 0.044715 * x * x * x))
-        return 0.5 * x * (1 + self.t)
-
-    def backward(self, g):
-        x, t = self.x, self.t
-        du_dx = self.C * (1 + 3 * 0.044715 * x * x)
-        return (g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du_dx),)
-
-
 class Softmax(Function):
     """exp(x) / sum(exp(x)) along `axis`, computed as exp(x - max) so it never overflows."""
 

@@ -12,7 +12,8 @@ Two rules keep the whole engine small:
   the broadcast shape, and the engine sums them down to each input's own shape.
 - Gradients from several uses of a tensor are added (`b = a + a` gives `a` two contributions).
 
-The ops themselves live in `engine/ops.py`, each with its forward and backward side by side.
+The ops themselves live in `engine/ops.py` (GELU, with its error function, in `engine/gelu.py`),
+each with its forward and backward side by side.
 """
 
 import numpy as np
@@ -210,8 +211,10 @@ class Tensor:
     def relu(self):
         return ops.ReLU.apply(self)
 
-    def gelu(self):
-        return ops.GELU.apply(self)
+    def gelu(self, approximate="tanh"):
+        if approximate not in ("tanh", "none"):
+            raise ValueError(f"gelu: approximate must be 'tanh' or 'none', got {approximate!r}")
+        return gelu.GELU.apply(self, approximate=approximate)
 
     def softmax(self, axis=-1):
         return ops.Softmax.apply(self, axis=axis)
@@ -383,4 +386,4 @@ class Function:
 
 # The ops subclass Function, so they are imported once it exists; Tensor's methods look them up
 # when called.
-from engine import ops  # noqa: E402
+from engine import gelu, ops  # noqa: E402

@@ -7,7 +7,7 @@
     nn.utils.clip_grad_norm_(model.parameters(), 1.0)
 
 The fused ops behind the functions (forward and backward derived side by side) live in
-nn/fused.py, nn/gelu.py, nn/attention.py and nn/loss.py; initialisers in nn/init.py.
+nn/fused.py, nn/attention.py and nn/loss.py; initialisers in nn/init.py.
 """
 
 from nn import functional, init, optim, utils

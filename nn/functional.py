@@ -1,7 +1,7 @@
 """The stateless functions behind the layers, with PyTorch's names (`torch.nn.functional`).
 
 Each checks its arguments (a wrong shape fails here, with the shapes in the message, rather
-than deep inside NumPy) and runs one fused engine op from `nn/fused.py`, `nn/gelu.py`,
+than deep inside NumPy) and runs one fused engine op from `nn/fused.py`, `engine/gelu.py`,
 `nn/attention.py` or `nn/loss.py`, where forward and backward are derived side by side.
 Shapes: B batch, T time (sequence positions), C channels, V vocabulary, nh heads, hs head size.
 """
@@ -10,7 +10,6 @@ import numpy as np
 
 from engine import Tensor, generator
 from nn import attention, fused, loss
-from nn.gelu import GELU
 
 
 def _ids(ids, what):
@@ -78,9 +77,7 @@ def gelu(x, approximate="tanh"):
 
     PyTorch's default is 'none'; GPT-2 was trained with 'tanh', so that is ours.
     """
-    if approximate not in ("tanh", "none"):
-        raise ValueError(f"gelu: approximate must be 'tanh' or 'none', got {approximate!r}")
-    return GELU.apply(x, approximate=approximate)
+    return x.gelu(approximate)
 
 
 def relu(x):

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from engine import Function
+from engine.tensor import Function
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
