@@ -47,7 +47,7 @@ class ScaledDotProductAttention(Function):
     at no cost.
     """
 
-    rules = ("dQ = dS K / √hs", "dK = dSᵀ Q / √hs", "dV = Pᵀ G")
+    rules = ("dQ = dS K / √hs", "dK = dSᵀ Q / √hs", "dV = Dᵀ G (D: the weights after dropout)")
 
     def forward(self, q, k, v, is_causal, dropout_p, rng):
         self.scale = 1.0 / math.sqrt(q.shape[-1])
