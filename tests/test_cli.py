@@ -29,6 +29,16 @@ def test_train_sample_resume(tmp_path, capsys):
     assert capsys.readouterr().out == first  # a seed makes it reproducible
     assert main(["train", "--resume", str(run), "--max-iters", "6", "--no-progress"]) == 0
     assert json.loads((run / "state.json").read_text())["step"] == 6
+    assert main(["plot", "--run", str(run)]) == 0
+    assert (run / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (run / "embeddings.png").is_file()
+
+
+def test_graph_command_renders_svg(tmp_path, capsys):
+    out = tmp_path / "g.svg"
+    assert main(["graph", "--depth", "1", "--out", str(out)]) == 0
+    svg = out.read_text(encoding="utf-8")
+    assert svg.lstrip().startswith("<?xml") and "transformer.h.0" in svg and "lm_head" in svg
 
 
 def test_corpus_command_writes_the_generated_text(tmp_path, capsys):

@@ -207,3 +207,17 @@ def test_grad_clip_zero_means_no_clipping(tmp_path):
 def test_impossible_model_is_refused_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="n_embd"):
         tiny_config(tmp_path, n_embd=10, n_head=4, corpus="no/such/file.txt")
+
+
+def test_gradient_accumulation_matches_one_big_batch(tmp_path):
+    runs = []
+    for name, batch_size, grad_accum in (("big", 8, 1), ("accumulated", 4, 2)):
+        config = tiny_config(tmp_path, name, batch_size=batch_size, grad_accum=grad_accum,
+                             dropout=0.0, max_iters=3)  # fmt: skip
+        runs.append(Run.create(config))
+        train(runs[-1], progress=False)
+    big, accumulated = (run.model.state_dict() for run in runs)
+    for name in big:
+        np.testing.assert_allclose(accumulated[name], big[name], rtol=1e-4, atol=1e-6)
+    logged = [[m["train_loss"] for m in run.metrics if m["kind"] == "train"] for run in runs]
+    np.testing.assert_allclose(logged[1], logged[0], rtol=1e-5)  # the mean over micro-batches
