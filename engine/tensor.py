@@ -185,12 +185,15 @@ class Tensor:
         return ops.GetItem.apply(self, index=index)
 
     def sum(self, axis=None, keepdims=False):
+        """Sum over `axis` (None: every axis; an int or a tuple), as `np.sum`."""
         return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis=None, keepdims=False):
+        """Mean over `axis`, as `np.mean`."""
         return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
 
     def max(self, axis=None, keepdims=False):
+        """Maximum over `axis`, as `np.max`; tied maxima share the gradient equally."""
         return ops.Max.apply(self, axis=axis, keepdims=keepdims)
 
     def exp(self):
@@ -217,16 +220,20 @@ class Tensor:
         return gelu.GELU.apply(self, approximate=approximate)
 
     def softmax(self, axis=-1):
+        """exp(x) / sum(exp(x)) along `axis`, stable for large |x| and -inf entries."""
         return ops.Softmax.apply(self, axis=axis)
 
     def log_softmax(self, axis=-1):
+        """log(softmax(x)) along `axis`, computed without taking the log of a small number."""
         return ops.LogSoftmax.apply(self, axis=axis)
 
     def reshape(self, *shape):
+        """The same data in another shape (one entry may be -1), as `np.reshape`."""
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
         return ops.Reshape.apply(self, shape=tuple(shape))
 
     def transpose(self, axis1, axis2):
+        """Swap two axes, as `torch.transpose`."""
         for axis in (axis1, axis2):
             if not -self.ndim <= axis < self.ndim:
                 raise ValueError(f"transpose: axis {axis} is out of range for shape {self.shape}")
@@ -235,6 +242,7 @@ class Tensor:
         return ops.Permute.apply(self, axes=tuple(axes))
 
     def permute(self, *axes):
+        """Reorder every axis: output axis i is input axis axes[i]."""
         axes = axes[0] if len(axes) == 1 and isinstance(axes[0], tuple | list) else axes
         return ops.Permute.apply(self, axes=tuple(axes))
 
