@@ -75,7 +75,7 @@ def main():
     for depth in (1, 2):
         out = IMAGES / f"gpt_depth{depth}.svg"
         paths.append(viz.render_model_graph(model, out, depth=depth))
-    ids = tokenizer.encode("Once upon a time, a little fox named Coco")[: model.config.block_size]
+    ids = tokenizer.encode("Once upon a time, a little fox")  # 30 tokens: every one labelled
     last = model.config.n_layer - 1
     attention = viz.plot_attention(model, ids, layer=last, tokenizer=tokenizer)
     paths.append(viz.save_figure(attention, IMAGES / "attention.png"))
