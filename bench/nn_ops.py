@@ -2,7 +2,8 @@
 
 Sizes are those of the small training GPT: B=12 sequences of T=64 tokens, C=128 channels,
 4 heads of 32, a 65-character vocabulary. Each line is the best of several forward+backward
-runs, in milliseconds. The last table compares ways of doing the embedding's scatter-add.
+runs, in milliseconds.
+(The embedding's scatter-add is compared in bench/engine_ops.py.)
 
     python -m bench.nn_ops
 """
@@ -62,7 +63,6 @@ def main():
     x, w, bias = param(B, T, C), param(3 * C, C), param(3 * C)
     gamma, beta = param(C), param(C)
     h = param(B, T, 4 * C)
-    wte, ids = param(V, C), rng.integers(0, V, (B, T))
     logits, targets = param(B, T, V), rng.integers(0, V, (B, T))
     q, k, v = param(B, NH, T, C // NH), param(B, NH, T, C // NH), param(B, NH, T, C // NH)
     cases = [
@@ -74,7 +74,6 @@ def main():
         ),
         ("gelu (tanh) 512", lambda: F.gelu(h), lambda: h.gelu()),
         ("gelu (erf) 512", lambda: F.gelu(h, "none"), None),
-        ("embedding", lambda: F.embedding(ids, wte), lambda: wte[ids]),
         (
             "cross_entropy",
             lambda: F.cross_entropy(logits, targets),
@@ -92,46 +91,6 @@ def main():
         fused_ms = best_ms(fwd_bwd(fused))
         composed_ms = f"{best_ms(fwd_bwd(composed)):10.3f}" if composed else f"{'-':>10}"
         print(f"{name:<20}{fused_ms:10.3f}{composed_ms}")
-    scatter_add_table()
-
-
-def scatter_add_table():
-    """dW of an embedding: add rows of G (N, C) into dW (V, C) at the given ids."""
-    print(f"\nembedding backward scatter-add, ms (N={B * T}, C={C}, float32)")
-    print(f"{'V':>6}{'add.at':>10}{'bincount':>10}{'one-hot@':>10}{'sort+rdat':>10}")
-    for vocab in (65, 512, 4096, 50257):
-        row = scatter_add_row(vocab, rng.integers(0, vocab, B * T))
-        print(f"{vocab:>6}" + "".join(f"{t:10.3f}" for t in row))
-
-
-def scatter_add_row(vocab, idx):
-    n, c = len(idx), C
-    g = rng.standard_normal((n, c), dtype=np.float32)
-
-    def add_at():
-        dw = np.zeros((vocab, c), np.float32)
-        np.add.at(dw, idx, g)
-
-    def bincount_per_column():
-        dw = np.empty((vocab, c), np.float32)
-        for j in range(c):
-            dw[:, j] = np.bincount(idx, weights=g[:, j], minlength=vocab)
-
-    def one_hot_matmul():
-        one_hot = np.zeros((n, vocab), np.float32)
-        one_hot[np.arange(n), idx] = 1
-        return one_hot.T @ g
-
-    def sort_reduceat():  # what nn/fused.py Embedding uses
-        dw = np.zeros((vocab, c), np.float32)
-        order = np.argsort(idx, kind="stable")
-        rows, starts = np.unique(idx[order], return_index=True)
-        dw[rows] = np.add.reduceat(g[order], starts, axis=0)
-
-    row = [best_ms(add_at, 10), best_ms(bincount_per_column, 3)]
-    row.append(best_ms(one_hot_matmul, 5) if vocab <= 4096 else float("nan"))
-    row.append(best_ms(sort_reduceat, 10))
-    return row
 
 
 if __name__ == "__main__":

@@ -60,24 +60,20 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, max_elements=None, see
         if not x.requires_grad:
             continue
         grad = np.zeros(x.shape) if analytic[k] is None else analytic[k]
-        flat = x.data.reshape(-1)  # a view only when the data is contiguous, hence:
-        if not np.shares_memory(flat, x.data):
-            x.data = np.ascontiguousarray(x.data)
-            flat = x.data.reshape(-1)
         elements = range(x.size)
         if max_elements is not None and x.size > max_elements:
             elements = rng.choice(x.size, size=max_elements, replace=False)
         for i in elements:
-            original = flat[i]
-            flat[i] = original + eps
+            index = np.unravel_index(i, x.shape)  # written in place, whatever x's memory layout
+            original = x.data[index]
+            x.data[index] = original + eps
             plus = loss()
-            flat[i] = original - eps
+            x.data[index] = original - eps
             minus = loss()
-            flat[i] = original
+            x.data[index] = original
             numeric = (plus - minus) / (2 * eps)
-            exact = grad.reshape(-1)[i]
+            exact = grad[index]
             if not abs(exact - numeric) <= atol + rtol * abs(numeric):
-                index = np.unravel_index(i, x.shape) if x.ndim else ()
                 raise GradcheckError(
                     f"gradient mismatch for input {k} (shape {x.shape}) at element "
                     f"{tuple(int(j) for j in index)}: analytic {exact:.8g}, numeric {numeric:.8g}"

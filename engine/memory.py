@@ -16,7 +16,8 @@ M_MMAP_THRESHOLD = -3
 
 def keep_freed_memory(mmap_threshold=4 * 2**20, trim_threshold=128 * 2**20):
     """Ask glibc to serve blocks under `mmap_threshold` bytes from its heap, and to keep up to
-    `trim_threshold` free bytes there. Returns False (and changes nothing) without glibc."""
+    `trim_threshold` free bytes there. Returns whether glibc took both settings (False, with
+    nothing changed, where the C library is not glibc)."""
     try:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:

@@ -217,6 +217,8 @@ class Tensor:
     def gelu(self, approximate="tanh"):
         if approximate not in ("tanh", "none"):
             raise ValueError(f"gelu: approximate must be 'tanh' or 'none', got {approximate!r}")
+        if self.dtype.kind != "f":
+            raise TypeError(f"gelu needs a floating-point tensor, got dtype {self.dtype}")
         return gelu.GELU.apply(self, approximate=approximate)
 
     def softmax(self, axis=-1):

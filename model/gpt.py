@@ -184,20 +184,8 @@ class GPT(nn.Module):
         `caches` (one dict per block) and `start_pos` (the position of idx's first token) are
         for sampling with a KV cache; training leaves them out.
         """
-        idx = np.asarray(idx.data if isinstance(idx, engine.Tensor) else idx)
-        if idx.ndim != 2 or idx.dtype.kind not in "iu":
-            raise ValueError(
-                f"GPT input must be a (B, T) integer array, got {idx.dtype} {idx.shape}"
-            )
-        B, T = idx.shape
-        if start_pos + T > self.config.block_size:
-            raise ValueError(
-                f"sequence of length {start_pos + T} is longer than block_size "
-                f"{self.config.block_size}"
-            )
         tr = self.transformer
-        pos = np.arange(start_pos, start_pos + T)
-        x = tr.drop(tr.wte(idx) + tr.wpe(pos))  # (B, T, C) + (T, C)
+        x = self.embed(idx, start_pos)
         for i, block in enumerate(tr.h):
             x = block(x, cache=None if caches is None else caches[i])
         logits = self.lm_head(tr.ln_f(x))  # (B, T, V)
@@ -217,16 +205,31 @@ class GPT(nn.Module):
         """Extend idx (B, T) by sampled tokens; see `model.sample.generate`."""
         return generate(self, idx, max_new_tokens, temperature, top_k, top_p, seed, use_cache)
 
+    def embed(self, idx, start_pos=0):
+        """Token plus position embeddings: idx (B, T) int -> (B, T, C), after dropout."""
+        idx = np.asarray(idx.data if isinstance(idx, engine.Tensor) else idx)
+        if idx.ndim != 2 or idx.dtype.kind not in "iu":
+            raise ValueError(
+                f"GPT input must be a (B, T) integer array, got {idx.dtype} {idx.shape}"
+            )
+        T = idx.shape[1]
+        if start_pos + T > self.config.block_size:
+            raise ValueError(
+                f"sequence of length {start_pos + T} is longer than block_size "
+                f"{self.config.block_size}"
+            )
+        tr = self.transformer
+        pos = np.arange(start_pos, start_pos + T)
+        return tr.drop(tr.wte(idx) + tr.wpe(pos))  # (B, T, C) + (T, C)
+
     def attention_maps(self, idx):
         """Attention weights of every layer for one forward pass: a list of (B, nh, T, T)."""
-        idx = np.asarray(idx)
         maps, was_training = [], self.training
         self.eval()  # the maps of the model as it samples: no dropout
         try:
             with engine.no_grad():
-                tr = self.transformer
-                x = tr.wte(idx) + tr.wpe(np.arange(idx.shape[1]))
-                for block in tr.h:
+                x = self.embed(idx)
+                for block in self.transformer.h:
                     maps.append(block.attn.attention_weights(block.ln_1(x)))
                     x = block(x)
         finally:

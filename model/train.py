@@ -137,7 +137,7 @@ class _StopRequest:
 
 
 def train(run, progress=True, log=print):
-    """Train `run` (a `checkpoint.Run`: model, optimizer, data, state) up to its max_iters.
+    """Train `run` (a `model.run.Run`: model, optimizer, data, state) up to its max_iters.
 
     Returns the final losses. Writes metrics.jsonl and checkpoints into `run.dir`.
     """

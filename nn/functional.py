@@ -1,8 +1,9 @@
 """The stateless functions behind the layers, with PyTorch's names (`torch.nn.functional`).
 
 Each checks its arguments (a wrong shape fails here, with the shapes in the message, rather
-than deep inside NumPy) and runs one fused engine op from `nn/fused.py`, `engine/gelu.py`,
-`nn/attention.py` or `nn/loss.py`, where forward and backward are derived side by side.
+than deep inside NumPy) and runs one engine op: a fused one from `nn/fused.py`,
+`engine/gelu.py`, `nn/attention.py` or `nn/loss.py`, where forward and backward are derived
+side by side, or for `embedding` the engine's own indexing.
 Shapes: B batch, T time (sequence positions), C channels, V vocabulary, nh heads, hs head size.
 """
 

@@ -204,3 +204,16 @@ def test_cat_and_stack_accept_plain_arrays_among_tensors():
 def test_cat_of_mismatched_shapes_names_the_op_and_shapes():
     with pytest.raises(ValueError, match=r"Cat got shapes \(2, 3\) and \(3, 2\)"):
         engine.cat([Tensor(np.ones((2, 3))), Tensor(np.ones((3, 2)))], axis=0)
+
+
+def test_small_integer_ids_index_a_larger_table():
+    table = Tensor(np.ones((300, 4)), requires_grad=True)
+    ids = np.array([1, 2, 200, 2], dtype=np.uint8)
+    table[ids].sum().backward()
+    assert table.grad[2].tolist() == [2.0] * 4 and table.grad[200].tolist() == [1.0] * 4
+    assert table.grad.sum() == 16
+
+
+def test_gelu_refuses_integer_tensors():
+    with pytest.raises(TypeError, match="floating-point"):
+        Tensor(np.array([1, 2])).gelu()

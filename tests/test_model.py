@@ -171,3 +171,13 @@ def test_generate_refuses_float_prompts_and_restores_the_mode():
     with pytest.raises(IndexError, match="999"):
         model.generate(np.array([[1, 999]]), 2)  # 999 is no token: fails inside the loop
     assert model.training
+
+
+def test_attention_maps_check_their_input_like_forward():
+    model = tiny_model()
+    maps = model.attention_maps(random_ids((1, 5)))
+    assert len(maps) == TINY["n_layer"] and maps[0].shape == (1, TINY["n_head"], 5, 5)
+    np.testing.assert_allclose(maps[0].sum(axis=-1), 1.0)
+    assert np.all(np.triu(maps[1][0, 0], k=1) == 0)  # no weight on the future
+    with pytest.raises(ValueError, match="block_size"):
+        model.attention_maps(random_ids((1, 9)))
