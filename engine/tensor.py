@@ -325,9 +325,12 @@ def backprop(root, grad, retain_graph=False):
                 "retain_graph=True to the first backward() to go through it twice"
             )
         if ctx is None or node._retains_grad:
-            # Gradients accumulate across backward calls (as in PyTorch); copied, never aliased.
-            g_own = g.astype(node.dtype, copy=True)
-            node.grad = g_own if node.grad is None else node.grad + g_own
+            # Gradients accumulate across backward calls (as in PyTorch), never aliased: a first
+            # gradient is copied, since an op may have handed the same array to two inputs.
+            if node.grad is None:
+                node.grad = g.astype(node.dtype, copy=True)
+            else:
+                node.grad = node.grad + g.astype(node.dtype, copy=False)
         sent = []
         if ctx is not None:
             input_grads = ctx.backward(g)

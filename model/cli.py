@@ -2,12 +2,12 @@
 
     tinyllm train                      the default run: a char-level GPT on generated stories
     tinyllm train --corpus my.txt --n-layer 6 --out-dir runs/mine
-    tinyllm train --resume runs/default
-    tinyllm sample --run runs/default --prompt "Once upon a time"
+    tinyllm train --resume runs/NAME
+    tinyllm sample --run runs/NAME --prompt "Once upon a time"
     tinyllm tokenizer train --corpus my.txt --vocab-size 1024 --out my.tok
     tinyllm corpus stories --out stories.txt
     tinyllm graph --depth 2 --out graph.svg
-    tinyllm plot --run runs/default
+    tinyllm plot --run runs/NAME
 
 Bad arguments and bad input files end with one line on stderr and exit status 2.
 """

@@ -31,13 +31,15 @@ class TrainConfig:
     corpus_chars: int = 500_000  # size of a generated corpus
     tokenizer: str = "char"  # 'char' or 'bpe'
     vocab_size: int = 512  # for 'bpe' only
-    block_size: int = 64
-    n_layer: int = 4
-    n_head: int = 4
-    n_embd: int = 128
-    dropout: float = 0.0
-    bias: bool = True
-    gelu: str = "tanh"
+    # The model's shape: GPTConfig's fields (but vocab_size, which the tokenizer decides),
+    # with GPTConfig's defaults.
+    block_size: int = GPTConfig.block_size
+    n_layer: int = GPTConfig.n_layer
+    n_head: int = GPTConfig.n_head
+    n_embd: int = GPTConfig.n_embd
+    dropout: float = GPTConfig.dropout
+    bias: bool = GPTConfig.bias
+    gelu: str = GPTConfig.gelu
     batch_size: int = 16
     grad_accum: int = 1
     max_iters: int = 3000

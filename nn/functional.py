@@ -144,11 +144,15 @@ def scaled_dot_product_attention(q, k, v, *, is_causal=True, dropout_p=0.0):
             f"attention: causal mask needs at most as many queries as keys, got "
             f"{q.shape[-2]} queries and {k.shape[-2]} keys"
         )
-    if not 0.0 <= dropout_p <= 1.0:
-        raise ValueError(f"attention dropout_p must be in [0, 1], got {dropout_p}")
+    _check_dropout_p(dropout_p)
     return attention.ScaledDotProductAttention.apply(
         q, k, v, is_causal=is_causal, dropout_p=float(dropout_p), rng=generator()
     )
+
+
+def _check_dropout_p(dropout_p):
+    if not 0.0 <= dropout_p <= 1.0:
+        raise ValueError(f"attention dropout_p must be in [0, 1], got {dropout_p}")
 
 
 def multi_head_self_attention(qkv, n_head, *, is_causal=True, dropout_p=0.0):
@@ -167,8 +171,7 @@ def multi_head_self_attention(qkv, n_head, *, is_causal=True, dropout_p=0.0):
             f"multi_head_self_attention: qkv of shape {qkv.shape} is not (B, T, 3C) with C "
             f"divisible by n_head={n_head}"
         )
-    if not 0.0 <= dropout_p <= 1.0:
-        raise ValueError(f"attention dropout_p must be in [0, 1], got {dropout_p}")
+    _check_dropout_p(dropout_p)
     return attention.MultiHeadSelfAttention.apply(
         qkv, n_head=n_head, is_causal=is_causal, dropout_p=float(dropout_p), rng=generator()
     )
