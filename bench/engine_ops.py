@@ -19,7 +19,7 @@ import numpy as np
 
 import engine
 from engine import Tensor
-from engine.ops import add_rows
+from engine.shape_ops import add_rows
 
 
 def seconds_per_call(fn, min_time=0.1, repeats=5):

@@ -24,9 +24,8 @@ from pathlib import Path
 import numpy as np
 
 import engine
-import nn
 from model.run import Run
-from model.train import TrainConfig, train
+from model.train import TrainConfig, train, train_step
 
 SHAKESPEARE = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare.txt"
 BABY_GPT = dict(block_size=64, n_layer=4, n_head=4, n_embd=128, batch_size=12, bias=False,
@@ -52,7 +51,7 @@ def flops_per_step(model, config):
     12 n_layer T C (the PaLM paper's estimate), times the tokens of a step."""
     c = model.config
     per_token = 6 * model.num_params() + 12 * c.n_layer * c.block_size * c.n_embd
-    return per_token * config.batch_size * config.block_size
+    return per_token * config.batch_size * c.block_size
 
 
 def time_steps(step, warmup=5, repeats=30):
@@ -68,17 +67,11 @@ def time_steps(step, warmup=5, repeats=30):
 
 
 def tinyllm_step_fn(run):
-    model, optimizer, config = run.model, run.optimizer, run.config
-    params = list(model.parameters())
-    rng = np.random.default_rng(0)
+    config, rng = run.config, np.random.default_rng(0)
 
     def step():
-        x, y = run.data.get_batch("train", config.batch_size, rng)
-        _, loss = model(x, y)
-        loss.backward()
-        nn.utils.clip_grad_norm_(params, config.grad_clip)
-        optimizer.step()
-        optimizer.zero_grad()
+        batch = run.data.get_batch("train", config.batch_size, rng)
+        train_step(run.model, run.optimizer, [batch], config.grad_clip)
 
     return step
 
@@ -87,7 +80,7 @@ def torch_step_seconds(run):
     """The same model's step in PyTorch, timed in a process of its own; None without PyTorch."""
     if importlib.util.find_spec("torch") is None:
         return None
-    options = {**run.model.config.to_dict(), **asdict(run.config)}
+    options = {**asdict(run.config), **run.model.config.to_dict()}
     script = Path(__file__).with_name("torch_gpt.py")
     result = subprocess.run([sys.executable, str(script), json.dumps(options)],
                             capture_output=True, text=True, check=True)  # fmt: skip
@@ -109,12 +102,12 @@ def main():
     corpus = str(SHAKESPEARE) if SHAKESPEARE.is_file() else "stories"
     print(f"corpus: {corpus if corpus == 'stories' else SHAKESPEARE.name}")
     with tempfile.TemporaryDirectory() as tmp:
-        config = TrainConfig(corpus=corpus, out_dir=str(Path(tmp) / "run"), **BABY_GPT)
+        config = TrainConfig.from_flags(corpus=corpus, out_dir=str(Path(tmp) / "run"), **BABY_GPT)
         run = Run.create(config)
         peak = matmul_peak_gflops()
         seconds = time_steps(tinyllm_step_fn(run))
         flops = flops_per_step(run.model, config)
-        tokens = config.batch_size * config.block_size
+        tokens = config.batch_size * config.model.block_size
         print(f"\n{'':24}{'ms/step':>10}{'tokens/s':>12}{'GFLOP/s':>10}{'% of peak':>11}")
         print(
             f"{'tinyllm':24}{seconds * 1e3:>10.1f}{tokens / seconds:>12,.0f}"
@@ -146,7 +139,9 @@ def main():
 
     if not args.quick:
         with tempfile.TemporaryDirectory() as tmp:
-            config = TrainConfig(corpus=corpus, out_dir=str(Path(tmp) / "run"), **BABY_GPT)
+            config = TrainConfig.from_flags(
+                corpus=corpus, out_dir=str(Path(tmp) / "run"), **BABY_GPT
+            )
             run = Run.create(config)
             start = time.perf_counter()
             losses = train(run, progress=False, log=print)

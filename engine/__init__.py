@@ -10,7 +10,7 @@ array([2., 4., 6.], dtype=float32)
 
 import numpy as np
 
-from engine import ops
+from engine import shape_ops
 from engine.gradcheck import GradcheckError, gradcheck
 from engine.memory import keep_freed_memory
 from engine.modes import detect_anomaly, is_grad_enabled, module_scope, no_grad
@@ -24,12 +24,12 @@ def _tensors(values):
 
 def cat(tensors, axis=0):
     """Join tensors along an existing axis (as `np.concatenate`)."""
-    return ops.Cat.apply(*_tensors(tensors), axis=axis)
+    return shape_ops.Cat.apply(*_tensors(tensors), axis=axis)
 
 
 def stack(tensors, axis=0):
     """Join same-shaped tensors along a new axis (as `np.stack`)."""
-    return ops.Stack.apply(*_tensors(tensors), axis=axis)
+    return shape_ops.Stack.apply(*_tensors(tensors), axis=axis)
 
 
 def where(cond, a, b):
@@ -37,7 +37,7 @@ def where(cond, a, b):
     cond = cond.data if isinstance(cond, Tensor) else np.asarray(cond)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = Tensor(a)  # the op takes the dtype for plain numbers from a Tensor operand
-    return ops.Where.apply(a, b, cond=cond)
+    return shape_ops.Where.apply(a, b, cond=cond)
 
 
 __all__ = [

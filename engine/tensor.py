@@ -12,8 +12,8 @@ Two rules keep the whole engine small:
   the broadcast shape, and the engine sums them down to each input's own shape.
 - Gradients from several uses of a tensor are added (`b = a + a` gives `a` two contributions).
 
-The ops themselves live in `engine/ops.py` (GELU, with its error function, in `engine/gelu.py`),
-each with its forward and backward side by side.
+The ops themselves live in `engine/ops.py` (arithmetic) and `engine/shape_ops.py` (moving
+elements), each with its forward and backward side by side.
 """
 
 import numpy as np
@@ -98,8 +98,9 @@ class Tensor:
     def grad_fn(self):
         """The `Function` node that produced this tensor, or None for a leaf (as in PyTorch).
 
-        `t.grad_fn.name` is the op's name and `t.grad_fn.inputs` the tensors it read, so the
-        graph can be walked from any tensor back to its leaves (viz/ draws it that way).
+        `t.grad_fn.name` is the op's name and `t.grad_fn.inputs` the tensors it read (None in
+        the place of an optional input left out, such as a missing bias), so the graph can be
+        walked from any tensor back to its leaves (viz/ draws it that way).
         """
         if self._ctx is _RELEASED:
             raise RuntimeError(
@@ -182,7 +183,7 @@ class Tensor:
         return ops.Pow.apply(self, exponent=exponent)
 
     def __getitem__(self, index):
-        return ops.GetItem.apply(self, index=index)
+        return shape_ops.GetItem.apply(self, index=index)
 
     def sum(self, axis=None, keepdims=False):
         """Sum over `axis` (None: every axis; an int or a tuple), as `np.sum`."""
@@ -205,34 +206,35 @@ class Tensor:
     def sqrt(self):
         return ops.Sqrt.apply(self)
 
+    def erf(self):
+        """The error function, elementwise (as `torch.erf`)."""
+        return ops.Erf.apply(self)
+
     def tanh(self):
-        return ops.Tanh.apply(self)
+        return ops.TanhOp.apply(self)
 
     def sigmoid(self):
-        return ops.Sigmoid.apply(self)
+        return ops.SigmoidOp.apply(self)
 
     def relu(self):
-        return ops.ReLU.apply(self)
-
-    def gelu(self, approximate="tanh"):
-        if approximate not in ("tanh", "none"):
-            raise ValueError(f"gelu: approximate must be 'tanh' or 'none', got {approximate!r}")
-        if self.dtype.kind != "f":
-            raise TypeError(f"gelu needs a floating-point tensor, got dtype {self.dtype}")
-        return gelu.GELU.apply(self, approximate=approximate)
+        return ops.ReLUOp.apply(self)
 
     def softmax(self, axis=-1):
         """exp(x) / sum(exp(x)) along `axis`, stable for large |x| and -inf entries."""
-        return ops.Softmax.apply(self, axis=axis)
+        return ops.SoftmaxOp.apply(self, axis=axis)
 
     def log_softmax(self, axis=-1):
         """log(softmax(x)) along `axis`, computed without taking the log of a small number."""
-        return ops.LogSoftmax.apply(self, axis=axis)
+        return ops.LogSoftmaxOp.apply(self, axis=axis)
 
     def reshape(self, *shape):
         """The same data in another shape (one entry may be -1), as `np.reshape`."""
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
-        return ops.Reshape.apply(self, shape=tuple(shape))
+        return shape_ops.Reshape.apply(self, shape=tuple(shape))
+
+    def view(self, *shape):
+        """`reshape`, under PyTorch's name for it (NumPy makes a view whenever it can)."""
+        return self.reshape(*shape)
 
     def transpose(self, axis1, axis2):
         """Swap two axes, as `torch.transpose`."""
@@ -241,23 +243,23 @@ class Tensor:
                 raise ValueError(f"transpose: axis {axis} is out of range for shape {self.shape}")
         axes = list(range(self.ndim))
         axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
-        return ops.Permute.apply(self, axes=tuple(axes))
+        return shape_ops.Permute.apply(self, axes=tuple(axes))
 
     def permute(self, *axes):
         """Reorder every axis: output axis i is input axis axes[i]."""
         axes = axes[0] if len(axes) == 1 and isinstance(axes[0], tuple | list) else axes
-        return ops.Permute.apply(self, axes=tuple(axes))
+        return shape_ops.Permute.apply(self, axes=tuple(axes))
 
     @property
     def T(self):
         if self.ndim != 2:
             raise ValueError(f".T needs a 2-D tensor, got shape {self.shape}; use permute()")
-        return ops.Permute.apply(self, axes=(1, 0))
+        return shape_ops.Permute.apply(self, axes=(1, 0))
 
     def masked_fill(self, mask, value):
         """Where `mask` is True, `value`; elsewhere this tensor. `mask` broadcasts to self."""
         mask = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
-        return ops.MaskedFill.apply(self, mask=mask, value=value)
+        return shape_ops.MaskedFill.apply(self, mask=mask, value=value)
 
     # ---- autograd ----------------------------------------------------------------------------
     def backward(self, grad=None, retain_graph=False):
@@ -303,7 +305,9 @@ class Tensor:
             stack.append((node, True))
             ctx = node._ctx
             if ctx is not None and ctx is not _RELEASED:
-                stack.extend((inp, False) for inp in ctx.inputs if inp.requires_grad)
+                stack.extend(
+                    (inp, False) for inp in ctx.inputs if inp is not None and inp.requires_grad
+                )
         return reversed(order)
 
 
@@ -335,9 +339,10 @@ def backprop(root, grad, retain_graph=False):
         if ctx is not None:
             input_grads = ctx.backward(g)
             if modes.anomaly:
-                modes.check_finite(ctx, "backward", [g], input_grads, [t.shape for t in ctx.inputs])
+                shapes = [t.shape for t in ctx.inputs if t is not None]
+                modes.check_finite(ctx, "backward", [g], input_grads, shapes)
             for inp, g_inp in zip(ctx.inputs, input_grads, strict=True):
-                if g_inp is None or not inp.requires_grad:
+                if g_inp is None or inp is None or not inp.requires_grad:
                     continue
                 if g_inp.shape != inp.shape:
                     g_inp = unbroadcast(g_inp, inp.shape)
@@ -368,23 +373,28 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **options):
-        """Run the op on tensors (or numbers) and, when needed, record it in the graph."""
+        """Run the op on tensors (or numbers) and, when needed, record it in the graph.
+
+        An input may be None, an optional operand left out (a layer without bias): forward
+        gets None for it, and backward returns None in its place.
+        """
         like = next((x.data for x in inputs if isinstance(x, Tensor)), None)
         if like is None:
             raise TypeError(f"{cls.__name__} needs at least one Tensor among its inputs")
-        tensors = [x if isinstance(x, Tensor) else Tensor(as_array(x, like)) for x in inputs]
+        tensors = [
+            x if x is None or isinstance(x, Tensor) else Tensor(as_array(x, like)) for x in inputs
+        ]
+        given = [t for t in tensors if t is not None]
         fn = cls()
-        fn.needs_grad = [t.requires_grad for t in tensors]
+        fn.needs_grad = [t is not None and t.requires_grad for t in tensors]
         try:
-            out = Tensor(fn.forward(*[t.data for t in tensors], **options))
+            out = Tensor(fn.forward(*[t if t is None else t.data for t in tensors], **options))
         except ValueError as error:  # e.g. shapes that do not broadcast: say which op and shapes
-            shapes = " and ".join(str(t.shape) for t in tensors)
+            shapes = " and ".join(str(t.shape) for t in given)
             raise ValueError(f"{cls.__name__} got shapes {shapes}: {error}") from error
         if modes.anomaly:
-            arrays = [t.data for t in tensors] + [
-                v for v in options.values() if isinstance(v, float)
-            ]
-            modes.check_finite(fn, "forward", arrays, [out.data], [t.shape for t in tensors])
+            arrays = [t.data for t in given] + [v for v in options.values() if isinstance(v, float)]
+            modes.check_finite(fn, "forward", arrays, [out.data], [t.shape for t in given])
         if modes.grad_enabled and any(fn.needs_grad):
             fn.inputs, fn.options = tensors, options
             out.requires_grad, out._ctx, out._scope = True, fn, modes.scope
@@ -399,4 +409,4 @@ class Function:
 
 # The ops subclass Function, so they are imported once it exists; Tensor's methods look them up
 # when called.
-from engine import gelu, ops  # noqa: E402
+from engine import ops, shape_ops  # noqa: E402

@@ -4,37 +4,23 @@ A safetensors file is an 8-byte little-endian header length, a JSON header (each
 dtype, shape and byte range, plus a `__metadata__` dict of strings) and the raw bytes. No
 pickle anywhere: loading a checkpoint can never run code.
 
-Atomic writes: each file is written to a temporary name beside its target, flushed to disk,
-then renamed over it. A rename is atomic, so a crash leaves the old file or the new one,
-never half of one.
+Every file is written atomically (`engine.files.write_atomic`): a crash leaves the old file
+or the new one, never half of one.
 """
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import safetensors.numpy
+
+from engine.files import write_atomic
 
 FORMAT = "tinyllm"
 
 
 class CheckpointError(ValueError):
     """A checkpoint file is missing, damaged, or does not belong where it was loaded."""
-
-
-def write_atomic(path, data):
-    """Write bytes or text to `path` so that readers see the old or the new file, never a mix."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)  # only still there when writing failed
 
 
 def save_arrays(path, arrays, metadata):

@@ -15,43 +15,13 @@ Bad arguments and bad input files end with one line on stderr and exit status 2.
 import argparse
 import sys
 from dataclasses import fields
-from pathlib import Path
 
 import numpy as np
 
+from engine.files import write_atomic
 from model import corpus
+from model.gpt import GPTConfig
 from model.train import TrainConfig
-
-TRAIN_HELP = {
-    "out_dir": "run directory for checkpoints, metrics and samples (default: a new "
-    "runs/YYYYMMDD-HHMMSS)",
-    "corpus": "'stories' or 'addition' (generated), or the path of a UTF-8 text file",
-    "corpus_chars": "characters of generated corpus",
-    "tokenizer": "'char' (one token per character) or 'bpe' (byte-level BPE)",
-    "vocab_size": "vocabulary size of the BPE tokenizer (with --tokenizer bpe)",
-    "block_size": "context length in tokens",
-    "n_layer": "number of transformer blocks",
-    "n_head": "attention heads per block",
-    "n_embd": "width of the residual stream (divisible by --n-head)",
-    "dropout": "dropout probability while training",
-    "bias": "biases in Linear and LayerNorm layers",
-    "gelu": "GELU form: 'tanh' (GPT-2) or 'none' (exact erf)",
-    "batch_size": "sequences per micro-batch",
-    "grad_accum": "micro-batches whose gradients add up to one optimizer step",
-    "max_iters": "optimizer steps in all",
-    "lr": "peak learning rate, reached after warmup",
-    "min_lr": "learning rate at the end of the cosine decay",
-    "warmup_iters": "steps of linear learning-rate warmup",
-    "lr_decay_iters": "step at which the cosine decay reaches --min-lr",
-    "weight_decay": "AdamW weight decay for matrices and embeddings",
-    "beta1": "AdamW beta1",
-    "beta2": "AdamW beta2",
-    "grad_clip": "clip the gradient's global L2 norm to this (0: no clipping)",
-    "eval_interval": "steps between evaluations and checkpoints",
-    "eval_batches": "batches per split in each evaluation",
-    "log_interval": "steps between lines in metrics.jsonl",
-    "seed": "seed of every random draw in the run",
-}
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -71,20 +41,15 @@ def build_parser():
         help="train a GPT (no arguments: the default run)",
         description="Train a GPT. Every flag defaults to the default run.",
     )
-    defaults = TrainConfig()
-    for f in fields(TrainConfig):
-        default = getattr(defaults, f.name)
+    model_fields = [f for f in fields(GPTConfig) if f.name != "vocab_size"]  # the tokenizer's
+    run_fields = [f for f in fields(TrainConfig) if f.name != "model"]
+    for f in model_fields + run_fields:
+        default = f.default
         flag = "--" + f.name.replace("_", "-")
-        help_text = TRAIN_HELP[f.name]
-        if f.name != "out_dir":
-            help_text += f" (default: {default})"
+        help_text = f.metadata["help"] + ("" if f.name == "out_dir" else f" (default: {default})")
         if isinstance(default, bool):
-            train.add_argument(
-                flag,
-                action=argparse.BooleanOptionalAction,
-                default=argparse.SUPPRESS,
-                help=help_text,
-            )
+            action = argparse.BooleanOptionalAction
+            train.add_argument(flag, action=action, default=argparse.SUPPRESS, help=help_text)
         else:
             train.add_argument(
                 flag,
@@ -136,7 +101,7 @@ def build_parser():
         "--chars",
         type=int,
         default=TrainConfig.corpus_chars,
-        help=f"size in characters (default: {TrainConfig.corpus_chars})",
+        help=f"size in characters (default: {TrainConfig.corpus_chars:,})",
     )
     corpus_cmd.add_argument("--seed", type=int, default=0, help="default: 0")
 
@@ -144,6 +109,12 @@ def build_parser():
     graph.add_argument("--run", metavar="DIR", help="a trained run (default: the default model)")
     graph.add_argument("--depth", type=int, default=2, help="module nesting shown (default: 2)")
     graph.add_argument("--rules", action="store_true", help="write backward rules on edges")
+    graph.add_argument(
+        "--fused",
+        action="store_true",
+        help="draw the fused kernels that training runs (default: the reference math, every "
+        "matmul, mask and softmax shown)",
+    )
     graph.add_argument("--out", default="graph.svg", help=".svg, .png or .pdf (default: graph.svg)")
 
     plot = commands.add_parser("plot", help="loss curve, attention and embeddings of a run")
@@ -166,7 +137,8 @@ def cmd_train(args):
     from model.run import Run
     from model.train import train
 
-    overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name in args}
+    names = [f.name for f in fields(GPTConfig) + fields(TrainConfig)]
+    overrides = {name: getattr(args, name) for name in names if name in args}
     if args.resume:
         changed = sorted(set(overrides) - {"max_iters"})
         if changed:
@@ -174,7 +146,7 @@ def cmd_train(args):
         run = Run.resume(args.resume, overrides.get("max_iters"))
         print(f"Resuming {args.resume} at step {run.step}")
     else:
-        run = Run.create(TrainConfig(**overrides))
+        run = Run.create(TrainConfig.from_flags(**overrides))
     print(
         f"{run.model.num_params():,} parameters; {len(run.data.train):,} training tokens; "
         f"vocabulary {run.tokenizer.vocab_size}; run directory {run.dir}"
@@ -225,7 +197,7 @@ def cmd_tokenizer(args):
 def cmd_corpus(args):
     """`tinyllm corpus`: write a generated corpus to a text file."""
     text, _ = corpus.get_corpus(args.name, seed=args.seed, n_chars=args.chars)
-    Path(args.out).write_text(text, encoding="utf-8")
+    write_atomic(args.out, text)
     print(f"wrote {args.out}: {len(text):,} characters")
     return 0
 
@@ -234,7 +206,7 @@ def cmd_graph(args):
     """`tinyllm graph`: render a model's loss graph."""
     from model.report import draw_model_graph
 
-    print(draw_model_graph(args.run, args.out, depth=args.depth, rules=args.rules))
+    print(draw_model_graph(args.run, args.out, args.depth, args.rules, args.fused))
     return 0
 
 

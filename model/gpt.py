@@ -11,7 +11,7 @@ reader can line them up with any other GPT-2 code.
 """
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -19,27 +19,32 @@ import engine
 import nn
 import nn.functional as F
 from model.sample import generate
-from nn.attention import causal_mask
 
 
 @dataclass
 class GPTConfig:
-    """The shape of a GPT. `gelu="none"` picks the exact erf GELU instead of GPT-2's tanh form."""
+    """The shape of a GPT. Each field's help is the `tinyllm train` flag's of the same name."""
 
-    vocab_size: int
-    block_size: int = 64
-    n_layer: int = 4
-    n_head: int = 4
-    n_embd: int = 128
-    dropout: float = 0.0
-    bias: bool = True
-    gelu: str = "tanh"
+    vocab_size: int = field(
+        default=50257, metadata={"help": "tokens in the vocabulary (a run takes its tokenizer's)"}
+    )
+    block_size: int = field(default=64, metadata={"help": "context length in tokens"})
+    n_layer: int = field(default=4, metadata={"help": "number of transformer blocks"})
+    n_head: int = field(default=4, metadata={"help": "attention heads per block"})
+    n_embd: int = field(
+        default=128, metadata={"help": "width of the residual stream (divisible by --n-head)"}
+    )
+    dropout: float = field(default=0.0, metadata={"help": "dropout probability while training"})
+    bias: bool = field(default=True, metadata={"help": "biases in Linear and LayerNorm layers"})
+    gelu: str = field(
+        default="tanh", metadata={"help": "GELU form: 'tanh' (GPT-2) or 'none' (exact erf)"}
+    )
 
     def __post_init__(self):
-        for field in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            value = getattr(self, field)
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+            value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"GPTConfig.{field} must be a positive int, got {value!r}")
+                raise ValueError(f"GPTConfig.{name} must be a positive int, got {value!r}")
         if self.n_embd % self.n_head != 0:
             raise ValueError(
                 f"GPTConfig.n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})"
@@ -57,51 +62,43 @@ class GPTConfig:
 class CausalSelfAttention(nn.Module):
     """Multi-head self-attention where each position attends to itself and the past only.
 
-    One fused projection `c_attn` makes queries, keys and values for all heads at once
-    (C -> 3C, split q|k|v); each head works on C / n_head channels; `c_proj` mixes the heads.
+    One projection `c_attn` makes queries, keys and values for all heads at once (C -> 3C,
+    q | k | v); each head works on hs = C / n_head channels; `c_proj` mixes the heads.
     """
 
     def __init__(self, config):
         super().__init__()
-        self.n_head = config.n_head
+        self.n_head, self.n_embd = config.n_head, config.n_embd
         self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.attn_dropout = config.dropout
         self.resid_dropout = nn.Dropout(config.dropout)
 
-    def heads(self, x):
-        """q, k, v of shape (B, nh, T, hs) from x (B, T, C)."""
-        B, T, C = x.shape
-        qkv = self.c_attn(x).reshape(B, T, 3, self.n_head, C // self.n_head)
-        qkv = qkv.permute(2, 0, 3, 1, 4)  # (3, B, nh, T, hs)
-        return qkv[0], qkv[1], qkv[2]
-
     def forward(self, x, cache=None):
-        """x (B, T, C) -> (B, T, C). With a `cache` (a dict), keys and values of earlier
-        positions are read from it and this call's are appended: the KV cache of sampling.
-        Without one, the same steps (split into heads, attend, merge) run as one fused op."""
-        dropout_p = self.attn_dropout if self.training else 0.0
-        if cache is None:
-            qkv = self.c_attn(x)  # (B, T, 3C): q | k | v
-            y = F.multi_head_self_attention(qkv, self.n_head, dropout_p=dropout_p)  # (B, T, C)
-            return self.resid_dropout(self.c_proj(y))
+        """x (B, T, C) -> (B, T, C). With a `cache` (a KVCache), the queries also see the keys
+        and values of the positions before x, and x's are added to them."""
         B, T, C = x.shape
-        q, k, v = self.heads(x)
-        if "k" in cache:
-            k = engine.cat([cache["k"], k], axis=2)
-            v = engine.cat([cache["v"], v], axis=2)
-        cache["k"], cache["v"] = k, v
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout_p)
-        y = y.permute(0, 2, 1, 3).reshape(B, T, C)  # re-assemble the heads side by side
-        return self.resid_dropout(self.c_proj(y))
+        q, k, v = self.split_heads(self.c_attn(x))  # 3 × (B, nh, T, hs)
+        if cache is not None:
+            k, v = cache.update(k, v)  # (B, nh, past + T, hs)
+        # A cache takes T > 1 positions only when empty (the prompt), so causal is the right
+        # mask then, and a single new query sees everything before it: no mask.
+        dropout_p = self.attn_dropout if self.training else 0.0
+        y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=T > 1)
+        y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, nh, hs) -> heads side by side
+        return self.resid_dropout(self.c_proj(y))  # (B, T, C)
+
+    def split_heads(self, qkv):
+        """(B, T, 3C) -> q, k, v, each (B, nh, T, hs): the heads of the packed projection."""
+        B, T, _ = qkv.shape
+        heads = qkv.view(B, T, 3, self.n_head, self.n_embd // self.n_head)  # (B, T, 3, nh, hs)
+        heads = heads.permute(2, 0, 3, 1, 4)  # (3, B, nh, T, hs)
+        return heads[0], heads[1], heads[2]
 
     def attention_weights(self, x):
-        """The softmax attention of every head, (B, nh, T, T), for pictures (no gradient)."""
-        with engine.no_grad():
-            q, k, _ = self.heads(x)
-            T = x.shape[1]
-            scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))
-            return (scores + causal_mask(T, T, scores.dtype)).softmax(axis=-1).data
+        """x (B, T, C) -> (B, nh, T, T): how each head's queries spread over the keys."""
+        q, k, _ = self.split_heads(self.c_attn(x))
+        return F.attention_weights(q, k, is_causal=True)
 
 
 class MLP(nn.Module):
@@ -135,60 +132,56 @@ class Block(nn.Module):
         return x + self.mlp(self.ln_2(x))
 
 
-class Transformer(nn.Module):
-    """The container nanoGPT calls `transformer`, so parameter names match GPT-2's."""
-
-    def __init__(self, config):
-        super().__init__()
-        self.wte = nn.Embedding(config.vocab_size, config.n_embd)
-        self.wpe = nn.Embedding(config.block_size, config.n_embd)
-        self.drop = nn.Dropout(config.dropout)
-        self.h = nn.ModuleList([Block(config) for _ in range(config.n_layer)])
-        self.ln_f = nn.LayerNorm(config.n_embd, bias=config.bias)
-
-
 class GPT(nn.Module):
     """The language model: `logits, loss = model(idx, targets)`."""
 
     def __init__(self, config):
         super().__init__()
         self.config = config
-        self.transformer = Transformer(config)
+        self.transformer = nn.ModuleDict(
+            dict(
+                wte=nn.Embedding(config.vocab_size, config.n_embd),
+                wpe=nn.Embedding(config.block_size, config.n_embd),
+                drop=nn.Dropout(config.dropout),
+                h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
+                ln_f=nn.LayerNorm(config.n_embd, bias=config.bias),
+            )
+        )
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.lm_head.weight = self.transformer.wte.weight  # weight tying: one (V, C) matrix
-        self._init_weights()
+        self.apply(self._init_weights)
+        # The residual projections are scaled down by √(2 n_layer), so the residual stream's
+        # variance stays put as the 2 n_layer attention and MLP outputs are added to it.
+        residual_std = 0.02 / math.sqrt(2 * config.n_layer)
+        for block in self.transformer.h:
+            for projection in (block.attn.c_proj, block.mlp.c_proj):
+                nn.init.normal_(projection.weight, std=residual_std)
 
-    def _init_weights(self):
-        """GPT-2's init: N(0, 0.02) weights, zero biases, unit norms, and the residual
-        projections scaled down by sqrt(2 n_layer) so the residual stream's variance stays
-        put as blocks add to it."""
-        residual_std = 0.02 / math.sqrt(2 * self.config.n_layer)
-        for name, p in self.named_parameters():
-            if name.endswith("c_proj.weight"):
-                nn.init.normal_(p, mean=0.0, std=residual_std)
-            elif name.endswith(".weight") and ".ln_" not in name:
-                nn.init.normal_(p, mean=0.0, std=0.02)
-            elif name.endswith(".bias"):
-                nn.init.zeros_(p)
-            else:
-                nn.init.ones_(p)  # LayerNorm weights
+    @staticmethod
+    def _init_weights(module):
+        """GPT-2's init: N(0, 0.02) weights and zero biases for every Linear and Embedding
+        (LayerNorms keep their ones and zeros)."""
+        if isinstance(module, nn.Linear | nn.Embedding):
+            nn.init.normal_(module.weight, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
 
     def num_params(self):
         """Number of parameters, the tied embedding counted once."""
         return sum(p.size for p in self.parameters())
 
-    def forward(self, idx, targets=None, caches=None, start_pos=0):
+    def forward(self, idx, targets=None, caches=None):
         """idx (B, T) int -> logits (B, T, V), and the mean cross-entropy against `targets`
         (B, T) (entries of -1 are ignored), or None without targets.
 
-        `caches` (one dict per block) and `start_pos` (the position of idx's first token) are
-        for sampling with a KV cache; training leaves them out.
+        `caches` (one KVCache per block, from sampling) hold the keys and values of the
+        positions before idx, which then continues them.
         """
-        tr = self.transformer
-        x = self.embed(idx, start_pos)
-        for i, block in enumerate(tr.h):
+        start = 0 if caches is None else caches[0].length
+        x = self.embed(idx, start)  # (B, T, C)
+        for i, block in enumerate(self.transformer.h):
             x = block(x, cache=None if caches is None else caches[i])
-        logits = self.lm_head(tr.ln_f(x))  # (B, T, V)
+        logits = self.lm_head(self.transformer.ln_f(x))  # (B, T, V)
         loss = None if targets is None else F.cross_entropy(logits, targets, ignore_index=-1)
         return logits, loss
 
@@ -205,32 +198,33 @@ class GPT(nn.Module):
         """Extend idx (B, T) by sampled tokens; see `model.sample.generate`."""
         return generate(self, idx, max_new_tokens, temperature, top_k, top_p, seed, use_cache)
 
-    def embed(self, idx, start_pos=0):
-        """Token plus position embeddings: idx (B, T) int -> (B, T, C), after dropout."""
+    def embed(self, idx, start=0):
+        """Token plus position embeddings: idx (B, T) int at positions start, start + 1, ...
+        -> (B, T, C), after dropout."""
         idx = np.asarray(idx.data if isinstance(idx, engine.Tensor) else idx)
         if idx.ndim != 2 or idx.dtype.kind not in "iu":
             raise ValueError(
                 f"GPT input must be a (B, T) integer array, got {idx.dtype} {idx.shape}"
             )
         T = idx.shape[1]
-        if start_pos + T > self.config.block_size:
+        if start + T > self.config.block_size:
             raise ValueError(
-                f"sequence of length {start_pos + T} is longer than block_size "
-                f"{self.config.block_size}"
+                f"sequence of length {start + T} is longer than block_size {self.config.block_size}"
             )
         tr = self.transformer
-        pos = np.arange(start_pos, start_pos + T)
+        pos = np.arange(start, start + T)
         return tr.drop(tr.wte(idx) + tr.wpe(pos))  # (B, T, C) + (T, C)
 
     def attention_maps(self, idx):
-        """Attention weights of every layer for one forward pass: a list of (B, nh, T, T)."""
+        """The attention weights of every layer for idx (B, T), as the model samples (eval
+        mode, no gradient): a list of n_layer arrays (B, nh, T, T)."""
         maps, was_training = [], self.training
-        self.eval()  # the maps of the model as it samples: no dropout
+        self.eval()
         try:
             with engine.no_grad():
                 x = self.embed(idx)
                 for block in self.transformer.h:
-                    maps.append(block.attn.attention_weights(block.ln_1(x)))
+                    maps.append(block.attn.attention_weights(block.ln_1(x)).data)
                     x = block(x)
         finally:
             self.train(was_training)

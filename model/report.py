@@ -4,7 +4,8 @@ from pathlib import Path
 
 import numpy as np
 
-from model import checkpoint, corpus
+from engine.files import write_atomic
+from model import corpus
 from model.run import SAMPLES, Run
 
 
@@ -14,7 +15,7 @@ def final_report(run, num_samples=3, sample_tokens=300, log=print):
     out = run.model.generate(prompt, sample_tokens, temperature=0.8, seed=run.config.seed)
     samples = [run.tokenizer.decode(row.tolist()) for row in out]
     separator = "\n" + "-" * 60 + "\n"
-    checkpoint.write_atomic(run.dir / SAMPLES, separator.join(samples) + "\n")
+    write_atomic(run.dir / SAMPLES, separator.join(samples) + "\n")
     log(separator.join(["Samples:", *samples]))
     val_losses = [m["val_loss"] for m in run.metrics if m.get("val_loss") is not None]
     if val_losses:
@@ -52,8 +53,10 @@ def draw_pictures(run):
     return [losses, graph]
 
 
-def draw_model_graph(run_dir, out, depth=2, rules=False):
-    """Render the loss graph of a run's model (or of a fresh default model) to `out`."""
+def draw_model_graph(run_dir, out, depth=2, rules=False, fused=False):
+    """Render the loss graph of a run's model (or of a fresh default model) to `out`: the
+    reference math of every op, or with `fused` the kernels that training runs."""
+    import nn
     import viz
     from model.gpt import GPT, GPTConfig
 
@@ -61,7 +64,8 @@ def draw_model_graph(run_dir, out, depth=2, rules=False):
         model = GPT(GPTConfig(vocab_size=64))
     else:
         model, _ = Run.load_for_sampling(run_dir)
-    return viz.render_model_graph(model, Path(out), depth=depth, rules=rules)
+    with nn.use_fused(fused):
+        return viz.render_model_graph(model, Path(out), depth=depth, rules=rules)
 
 
 def plot_run(run_dir):

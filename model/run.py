@@ -11,13 +11,13 @@ run_dir/
 
 import hashlib
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 import engine
 import tokenizer as tok
+from engine.files import write_atomic
 from model import checkpoint, corpus
 from model.data import TokenData
 from model.gpt import GPT
@@ -37,21 +37,23 @@ def load_corpus(config):
     """The corpus text and its entropy floor in nats per character (None when unknown)."""
     if config.corpus in corpus.CORPORA:
         return corpus.get_corpus(config.corpus, seed=config.seed, n_chars=config.corpus_chars)
-    return corpus.load_text_corpus(config.corpus, min_chars=10 * (config.block_size + 2)), None
+    min_chars = 10 * (config.model.block_size + 2)
+    return corpus.load_text_corpus(config.corpus, min_chars=min_chars), None
 
 
 class Run:
     """The state of one training run: config, tokenizer, data, model, optimizer, counters."""
 
     def __init__(self, config, text, floor_per_char, tokenizer, run_dir):
+        config = config.with_vocab_size(tokenizer.vocab_size)
         self.config, self.tokenizer, self.dir = config, tokenizer, Path(run_dir)
         self.text_sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
         ids = np.asarray(tokenizer.encode(text), dtype=np.int64)
-        self.data = TokenData(ids, config.block_size)
+        self.data = TokenData(ids, config.model.block_size)
         # Tokenizing loses no information, so the text's entropy spread over its tokens is
         # the per-token floor that no model's loss can beat on average.
         self.floor = None if floor_per_char is None else floor_per_char * len(text) / len(ids)
-        self.model = GPT(config.model_config(tokenizer.vocab_size))
+        self.model = GPT(config.model)
         self.optimizer = make_optimizer(self.model, config)
         # Batches draw from a stream of their own, apart from init's and dropout's.
         self.data_rng = np.random.default_rng([config.seed, 1])
@@ -72,7 +74,7 @@ class Run:
             tokenizer = tok.CharTokenizer.from_text(text)
         else:
             tokenizer = tok.BPETokenizer()
-            tokenizer.train(text, config.vocab_size)
+            tokenizer.train(text, config.bpe_vocab_size)
         return cls(config, text, floor, tokenizer, config.out_dir)
 
     @classmethod
@@ -124,7 +126,7 @@ class Run:
         except (KeyError, TypeError, ValueError) as e:
             raise checkpoint.CheckpointError(f"{run_dir / STATE} has a damaged RNG state") from e
         run.step, run.best_val = step, best_val
-        run.metrics = [m for m in _read_metrics(run_dir / METRICS) if m["step"] <= step]
+        run.metrics = [m for m in read_metrics(run_dir)[0] if m["step"] <= step]
         return run
 
     @staticmethod
@@ -145,7 +147,7 @@ class Run:
         checkpoint.save_arrays(self.dir / OPTIMIZER, optimizer["state"], metadata)
         self.tokenizer.save(self.dir / TOKENIZER)
         state = {
-            "config": asdict(self.config),
+            "config": self.config.to_dict(),
             "step": self.step,
             "best_val": self.best_val,
             "entropy_floor": self.floor,
@@ -153,7 +155,7 @@ class Run:
             "data_rng": self.data_rng.bit_generator.state,
             "engine_rng": engine.get_rng_state(),
         }
-        checkpoint.write_atomic(self.dir / STATE, json.dumps(state, indent=2))
+        write_atomic(self.dir / STATE, json.dumps(state, indent=2))
         self._write_metrics()
 
     def log_metrics(self, **values):
@@ -163,7 +165,7 @@ class Run:
 
     def _write_metrics(self):
         lines = "".join(json.dumps(m) + "\n" for m in self.metrics)
-        checkpoint.write_atomic(self.dir / METRICS, lines)
+        write_atomic(self.dir / METRICS, lines)
 
     def last_eval_step(self):
         """The step of the latest evaluation in the metrics, -1 before the first."""
@@ -174,11 +176,18 @@ class Run:
         return "" if self.floor is None else f" (entropy floor {self.floor:.4f})"
 
 
-def _read_metrics(path):
-    """The lines of a metrics.jsonl file (none if it is missing); errors name the file."""
+def read_metrics(run_dir):
+    """(rows of run_dir/metrics.jsonl, the corpus's entropy floor from state.json or None).
+
+    Errors name the file: a missing metrics.jsonl, or one that is not JSON lines.
+    """
+    path = Path(run_dir) / METRICS
     if not path.is_file():
-        return []
+        raise FileNotFoundError(f"no {METRICS} in run directory {str(run_dir)!r}")
     try:
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise checkpoint.CheckpointError(f"{path} is not valid JSON lines ({e})") from e
+    state_path = Path(run_dir) / STATE
+    floor = checkpoint.read_json(state_path).get("entropy_floor") if state_path.is_file() else None
+    return rows, floor

@@ -2,11 +2,12 @@
 
 Each step turns the logits at the last position into a distribution (temperature, top-k,
 top-p), draws a token and appends it. Without a cache every step re-runs the whole context;
-with one, each block keeps the keys and values of the positions it has already seen, so a step
-only computes the new token's. Positions are learned and absolute, so once the context is
-longer than `block_size` it is cropped to the last `block_size` tokens, whose positions all
-shift with every new token: no cached key stays valid, and from then on each step re-runs the
-cropped context, exactly as the plain sampler does.
+with one (`KVCache`), each block keeps the keys and values of the positions it has already
+seen, so a step only computes the new token's, through the very attention code training runs.
+Positions are learned and absolute, so once the context is longer than `block_size` it is
+cropped to the last `block_size` tokens, whose positions all shift with every new token: no
+cached key stays valid, and from then on each step re-runs the cropped context, exactly as the
+plain sampler does.
 """
 
 import numpy as np
@@ -77,20 +78,42 @@ def generate(
         model.train(was_training)
 
 
+class KVCache:
+    """The keys and values one attention layer has computed so far, each (B, nh, length, hs).
+
+    It takes the prompt in one call, then one new position per call: the only two cases in
+    which the causal mask that attention applies is the right one.
+    """
+
+    def __init__(self):
+        self.k = self.v = None
+
+    @property
+    def length(self):
+        """How many positions the cache holds."""
+        return 0 if self.k is None else self.k.shape[2]
+
+    def update(self, k, v):
+        """Append this call's k, v (B, nh, T, hs); returns every position's, (B, nh, length, hs)."""
+        if self.k is not None:
+            if k.shape[2] != 1:
+                raise ValueError(f"a filled KV cache takes one position per call, got {k.shape[2]}")
+            k, v = engine.cat([self.k, k], axis=2), engine.cat([self.v, v], axis=2)
+        self.k, self.v = k, v
+        return k, v
+
+
 def _sample_loop(model, idx, max_new_tokens, temperature, top_k, top_p, rng, use_cache):
     block_size = model.config.block_size
-    caches, cached_len = None, 0  # cached_len: how many positions the cache holds
+    caches = None
     for _ in range(max_new_tokens):
         context = idx[:, -block_size:]
-        fits = idx.shape[1] <= block_size
-        if use_cache and fits and caches is not None:
-            logits, _ = model(context[:, cached_len:], caches=caches, start_pos=cached_len)
-        elif use_cache and fits:
-            caches = [{} for _ in range(model.config.n_layer)]
-            logits, _ = model(context, caches=caches)
+        if use_cache and idx.shape[1] <= block_size:
+            if caches is None:
+                caches = [KVCache() for _ in range(model.config.n_layer)]
+            logits, _ = model(context[:, caches[0].length :], caches=caches)
         else:
             logits, _ = model(context)  # the plain sampler, and every cropped context
-        cached_len = context.shape[1]
         last = logits.data[:, -1, :]
         if temperature == 0:
             token = last.argmax(axis=-1)

@@ -3,16 +3,16 @@
     for step in range(start, max_iters):
         lr = warmup-then-cosine(step)
         every eval_interval: mean train/val loss over eval_batches, save a checkpoint
-        grad_accum times: x, y = random windows;  loss(model(x), y).backward()
-        clip the gradient's global norm; AdamW step; zero the gradients
+        train_step: grad_accum micro-batches forward and backward, clip, AdamW step, zero grads
 
 Everything random (init, dropout, batches) flows from `seed`, and a checkpoint saves every
 generator's state, so a run resumed from a checkpoint continues bit for bit.
 """
 
+import math
 import signal
 import time
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 from tqdm import tqdm
@@ -22,41 +22,46 @@ import nn
 from model.gpt import GPTConfig
 
 
+def _knob(default, help):
+    """A TrainConfig field whose help is the `tinyllm train` flag's."""
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass
 class TrainConfig:
-    """Every knob of a run; each is a `tinyllm train --flag` of the same name."""
+    """Every knob of a run. Each field, and each of `model`'s (but vocab_size, which the
+    tokenizer decides), is a `tinyllm train --flag` of the same name."""
 
-    out_dir: str = ""  # empty: a new folder runs/YYYYMMDD-HHMMSS
-    corpus: str = "stories"  # 'stories', 'addition', or a path to a UTF-8 text file
-    corpus_chars: int = 500_000  # size of a generated corpus
-    tokenizer: str = "char"  # 'char' or 'bpe'
-    vocab_size: int = 512  # for 'bpe' only
-    # The model's shape: GPTConfig's fields (but vocab_size, which the tokenizer decides),
-    # with GPTConfig's defaults.
-    block_size: int = GPTConfig.block_size
-    n_layer: int = GPTConfig.n_layer
-    n_head: int = GPTConfig.n_head
-    n_embd: int = GPTConfig.n_embd
-    dropout: float = GPTConfig.dropout
-    bias: bool = GPTConfig.bias
-    gelu: str = GPTConfig.gelu
-    batch_size: int = 16
-    grad_accum: int = 1
-    max_iters: int = 3000
-    lr: float = 2e-3
-    min_lr: float = 2e-4
-    warmup_iters: int = 100
-    lr_decay_iters: int = 3000
-    weight_decay: float = 0.1
-    beta1: float = 0.9
-    beta2: float = 0.99
-    grad_clip: float = 1.0
-    eval_interval: int = 500
-    eval_batches: int = 20
-    log_interval: int = 10
-    seed: int = 1337
+    model: GPTConfig = field(default_factory=GPTConfig)
+    out_dir: str = _knob(
+        "",
+        "run directory for checkpoints, metrics and samples (default: a new runs/YYYYMMDD-HHMMSS)",
+    )
+    corpus: str = _knob(
+        "stories", "'stories' or 'addition' (generated), or the path of a UTF-8 text file"
+    )
+    corpus_chars: int = _knob(500_000, "characters of generated corpus")
+    tokenizer: str = _knob("char", "'char' (one token per character) or 'bpe' (byte-level BPE)")
+    bpe_vocab_size: int = _knob(512, "vocabulary size of the BPE tokenizer (with --tokenizer bpe)")
+    batch_size: int = _knob(16, "sequences per micro-batch")
+    grad_accum: int = _knob(1, "micro-batches whose gradients add up to one optimizer step")
+    max_iters: int = _knob(3000, "optimizer steps in all")
+    lr: float = _knob(2e-3, "peak learning rate, reached after warmup")
+    min_lr: float = _knob(2e-4, "learning rate at the end of the cosine decay")
+    warmup_iters: int = _knob(100, "steps of linear learning-rate warmup")
+    lr_decay_iters: int = _knob(3000, "step at which the cosine decay reaches --min-lr")
+    weight_decay: float = _knob(0.1, "AdamW weight decay for matrices and embeddings")
+    beta1: float = _knob(0.9, "AdamW beta1")
+    beta2: float = _knob(0.99, "AdamW beta2")
+    grad_clip: float = _knob(1.0, "clip the gradient's global L2 norm to this (0: no clipping)")
+    eval_interval: int = _knob(500, "steps between evaluations and checkpoints")
+    eval_batches: int = _knob(20, "batches per split in each evaluation")
+    log_interval: int = _knob(10, "steps between lines in metrics.jsonl")
+    seed: int = _knob(1337, "seed of every random draw in the run")
 
     def __post_init__(self):
+        if isinstance(self.model, dict):  # as read back from a checkpoint's state.json
+            self.model = GPTConfig(**self.model)
         if not self.out_dir:
             self.out_dir = time.strftime("runs/%Y%m%d-%H%M%S")
         positive = (
@@ -83,12 +88,22 @@ class TrainConfig:
             raise ValueError(f"need 0 < min_lr <= lr, got min_lr={self.min_lr}, lr={self.lr}")
         if self.tokenizer not in ("char", "bpe"):
             raise ValueError(f"tokenizer must be 'char' or 'bpe', got {self.tokenizer!r}")
-        self.model_config(vocab_size=1)  # an impossible model fails now, not after the corpus
 
-    def model_config(self, vocab_size):
-        """The GPTConfig of this run's model, for a tokenizer of `vocab_size` tokens."""
-        names = {f.name for f in fields(GPTConfig)} - {"vocab_size"}
-        return GPTConfig(vocab_size=vocab_size, **{n: getattr(self, n) for n in names})
+    @classmethod
+    def from_flags(cls, **flags):
+        """A config from flat flags, as the command line gives them: the model's fields
+        (`n_layer=2`) go to `model`, the rest to the run."""
+        model_fields = {f.name for f in fields(GPTConfig)}
+        model = GPTConfig(**{k: v for k, v in flags.items() if k in model_fields})
+        return cls(model=model, **{k: v for k, v in flags.items() if k not in model_fields})
+
+    def to_dict(self):
+        """The config as plain JSON-able data (saved in state.json)."""
+        return asdict(self)
+
+    def with_vocab_size(self, vocab_size):
+        """This config with the model sized for a tokenizer of `vocab_size` tokens."""
+        return replace(self, model=replace(self.model, vocab_size=vocab_size))
 
 
 def make_optimizer(model, config):
@@ -100,6 +115,25 @@ def make_optimizer(model, config):
         {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
     ]
     return nn.optim.AdamW(groups, lr=config.lr, betas=(config.beta1, config.beta2))
+
+
+def train_step(model, optimizer, batches, grad_clip=1.0):
+    """One optimizer step on `batches`, a list of (x, y) micro-batches, each (B, T) int.
+
+    Each micro-batch's loss is scaled by 1 / len(batches) before its backward, so the
+    gradients add up to the gradient of the mean loss (as one big batch would give). Then the
+    gradient's global norm is clipped to `grad_clip` (0: not clipped), AdamW steps and the
+    gradients are zeroed. Returns (mean loss, gradient norm before clipping), Python floats.
+    """
+    total = 0.0
+    for x, y in batches:
+        _, loss = model(x, y)
+        total += loss.item()
+        (loss * (1.0 / len(batches))).backward()
+    norm = nn.utils.clip_grad_norm_(model.parameters(), grad_clip if grad_clip > 0 else math.inf)
+    optimizer.step()
+    optimizer.zero_grad()
+    return total / len(batches), norm
 
 
 @engine.no_grad()
@@ -145,8 +179,7 @@ def train(run, progress=True, log=print):
     """
     config, model, optimizer, data = run.config, run.model, run.optimizer, run.data
     engine.keep_freed_memory()  # reuse each step's arrays instead of re-faulting them
-    params = list(model.parameters())
-    tokens_per_step = config.batch_size * config.block_size * config.grad_accum
+    tokens_per_step = config.batch_size * config.model.block_size * config.grad_accum
     model.train()
     bar = tqdm(
         total=config.max_iters,
@@ -188,23 +221,17 @@ def train(run, progress=True, log=print):
                 break
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            loss_sum = 0.0
-            for _ in range(config.grad_accum):
-                x, y = data.get_batch("train", config.batch_size, run.data_rng)
-                _, loss = model(x, y)
-                loss_sum += loss.item()
-                (loss if config.grad_accum == 1 else loss * (1.0 / config.grad_accum)).backward()
-            if config.grad_clip > 0:
-                nn.utils.clip_grad_norm_(params, config.grad_clip)
-            optimizer.step()
-            optimizer.zero_grad()
+            batches = [
+                data.get_batch("train", config.batch_size, run.data_rng)
+                for _ in range(config.grad_accum)
+            ]
+            train_loss, _ = train_step(model, optimizer, batches, config.grad_clip)
             run.step = step + 1
             bar.update(1)
             if run.step % config.log_interval == 0:
                 now = time.perf_counter()
                 tokens_per_s = tokens_per_step * (run.step - last_step) / (now - last_time)
                 last_time, last_step = now, run.step
-                train_loss = loss_sum / config.grad_accum
                 bar.set_postfix(
                     loss=f"{train_loss:.3f}", lr=f"{lr:.2e}", tok_s=f"{tokens_per_s:,.0f}"
                 )

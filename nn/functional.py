@@ -1,16 +1,198 @@
-"""The stateless functions behind the layers, with PyTorch's names (`torch.nn.functional`).
+"""Every layer's math, written once from engine primitives (`torch.nn.functional`'s names).
 
-Each checks its arguments (a wrong shape fails here, with the shapes in the message, rather
-than deep inside NumPy) and runs one engine op: a fused one from `nn/fused.py`,
-`engine/gelu.py`, `nn/attention.py` or `nn/loss.py`, where forward and backward are derived
-side by side, or for `embedding` the engine's own indexing.
+Each function checks its arguments (a wrong shape fails here, with the shapes in the message,
+rather than deep inside NumPy), then decides in one line whether a fused kernel replaces its
+body (`nn/kernels/`, the default; `nn.use_fused(False)` turns them off). The body is the
+reference: the math as a textbook writes it, and what a graph picture of it shows.
+
 Shapes: B batch, T time (sequence positions), C channels, V vocabulary, nh heads, hs head size.
 """
+
+import math
 
 import numpy as np
 
 from engine import Tensor, generator
-from nn import attention, fused, loss
+from nn import kernels
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
+def linear(x, weight, bias=None):
+    """x (..., in), weight (out, in), bias (out,) -> (..., out):   y = x Wᵀ + b."""
+    if x.shape[-1:] != weight.shape[1:]:
+        raise ValueError(f"linear: input of shape {x.shape} does not fit weight {weight.shape}")
+    _same_dtype("linear", x, weight, bias)
+    if kernels.enabled():
+        return kernels.FusedLinear.apply(x, weight, bias)
+    y = x @ weight.T
+    return y if bias is None else y + bias
+
+
+def embedding(ids, weight):
+    """ids (...) integers, weight (V, C) -> (..., C):   row ids[...] of the table.
+
+    The gradient of a lookup adds up the rows of repeated ids: the engine's indexing does it.
+    """
+    ids = _ids(ids, "embedding")
+    if ids.size and (ids.min() < 0 or ids.max() >= weight.shape[0]):
+        bad = ids.min() if ids.min() < 0 else ids.max()
+        raise IndexError(f"embedding got id {bad}; valid ids are 0..{weight.shape[0] - 1}")
+    return weight[ids]
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """x (..., C) -> (..., C), weight and bias (C,):   y = (x - mean) / √(var + eps) · w + b.
+
+    Mean and (biased) variance are over each row of C numbers: every position is normalised on
+    its own, to mean 0 and variance 1, then scaled and shifted by learned weights.
+    """
+    _check_norm("layer_norm", x, normalized_shape, weight, bias)
+    if kernels.enabled():
+        return kernels.FusedLayerNorm.apply(x, weight, bias, eps=eps)
+    mean = x.mean(axis=-1, keepdims=True)
+    centred = x - mean
+    variance = (centred * centred).mean(axis=-1, keepdims=True)
+    y = centred / (variance + eps).sqrt()
+    y = y if weight is None else y * weight
+    return y if bias is None else y + bias
+
+
+def rms_norm(x, normalized_shape, weight=None, eps=1e-6):
+    """x (..., C) -> (..., C), weight (C,):   y = x / √(mean(x²) + eps) · w.
+
+    LayerNorm without the centring (and without a bias): each row is divided by its root mean
+    square, which is cheaper and, in Llama and its kin, works as well.
+    """
+    _check_norm("rms_norm", x, normalized_shape, weight)
+    if kernels.enabled():
+        return kernels.FusedRMSNorm.apply(x, weight, eps=eps)
+    y = x / ((x * x).mean(axis=-1, keepdims=True) + eps).sqrt()
+    return y if weight is None else y * weight
+
+
+def gelu(x, approximate="tanh"):
+    """x -> x Φ(x) elementwise, Φ the normal distribution's CDF, in one of two forms:
+
+        'none':  Φ(x) = (1 + erf(x / √2)) / 2                     exact
+        'tanh':  Φ(x) ≈ (1 + tanh(√(2/π) (x + 0.044715 x³))) / 2   GPT-2's, within 5e-4
+
+    PyTorch's default is 'none'; GPT-2 was trained with 'tanh', so that is ours.
+    """
+    if approximate not in ("tanh", "none"):
+        raise ValueError(f"gelu: approximate must be 'tanh' or 'none', got {approximate!r}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"gelu needs a floating-point tensor, got dtype {x.dtype}")
+    if kernels.enabled():
+        return kernels.FusedGELU.apply(x, approximate=approximate)
+    if approximate == "tanh":
+        return 0.5 * x * (1.0 + (_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)).tanh())
+    return 0.5 * x * (1.0 + (x * (1.0 / math.sqrt(2.0))).erf())
+
+
+def relu(x):
+    """x -> max(x, 0) elementwise."""
+    return x.relu()
+
+
+def dropout(x, p=0.5, training=True):
+    """x -> x · mask, each mask entry 0 with probability p and 1/(1 - p) otherwise.
+
+    Scaling the kept values keeps the expected output equal to x, so at eval time
+    (`training=False`) dropout is simply the identity. Masks come from the shared generator.
+    """
+    _check_probability("dropout", p)
+    if not training or p == 0:
+        return x
+    return x * Tensor(dropout_mask(x.shape, p, x.dtype), name="dropout mask")
+
+
+def dropout_mask(shape, p, dtype):
+    """The (shape) array dropout multiplies by: 0 with probability p, else 1/(1 - p).
+
+    Drawn from the shared generator (`engine.manual_seed` makes it repeat); the attention
+    kernel draws its mask here too, so both paths drop the same weights.
+    """
+    scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
+    keep = (generator().random(shape, dtype=np.float32) >= p).astype(dtype)
+    keep *= scale
+    return keep
+
+
+def softmax(x, dim=-1):
+    """x -> exp(x) / sum(exp(x)) along `dim`."""
+    return x.softmax(axis=dim)
+
+
+def log_softmax(x, dim=-1):
+    """x -> x - log(sum(exp(x))) along `dim`: log(softmax(x)) without overflow."""
+    return x.log_softmax(axis=dim)
+
+
+def cross_entropy(logits, targets, ignore_index=-1):
+    """logits (..., V), targets (...) integers -> scalar:   mean of -log softmax(logits)[target].
+
+    The mean is over the targets that are not `ignore_index` (NaN if every one is ignored, as
+    in PyTorch). Targets must lie in [0, V) or equal ignore_index.
+    """
+    targets = _ids(targets, "cross_entropy")
+    if logits.ndim < 2 or targets.shape != logits.shape[:-1]:
+        raise ValueError(
+            f"cross_entropy: logits of shape {logits.shape} need targets of shape "
+            f"{logits.shape[:-1]}, got {targets.shape}"
+        )
+    num_classes = logits.shape[-1]
+    bad = targets[(targets != ignore_index) & ((targets < 0) | (targets >= num_classes))]
+    if bad.size:
+        raise IndexError(
+            f"cross_entropy: target {bad[0]} out of range for {num_classes} classes "
+            f"(ignore_index={ignore_index})"
+        )
+    if kernels.enabled():
+        return kernels.FusedCrossEntropy.apply(logits, targets=targets, ignore_index=ignore_index)
+    log_probs = logits.log_softmax(axis=-1).reshape(-1, num_classes)  # (N, V)
+    targets = targets.reshape(-1)
+    kept = np.flatnonzero(targets != ignore_index)
+    total = -log_probs[kept, targets[kept]].sum()
+    return total * (1.0 / kept.size) if kept.size else total * np.nan
+
+
+def scaled_dot_product_attention(
+    q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None
+):
+    """q (..., L, E), k (..., S, E), v (..., S, Ev) -> (..., L, Ev), typically (B, nh, T, hs):
+
+        y = dropout(softmax(q kᵀ · scale + mask)) v,   scale = 1/√E unless given
+
+    Each query's output is a weighted mean of the values, weighted by how well the query
+    matches each key (`attention_weights`). `is_causal` hides from query i every key j > i
+    (aligned to the top left when L != S, as in PyTorch); `attn_mask` (broadcasting to
+    (..., L, S)) is either boolean, True where a key may be seen, or float, added to the
+    scores. `dropout_p` drops weights (pass 0 at eval time, as with torch).
+    """
+    _check_attention(q, k, v, attn_mask, is_causal, dropout_p)
+    if kernels.enabled():
+        keep = None if dropout_p == 0 else dropout_mask(_scores_shape(q, k), dropout_p, q.dtype)
+        bias = _bias(q, k, attn_mask, is_causal)
+        return kernels.attention(q, k, v, bias, _scale(q, scale), keep)
+    weights = attention_weights(q, k, attn_mask, is_causal, scale)  # (..., L, S)
+    return dropout(weights, dropout_p) @ v
+
+
+def attention_weights(q, k, attn_mask=None, is_causal=False, scale=None):
+    """q (..., L, E), k (..., S, E) -> (..., L, S): softmax(q kᵀ · scale + mask) over the keys.
+
+    Row i says how query i spreads its attention over the keys (it sums to 1; masked keys get
+    0). The first half of `scaled_dot_product_attention`, and what attention pictures show.
+    """
+    scores = (q @ k.transpose(-2, -1)) * _scale(q, scale)  # (..., L, S)
+    bias = _bias(q, k, attn_mask, is_causal)
+    if bias is not None:  # -inf where a key is hidden: exp(-inf) = 0
+        scores = scores + Tensor(bias, name="causal mask" if is_causal else "attn_mask")
+    return scores.softmax(axis=-1)
+
+
+# ---- checks and small helpers -----------------------------------------------------------------
 
 
 def _ids(ids, what):
@@ -30,24 +212,6 @@ def _same_dtype(what, x, *params):
             )
 
 
-def linear(x, weight, bias=None):
-    """x (..., in) @ weightᵀ (in, out) + bias (out,) -> (..., out), as one op."""
-    if x.shape[-1:] != weight.shape[1:]:
-        raise ValueError(f"linear: input of shape {x.shape} does not fit weight {weight.shape}")
-    _same_dtype("linear", x, weight, bias)
-    inputs = (x, weight) if bias is None else (x, weight, bias)
-    return fused.Linear.apply(*inputs)
-
-
-def embedding(ids, weight):
-    """Rows of weight (V, C) for integer ids of any shape (...) -> (..., C)."""
-    ids = _ids(ids, "embedding")
-    if ids.size and (ids.min() < 0 or ids.max() >= weight.shape[0]):
-        bad = ids.min() if ids.min() < 0 else ids.max()
-        raise IndexError(f"embedding got id {bad}; valid ids are 0..{weight.shape[0] - 1}")
-    return weight[ids]  # the engine's indexing: its backward adds the rows of repeated ids
-
-
 def _check_norm(what, x, normalized_shape, *params):
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if len(shape) != 1 or x.shape[-1:] != shape:
@@ -58,120 +222,39 @@ def _check_norm(what, x, normalized_shape, *params):
     _same_dtype(what, x, *params)
 
 
-def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
-    """Normalise each row of the last axis (..., C) to mean 0, variance 1, then * weight + bias."""
-    _check_norm("layer_norm", x, normalized_shape, weight, bias)
-    params = [p for p in (weight, bias) if p is not None]
-    affine = (weight is not None, bias is not None)
-    return fused.LayerNorm.apply(x, *params, eps=eps, affine=affine)
-
-
-def rms_norm(x, normalized_shape, weight=None, eps=1e-6):
-    """Divide each row of the last axis (..., C) by its root mean square, then * weight."""
-    _check_norm("rms_norm", x, normalized_shape, weight)
-    params = [] if weight is None else [weight]
-    return fused.RMSNorm.apply(x, *params, eps=eps)
-
-
-def gelu(x, approximate="tanh"):
-    """GELU(x) = x Φ(x) elementwise. 'tanh' (GPT-2's form, our default) or 'none' (exact erf).
-
-    PyTorch's default is 'none'; GPT-2 was trained with 'tanh', so that is ours.
-    """
-    return x.gelu(approximate)
-
-
-def relu(x):
-    """max(x, 0) elementwise."""
-    return x.relu()
-
-
-def dropout(x, p=0.5, training=True):
-    """Zero each element with probability p and scale the rest by 1/(1-p); identity when
-    not training or p == 0. Masks come from the shared generator (`engine.manual_seed`)."""
+def _check_probability(what, p):
     if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout probability must be in [0, 1], got {p}")
-    if not training or p == 0.0:
-        return x
-    return fused.Dropout.apply(x, p=float(p), rng=generator())
+        raise ValueError(f"{what} probability must be in [0, 1], got {p}")
 
 
-def softmax(x, dim=-1):
-    """exp(x) / sum(exp(x)) along `dim`."""
-    return x.softmax(axis=dim)
-
-
-def log_softmax(x, dim=-1):
-    """log(softmax(x)) along `dim`, computed without overflow."""
-    return x.log_softmax(axis=dim)
-
-
-def cross_entropy(logits, targets, ignore_index=-1):
-    """Mean of -log softmax(logits)[target] over the targets that are not `ignore_index`.
-
-    logits (N, V) with targets (N,), or (B, T, V) with targets (B, T); integer targets in
-    [0, V) or equal to ignore_index. Returns a scalar Tensor (NaN if every target is ignored).
-    """
-    targets = _ids(targets, "cross_entropy")
-    if logits.ndim < 2 or targets.shape != logits.shape[:-1]:
-        raise ValueError(
-            f"cross_entropy: logits of shape {logits.shape} need targets of shape "
-            f"{logits.shape[:-1]}, got {targets.shape}"
-        )
-    num_classes = logits.shape[-1]
-    bad = targets[(targets != ignore_index) & ((targets < 0) | (targets >= num_classes))]
-    if bad.size:
-        raise IndexError(
-            f"cross_entropy: target {bad[0]} out of range for {num_classes} classes "
-            f"(ignore_index={ignore_index})"
-        )
-    return loss.CrossEntropy.apply(logits, targets=targets, ignore_index=ignore_index)
-
-
-def scaled_dot_product_attention(q, k, v, *, is_causal=True, dropout_p=0.0):
-    """softmax(q kᵀ / √hs) v, causally masked by default: q (..., Tq, hs), k (..., Tk, hs),
-    v (..., Tk, hv) -> (..., Tq, hv); typically (B, nh, T, hs).
-
-    With Tq < Tk the queries are the last Tq positions (a KV cache): see nn/attention.py.
-    `dropout_p` drops attention weights (pass 0 at eval time, as with torch).
-    """
+def _check_attention(q, k, v, attn_mask, is_causal, dropout_p):
     if q.ndim < 2 or k.shape[:-2] != q.shape[:-2] or k.shape[-1] != q.shape[-1]:
         raise ValueError(f"attention: queries {q.shape} and keys {k.shape} do not fit")
     if v.shape[:-1] != k.shape[:-1]:
         raise ValueError(f"attention: keys {k.shape} and values {v.shape} do not fit")
-    if is_causal and q.shape[-2] > k.shape[-2]:
-        raise ValueError(
-            f"attention: causal mask needs at most as many queries as keys, got "
-            f"{q.shape[-2]} queries and {k.shape[-2]} keys"
-        )
-    _check_dropout_p(dropout_p)
-    return attention.ScaledDotProductAttention.apply(
-        q, k, v, is_causal=is_causal, dropout_p=float(dropout_p), rng=generator()
-    )
+    if is_causal and attn_mask is not None:
+        raise ValueError("attention: give attn_mask or is_causal=True, not both (as in PyTorch)")
+    _check_probability("attention dropout_p", dropout_p)
 
 
-def _check_dropout_p(dropout_p):
-    if not 0.0 <= dropout_p <= 1.0:
-        raise ValueError(f"attention dropout_p must be in [0, 1], got {dropout_p}")
+def _scale(q, scale):
+    return 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
 
 
-def multi_head_self_attention(qkv, n_head, *, is_causal=True, dropout_p=0.0):
-    """Self-attention of n_head heads on packed projections: qkv (B, T, 3C) = q | k | v, each
-    of C = n_head · hs channels -> (B, T, C), the heads' outputs side by side.
+def _scores_shape(q, k):
+    return (*q.shape[:-1], k.shape[-2])
 
-    The same as splitting qkv into (B, nh, T, hs) heads, `scaled_dot_product_attention`, and
-    merging the heads, in one op (see nn/attention.py).
-    """
-    if not isinstance(n_head, int) or isinstance(n_head, bool) or n_head < 1:
-        raise ValueError(
-            f"multi_head_self_attention: n_head must be a positive int, got {n_head!r}"
-        )
-    if qkv.ndim != 3 or qkv.shape[-1] % (3 * n_head) != 0:
-        raise ValueError(
-            f"multi_head_self_attention: qkv of shape {qkv.shape} is not (B, T, 3C) with C "
-            f"divisible by n_head={n_head}"
-        )
-    _check_dropout_p(dropout_p)
-    return attention.MultiHeadSelfAttention.apply(
-        qkv, n_head=n_head, is_causal=is_causal, dropout_p=float(dropout_p), rng=generator()
-    )
+
+def _bias(q, k, attn_mask, is_causal):
+    """What the masks add to the scores, 0 where a key may be seen and -inf where it is hidden,
+    shaped (L, S) or as `attn_mask`; None when nothing is hidden."""
+    if is_causal:
+        L, S = q.shape[-2], k.shape[-2]
+        future = np.triu(np.ones((L, S), dtype=bool), k=1)  # key j > query i
+        return np.where(future, -np.inf, 0.0).astype(q.dtype)
+    if attn_mask is None:
+        return None
+    mask = np.asarray(attn_mask.data if isinstance(attn_mask, Tensor) else attn_mask)
+    if mask.dtype == bool:
+        return np.where(mask, 0.0, -np.inf).astype(q.dtype)
+    return mask.astype(q.dtype)

@@ -1,8 +1,9 @@
 """The layers a GPT is built from, as Modules holding their parameters (PyTorch's names).
 
 Each layer creates float32 parameters, initialised from the shared generator as PyTorch does
-by default (GPT models usually re-initialise them: see `nn.init`), checks that its input fits
-(the error names the layer and the shapes), and calls its function in `nn.functional`.
+by default (GPT models usually re-initialise them: see `nn.init`), checks its settings when it
+is built, and calls one function of `nn.functional`, which checks the input and holds the math.
+An error raised there is prefixed with the layer's description (`Module.__call__`).
 """
 
 import math
@@ -32,8 +33,6 @@ class Linear(Module):
         self.bias = init.uniform_(_empty(out_features), -bound, bound) if bias else None
 
     def forward(self, x):
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
-            raise ValueError(f"Linear({self.extra_repr()}) got input of shape {x.shape}")
         return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self):
@@ -53,10 +52,7 @@ class Embedding(Module):
         self.weight = init.normal_(_empty(num_embeddings, embedding_dim))
 
     def forward(self, ids):
-        try:
-            return F.embedding(ids, self.weight)
-        except (TypeError, IndexError) as error:
-            raise type(error)(f"Embedding({self.extra_repr()}): {error}") from None
+        return F.embedding(ids, self.weight)
 
     def extra_repr(self):
         return f"{self.num_embeddings}, {self.embedding_dim}"
@@ -76,8 +72,6 @@ class LayerNorm(Module):
         self.bias = init.zeros_(_empty(self.normalized_shape)) if bias else None
 
     def forward(self, x):
-        if x.shape[-1:] != (self.normalized_shape,):
-            raise ValueError(f"LayerNorm({self.normalized_shape}) got input of shape {x.shape}")
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
@@ -94,8 +88,6 @@ class RMSNorm(Module):
         self.weight = init.ones_(_empty(self.dim))
 
     def forward(self, x):
-        if x.shape[-1:] != (self.dim,):
-            raise ValueError(f"RMSNorm({self.dim}) got input of shape {x.shape}")
         return F.rms_norm(x, self.dim, self.weight, self.eps)
 
     def extra_repr(self):

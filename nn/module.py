@@ -87,7 +87,14 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         with module_scope(self):
-            return self.forward(*args, **kwargs)
+            try:
+                return self.forward(*args, **kwargs)
+            except (TypeError, ValueError, IndexError) as error:
+                # A layer (a module without sub-modules) puts its name in front of the error
+                # of the function it called: "Linear(128 -> 64): linear: input of shape ...".
+                if self._modules or type(error) not in (TypeError, ValueError, IndexError):
+                    raise
+                raise type(error)(f"{type(self).__name__}({self.extra_repr()}): {error}") from error
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
@@ -233,37 +240,3 @@ class Module:
             body = repr(child).replace("\n", "\n  ")
             lines.append(f"  ({name}): {body}")
         return "\n".join(lines) + "\n)"
-
-
-class ModuleList(Module):
-    """A list of modules, registered as children "0", "1", ...: `self.h = ModuleList(blocks)`."""
-
-    def __init__(self, modules=()):
-        super().__init__()
-        for module in modules:
-            self.append(module)
-
-    def append(self, module):
-        """Add `module` as the next child ("0", "1", ...)."""
-        if not isinstance(module, Module):
-            raise TypeError(f"ModuleList holds Modules, got {type(module).__name__}")
-        setattr(self, str(len(self._modules)), module)
-        return self
-
-    def extend(self, modules):
-        """Append each of `modules`."""
-        for module in modules:
-            self.append(module)
-        return self
-
-    def __getitem__(self, index):
-        items = list(self._modules.values())
-        if isinstance(index, slice):
-            return ModuleList(items[index])
-        return items[index]
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())

@@ -41,6 +41,17 @@ def test_graph_command_renders_svg(tmp_path, capsys):
     assert svg.lstrip().startswith("<?xml") and "transformer.h.0" in svg and "lm_head" in svg
 
 
+def test_graph_draws_the_reference_math_unless_asked_for_the_kernels(tmp_path, capsys):
+    reference, fused = tmp_path / "reference.svg", tmp_path / "fused.svg"
+    assert main(["graph", "--depth", "9", "--out", str(reference)]) == 0
+    assert main(["graph", "--depth", "9", "--fused", "--out", str(fused)]) == 0
+    reference_svg, fused_svg = reference.read_text("utf-8"), fused.read_text("utf-8")
+    for math in ("softmax", "causal mask", "log_softmax", "sqrt"):
+        assert math in reference_svg and math not in fused_svg
+    assert "fused" not in reference_svg
+    assert "fused_packed_attention" in fused_svg and "fused_cross_entropy" in fused_svg
+
+
 def test_corpus_command_writes_the_generated_text(tmp_path, capsys):
     out = tmp_path / "stories.txt"
     assert main(["corpus", "stories", "--out", str(out), "--chars", "3000"]) == 0

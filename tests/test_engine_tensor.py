@@ -104,7 +104,7 @@ OPS = {
     "tanh": lambda t, u: t.tanh(),
     "sigmoid": lambda t, u: t.sigmoid(),
     "relu": lambda t, u: t.relu(),
-    "gelu": lambda t, u: t.gelu(),
+    "erf": lambda t, u: t.erf(),
     "softmax": lambda t, u: t.softmax(),
     "log_softmax": lambda t, u: t.log_softmax(axis=0),
     "reshape": lambda t, u: t.reshape(-1),

@@ -113,7 +113,7 @@ def test_call_runs_forward_inside_the_module_scope():
         t = stack.pop()
         if t._ctx is not None:
             seen.add(t._scope)
-            stack.extend(t._ctx.inputs)
+            stack.extend(t for t in t._ctx.inputs if t is not None)
     assert (model, model.h[0], fc) in seen
 
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import engine
 import nn.functional as F
 from engine import Tensor, gradcheck
-from engine.gelu import erf
+from engine.ops import erf
 
 FAST = settings(max_examples=8, deadline=None)
 leading_shapes = st.lists(st.integers(1, 3), min_size=0, max_size=3).map(tuple)
@@ -139,6 +139,14 @@ def test_gelu_matches_numpy_and_gradchecks(approximate):
     assert gradcheck(lambda x: F.gelu(x, approximate), [x])
 
 
+def test_gelu_saturates_without_overflow_and_refuses_integers():
+    x = Tensor(np.array([-1000.0, 1000.0], dtype=np.float32), requires_grad=True)
+    np.testing.assert_array_equal(F.gelu(x).data, [0.0, 1000.0])
+    np.testing.assert_array_equal(F.gelu(x, "none").data, [0.0, 1000.0])
+    with pytest.raises(TypeError, match="floating-point"):
+        F.gelu(Tensor(np.array([1, 2])))
+
+
 def test_gelu_float32_stays_float32_and_forms_agree():
     x = Tensor(np.linspace(-5, 5, 101, dtype=np.float32), requires_grad=True)
     tanh_form, exact = F.gelu(x, "tanh"), F.gelu(x, "none")
@@ -228,20 +236,24 @@ def test_cross_entropy_errors_and_all_ignored():
 # ---- attention -------------------------------------------------------------------------------
 
 
-def numpy_attention(q, k, v, causal):
-    s = q @ np.swapaxes(k, -1, -2) / math.sqrt(q.shape[-1])
-    tq, tk = s.shape[-2:]
+def numpy_attention(q, k, v, causal=False, mask=None, scale=None):
+    """PyTorch's documented reference: a causal mask hides key j > query i (top-left aligned
+    when L != S); a boolean mask hides where it is False, a float mask is added."""
+    scale = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
+    s = q @ np.swapaxes(k, -1, -2) * scale
+    L, S = s.shape[-2:]
     if causal:
-        for i in range(tq):
-            s[..., i, tk - tq + i + 1 :] = -np.inf
+        for i in range(L):
+            s[..., i, i + 1 :] = -np.inf
+    if mask is not None:
+        s = np.where(mask, s, -np.inf) if mask.dtype == bool else s + mask
     p = np.exp(s - s.max(-1, keepdims=True))
     return (p / p.sum(-1, keepdims=True)) @ v
 
 
 @FAST
-@given(tq=st.integers(1, 4), extra=st.integers(0, 3), causal=st.booleans())
-def test_attention_matches_numpy_and_gradchecks(tq, extra, causal):
-    tk = tq + extra
+@given(tq=st.integers(1, 4), tk=st.integers(1, 4), causal=st.booleans())
+def test_attention_matches_numpy_and_gradchecks(tq, tk, causal):
     q, k, v = t64(2, 2, tq, 3, seed=11), t64(2, 2, tk, 3, seed=12), t64(2, 2, tk, 4, seed=13)
     y = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
     np.testing.assert_allclose(y.data, numpy_attention(q.data, k.data, v.data, causal))
@@ -249,13 +261,32 @@ def test_attention_matches_numpy_and_gradchecks(tq, extra, causal):
     assert gradcheck(fn, [q, k, v])
 
 
-def test_attention_last_query_of_a_cache_sees_every_key():
-    q, k, v = t64(1, 1, 1, 2), t64(1, 1, 5, 2, seed=1), t64(1, 1, 5, 2, seed=2)
-    full = F.scaled_dot_product_attention(q, k, v, is_causal=False)
-    cached = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-    np.testing.assert_allclose(cached.data, full.data)
-    with pytest.raises(ValueError, match="3 queries and 2 keys"):
-        F.scaled_dot_product_attention(t64(1, 3, 2), t64(1, 2, 2), t64(1, 2, 2))
+def test_attention_defaults_are_pytorchs():
+    q, k, v = t64(1, 2, 5, 4, seed=1), t64(1, 2, 5, 4, seed=2), t64(1, 2, 5, 3, seed=3)
+    plain = F.scaled_dot_product_attention(q, k, v)  # not causal unless asked, scale 1/√E
+    np.testing.assert_allclose(plain.data, numpy_attention(q.data, k.data, v.data))
+    scaled = F.scaled_dot_product_attention(q, k, v, scale=0.25)
+    np.testing.assert_allclose(scaled.data, numpy_attention(q.data, k.data, v.data, scale=0.25))
+    # A single query of a cache sees every key; with is_causal it would see key 0 alone.
+    one = F.scaled_dot_product_attention(q[:, :, -1:], k, v, is_causal=True)
+    np.testing.assert_allclose(one.data, np.broadcast_to(v.data[:, :, :1], one.shape))
+
+
+def test_attention_masks_boolean_and_float():
+    q, k, v = t64(2, 1, 3, 4, seed=4), t64(2, 1, 5, 4, seed=5), t64(2, 1, 5, 2, seed=6)
+    keep = np.random.default_rng(0).random((2, 1, 3, 5)) < 0.6
+    keep[..., 0] = True  # every query sees at least one key
+    y = F.scaled_dot_product_attention(q, k, v, attn_mask=keep)
+    np.testing.assert_allclose(y.data, numpy_attention(q.data, k.data, v.data, mask=keep))
+    bias = np.random.default_rng(1).standard_normal((3, 5))
+    y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+    np.testing.assert_allclose(y.data, numpy_attention(q.data, k.data, v.data, mask=bias))
+    fn = lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=keep)  # noqa: E731
+    assert gradcheck(fn, [q, k, v])
+    with pytest.raises(ValueError, match="not both"):
+        F.scaled_dot_product_attention(q, k, v, attn_mask=keep, is_causal=True)
+    with pytest.raises(ValueError, match=r"queries \(2, 1, 3, 4\) and keys \(2, 1, 5, 3\)"):
+        F.scaled_dot_product_attention(q, t64(2, 1, 5, 3), v)
 
 
 def test_attention_dropout_gradient_with_fixed_mask():
@@ -263,18 +294,13 @@ def test_attention_dropout_gradient_with_fixed_mask():
 
     def fn(q, k, v):
         engine.manual_seed(7)  # the same dropout mask on every evaluation
-        return F.scaled_dot_product_attention(q, k, v, dropout_p=0.3)
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=0.3, is_causal=True)
 
     assert gradcheck(fn, [q, k, v])
-    assert not np.allclose(fn(q, k, v).data, F.scaled_dot_product_attention(q, k, v).data)
-
-
-def split_and_merge_attention(qkv, n_head, causal):
-    """The reference for the packed op: split with qkv[i], attend, merge the heads."""
-    B, T, C3 = qkv.shape
-    heads = qkv.reshape(B, T, 3, n_head, C3 // (3 * n_head)).permute(2, 0, 3, 1, 4)
-    y = F.scaled_dot_product_attention(heads[0], heads[1], heads[2], is_causal=causal)
-    return y.permute(0, 2, 1, 3).reshape(B, T, C3 // 3)
+    plain = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    assert not np.allclose(fn(q, k, v).data, plain.data)
+    with pytest.raises(ValueError, match="dropout_p"):
+        F.scaled_dot_product_attention(q, k, v, dropout_p=1.5)
 
 
 @FAST
@@ -282,35 +308,17 @@ def split_and_merge_attention(qkv, n_head, causal):
     b=st.integers(1, 2), t=st.integers(1, 4), n_head=st.integers(1, 3), hs=st.integers(1, 3),
     causal=st.booleans(),
 )  # fmt: skip
-def test_multi_head_self_attention_matches_split_heads_and_gradchecks(b, t, n_head, hs, causal):
+def test_attention_on_the_slices_of_packed_heads_gradchecks(b, t, n_head, hs, causal):
     qkv = t64(b, t, 3 * n_head * hs, seed=t)
-    y = F.multi_head_self_attention(qkv, n_head, is_causal=causal)
-    expected = split_and_merge_attention(qkv, n_head, causal)
-    np.testing.assert_allclose(y.data, expected.data, rtol=1e-12)
-    g = np.random.default_rng(1).standard_normal(y.shape)  # a non-uniform upstream gradient
-    y.backward(g)
-    packed_grad, qkv.grad = qkv.grad, None
-    expected.backward(g)
-    np.testing.assert_allclose(packed_grad, qkv.grad, rtol=1e-12, atol=1e-15)
-    fn = lambda qkv: F.multi_head_self_attention(qkv, n_head, is_causal=causal)  # noqa: E731
-    assert gradcheck(fn, [qkv])
 
+    def attend(qkv):  # a GPT's split of its q | k | v projection into heads
+        heads = qkv.reshape(b, t, 3, n_head, hs).permute(2, 0, 3, 1, 4)
+        return F.scaled_dot_product_attention(heads[0], heads[1], heads[2], is_causal=causal)
 
-def test_multi_head_self_attention_dropout_gradient_and_bad_input():
-    qkv = t64(2, 4, 12, seed=3)
-
-    def fn(qkv):
-        engine.manual_seed(7)  # the same dropout mask on every evaluation
-        return F.multi_head_self_attention(qkv, 2, dropout_p=0.3)
-
-    assert gradcheck(fn, [qkv])
-    assert not np.allclose(fn(qkv).data, F.multi_head_self_attention(qkv, 2).data)
-    with pytest.raises(ValueError, match=r"\(2, 4, 12\).*n_head=5"):
-        F.multi_head_self_attention(qkv, 5)
-    with pytest.raises(ValueError, match="n_head must be a positive int, got 0"):
-        F.multi_head_self_attention(qkv, 0)
-    with pytest.raises(ValueError, match="dropout_p"):
-        F.multi_head_self_attention(qkv, 2, dropout_p=1.5)
+    y = attend(qkv)
+    q, k, v = np.moveaxis(qkv.data.reshape(b, t, 3, n_head, hs), (2, 3), (0, 2))
+    np.testing.assert_allclose(y.data, numpy_attention(q, k, v, causal), rtol=1e-12)
+    assert gradcheck(attend, [qkv])
 
 
 def test_float32_in_float32_out_forward_and_backward():
@@ -321,6 +329,7 @@ def test_float32_in_float32_out_forward_and_backward():
 
     x, w, b, c = f32(2, 3, 4), f32(5, 4), f32(5), f32(4)
     q, k, v = f32(1, 2, 3, 4), f32(1, 2, 3, 4), f32(1, 2, 3, 4)
+    heads = f32(3, 1, 2, 3, 4)  # packed q | k | v heads: the packed attention kernel
     outputs = [
         F.linear(x, w, b),
         F.embedding(np.array([0, 4]), w),
@@ -331,7 +340,7 @@ def test_float32_in_float32_out_forward_and_backward():
         F.dropout(x, 0.3),
         F.cross_entropy(F.linear(x, w), np.array([[0, 1, -1], [4, 4, 2]])),
         F.scaled_dot_product_attention(q, k, v, dropout_p=0.2),
-        F.multi_head_self_attention(f32(2, 3, 12), 2, dropout_p=0.2),
+        F.scaled_dot_product_attention(heads[0], heads[1], heads[2], dropout_p=0.2),
     ]
     for out in outputs:
         assert out.dtype == np.float32, out._ctx

@@ -37,7 +37,7 @@ def test_linear_layer(lead):
 
 
 def test_linear_error_names_layer_and_shape():
-    with pytest.raises(ValueError, match=r"Linear\(128 -> 64\) got input of shape \(12, 64, 96\)"):
+    with pytest.raises(ValueError, match=r"Linear\(128 -> 64\): .*input of shape \(12, 64, 96\)"):
         nn.Linear(128, 64)(Tensor(np.zeros((12, 64, 96), np.float32)))
 
 
@@ -73,13 +73,13 @@ def test_rms_norm_layer(lead):
     layer = nn.RMSNorm(4)
     nn.init.normal_(layer.weight)
     assert check_layer(layer, x64(*lead, 4, seed=2))
-    with pytest.raises(ValueError, match=r"RMSNorm\(4\) got input of shape \(2, 3\)"):
+    with pytest.raises(ValueError, match=r"RMSNorm\(4, eps=1e-06\): .*input of shape \(2, 3\)"):
         layer(x64(2, 3))
 
 
 def test_norm_layers_validate_sizes():
     assert nn.LayerNorm((6,)).weight.shape == (6,)
-    with pytest.raises(ValueError, match=r"LayerNorm\(6\) got input of shape \(2, 5\)"):
+    with pytest.raises(ValueError, match=r"LayerNorm\(6, eps=1e-05\): .*input of shape \(2, 5\)"):
         nn.LayerNorm(6)(x64(2, 5))
     with pytest.raises(ValueError, match="give its size"):
         nn.LayerNorm((2, 3))

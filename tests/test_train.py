@@ -7,6 +7,7 @@ import signal
 import numpy as np
 import pytest
 
+from engine.files import write_atomic
 from model import checkpoint
 from model.data import TokenData
 from model.run import MODEL, OPTIMIZER, STATE, Run
@@ -32,7 +33,7 @@ TINY_RUN = dict(
 
 
 def tiny_config(tmp_path, name="run", **overrides):
-    return TrainConfig(**{**TINY_RUN, "out_dir": str(tmp_path / name), **overrides})
+    return TrainConfig.from_flags(**{**TINY_RUN, "out_dir": str(tmp_path / name), **overrides})
 
 
 def test_resume_is_bit_identical(tmp_path):
@@ -103,7 +104,7 @@ def test_not_a_checkpoint_is_named(saved_run):
     (saved_run / OPTIMIZER).write_bytes(b"hello, this is not safetensors")
     with pytest.raises(checkpoint.CheckpointError, match=OPTIMIZER):
         Run.resume(saved_run)
-    checkpoint.write_atomic(
+    write_atomic(
         saved_run / MODEL,
         __import__("safetensors.numpy").numpy.save({"x": np.zeros(3, dtype=np.float32)}),
     )

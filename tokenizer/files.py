@@ -25,9 +25,8 @@ A file that is corrupt or cut short raises ValueError naming the file and the li
 """
 
 import json
-import os
-from pathlib import Path
 
+from engine.files import write_atomic
 from tokenizer.patterns import resolve_pattern
 
 BPE_HEADER = "tinyllm bpe tokenizer v1"
@@ -35,13 +34,8 @@ CHAR_HEADER = "tinyllm char tokenizer v1"
 
 
 def _write(path, lines):
-    """Write the file whole or not at all: into a temporary file beside it, then renamed over
-    it (a rename is atomic, so a crash leaves the old file or the new one, never half)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-        f.write("\n".join(lines) + "\n")
-    os.replace(tmp, path)
+    """Write the lines whole or not at all (a crash leaves the old file or the new one)."""
+    write_atomic(path, "\n".join(lines) + "\n")
 
 
 def _string(text):

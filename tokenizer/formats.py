@@ -22,6 +22,7 @@ import json
 from itertools import pairwise
 from pathlib import Path
 
+from engine.files import write_atomic
 from tokenizer.base import apply_merges
 
 
@@ -54,8 +55,8 @@ def export_gpt2(tok, directory):
         vocab[names[idx]] = idx
     lines = ["#version: 0.2"] + [f"{names[a]} {names[b]}" for a, b in tok.merges]
     vocab_path, merges_path = directory / "vocab.json", directory / "merges.txt"
-    vocab_path.write_text(json.dumps(vocab, ensure_ascii=False, indent=0), encoding="utf-8")
-    merges_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_atomic(vocab_path, json.dumps(vocab, ensure_ascii=False, indent=0))
+    write_atomic(merges_path, "\n".join(lines) + "\n")
     return vocab_path, merges_path
 
 
@@ -132,7 +133,7 @@ def export_tiktoken(tok, path):
                 f"would build it from {rebuilt}: this vocabulary has no tiktoken equivalent"
             )
     lines = [f"{base64.b64encode(data).decode('ascii')} {idx}" for data, idx in tokens.items()]
-    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_atomic(path, "\n".join(lines) + "\n")
 
 
 def read_tiktoken(path):

@@ -130,6 +130,8 @@ def build(graph, depth, show_data, show_rules, rankdir, paint=None):
         dst = op_item[id(t)]
         notes = None
         for slot, inp in enumerate(t.grad_fn.inputs):
+            if inp is None:  # an optional input left out (a bias-free layer)
+                continue
             src = item[id(inp)]
             if src == dst:
                 continue

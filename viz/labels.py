@@ -21,8 +21,7 @@ OP_SYMBOLS = {
     "Neg": "neg",
     "Pow": "**",
     "GetItem": "[ ]",
-    "ReLU": "relu",
-    "GELU": "gelu",
+    "ReLUOp": "relu",
 }
 
 
@@ -45,7 +44,8 @@ def op_parts(ctx):
         index = options["index"]
         parts = index if isinstance(index, tuple) else (index,)
         return "[" + ", ".join(_index_part(i) for i in parts) + "]", ""
-    name = OP_SYMBOLS.get(cls) or re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", cls).lower()
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", cls.removesuffix("Op")).lower()
+    name = OP_SYMBOLS.get(cls) or words  # "LogSoftmaxOp" -> "log_softmax"
     shown = [_option(k, v) for k, v in options.items() if isinstance(v, SHOWN) and v is not False]
     return name, ", ".join(shown)
 
@@ -102,7 +102,7 @@ def broadcast_notes(ctx, output):
     grads = ctx.backward(np.zeros(output.shape, dtype=output.dtype))
     notes = []
     for inp, g in zip(ctx.inputs, grads, strict=True):
-        if g is None or g.shape == inp.shape:
+        if g is None or inp is None or g.shape == inp.shape:
             notes.append("")
             continue
         extra = g.ndim - inp.ndim

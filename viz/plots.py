@@ -5,12 +5,13 @@ needs a screen or a global figure list: it works the same in a script, a test or
 Each returns the figure and, given `path`, saves it as PNG or SVG by the file's extension.
 """
 
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+
+from model.run import read_metrics
 
 FORMATS = (".png", ".svg")
 
@@ -25,31 +26,18 @@ def save_figure(fig, path):
     return path
 
 
-def read_metrics(run_dir):
-    """The rows of `run_dir/metrics.jsonl` (one JSON object per line) and `state.json` or {}."""
-    run_dir = Path(run_dir)
-    metrics_file = run_dir / "metrics.jsonl"
-    if not metrics_file.is_file():
-        raise FileNotFoundError(f"no metrics.jsonl in run directory {str(run_dir)!r}")
-    lines = metrics_file.read_text(encoding="utf-8").splitlines()
-    rows = [json.loads(line) for line in lines if line.strip()]
-    state_file = run_dir / "state.json"
-    state = json.loads(state_file.read_text(encoding="utf-8")) if state_file.is_file() else {}
-    return rows, state
-
-
 def plot_losses(run, floor=None, path=None):
     """Train and validation loss against step, with the corpus's entropy floor when known.
 
     `run` is a run directory (holding metrics.jsonl) or a list of metric dicts with `step` and
     `train_loss` and/or `val_loss`. `floor` (nats per token) is the best loss any model can
-    reach on the corpus; by default it is read from state.json or the metrics
-    ("entropy_floor").
+    reach on the corpus; by default it is read from the run (`model.run.read_metrics`) or the
+    metrics ("entropy_floor").
     """
     if isinstance(run, str | Path):
-        rows, state = read_metrics(run)
+        rows, run_floor = read_metrics(run)
         title = Path(run).name
-        floor = state.get("entropy_floor") if floor is None else floor
+        floor = run_floor if floor is None else floor
     else:
         rows, title = list(run), "training run"
     if floor is None:

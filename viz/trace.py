@@ -63,7 +63,8 @@ def forward_order(root):
         check_not_freed(tensor)
         stack.append((tensor, True))
         if tensor.grad_fn is not None:
-            stack.extend((inp, False) for inp in reversed(tensor.grad_fn.inputs))
+            inputs = [inp for inp in tensor.grad_fn.inputs if inp is not None]  # None: left out
+            stack.extend((inp, False) for inp in reversed(inputs))
     return order
 
 
@@ -74,7 +75,7 @@ def trace(root):
     for t in tensors:
         if t.grad_fn is not None:
             for inp in t.grad_fn.inputs:
-                if t not in users[id(inp)]:
+                if inp is not None and t not in users[id(inp)]:
                     users[id(inp)].append(t)
     graph = Graph(root, tensors, users)
 

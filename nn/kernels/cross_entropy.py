@@ -1,4 +1,4 @@
-"""Cross-entropy loss fused with its softmax: the loss every language model is trained on.
+"""The kernel of `F.cross_entropy`: the loss every language model is trained on, in one node.
 
 For logits z (N, V) (one row of V scores per position) and target ids t (N,):
 
@@ -9,8 +9,9 @@ Differentiating a row: d/dz_v (log Σ exp(z) - z_t) = softmax(z)_v - [v == t], s
 
     dZ = G (softmax(Z) - onehot(t)) / N',   0 on ignored rows.
 
-Fusing the two steps avoids building the (N, V) log-probabilities as a separate graph node and
-gives this short exact gradient instead of the chain through log and softmax.
+The reference builds the (N, V) log-probabilities as a node, picks the targets with another
+and averages with a third; this gives the short exact gradient instead of the chain through
+log_softmax and the indexing.
 """
 
 import numpy as np
@@ -18,8 +19,9 @@ import numpy as np
 from engine import Function
 
 
-class CrossEntropy(Function):
-    """Mean cross-entropy of logits (..., V) against integer targets (...)."""
+class FusedCrossEntropy(Function):
+    """Replaces `F.cross_entropy`'s reference: the mean cross-entropy of logits (..., V)
+    against integer targets (...)."""
 
     rules = ("dZ = G (softmax(Z) - onehot(t)) / N'  (0 on ignored rows)",)
 

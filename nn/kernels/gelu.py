@@ -1,57 +1,20 @@
-"""GELU, the smooth ReLU of GPT-2, in both of its forms, with the error function it needs.
+"""The kernel of `F.gelu`: GELU(x) = x Φ(x) in either form, as one node, in place.
 
-    GELU(x) = x Φ(x),   Φ(x) = (1 + erf(x / √2)) / 2   (the normal distribution's CDF)
+    'none':  Φ(x) = (1 + erf(x / √2)) / 2                     (exact: the normal CDF)
+    'tanh':  Φ(x) ≈ (1 + tanh(√(2/π) (x + 0.044715 x³))) / 2   (GPT-2's cheaper stand-in)
 
-'none' computes Φ exactly through erf; 'tanh' is GPT-2's cheaper stand-in
-    Φ(x) ≈ (1 + tanh(√(2/π) (x + 0.044715 x³))) / 2,
-which differs from the exact form by less than 5e-4 and is what GPT-2's weights were trained
-with. NumPy has no erf, so `erf` below computes it from two classical expansions.
+The reference composes seven or eight engine ops, each allocating a (B, T, 4C) array; at GPT
+sizes every temporary costs more than the arithmetic, so this one updates its arrays in place.
 """
 
 import math
 
 import numpy as np
 
-from engine.tensor import Function
+from engine import Function
+from engine.ops import erf
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
-
-
-def erf(x):
-    """The error function erf(x) = 2/√π ∫₀ˣ exp(-t²) dt, elementwise, in x's floating dtype.
-
-    A high-accuracy approximation built from two classical expansions with no fitted
-    constants (Abramowitz & Stegun 7.1.6 and 7.1.14), each used where it converges fast:
-    - |x| < 2: erf(x) = 2/√π x exp(-x²) Σₙ (2x²)ⁿ / (1·3·5···(2n+1)). Every term is positive,
-      so nothing cancels; the sum is evaluated in Horner form, 1 + c/3 (1 + c/5 (1 + ...)),
-      whose partial results stay >= 1 (tiny terms would be slow subnormal numbers).
-    - |x| >= 2: erf(x) = 1 - erfc(x) with Laplace's continued fraction
-      erfc(x) = exp(-x²)/√π · 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))).
-    float64 uses 30 series terms and 40 fraction levels, float32 20 and 12. Largest error
-    against Python's math.erf: 1.2e-15 in float64, 5e-7 in float32 (its rounding).
-    """
-    x = np.asarray(x)
-    terms, levels = (20, 12) if x.dtype == np.float32 else (30, 40)
-    a = np.abs(x)
-    out = np.empty_like(a)
-    small = a < 2.0
-    s = a[small]
-    c = 2.0 * s * s
-    total = np.ones_like(s)
-    for n in range(terms - 1, 0, -1):  # total = 1 + c/3 (1 + c/5 (1 + ... (1 + c/(2n+1))))
-        total *= c
-        total *= 1.0 / (2 * n + 1)
-        total += 1.0
-    out[small] = _TWO_OVER_SQRT_PI * s * np.exp(-s * s) * total
-    big = a[~small]
-    fraction = big.copy()
-    for k in range(levels, 0, -1):  # evaluated from the innermost level outwards
-        fraction = big + (0.5 * k) / fraction
-    out[~small] = 1.0 - np.exp(-big * big) / (math.sqrt(math.pi) * fraction)
-    return np.copysign(out, x)
-
-
 _BLOCK = 1 << 16  # elements per block: 256 KB per float32 array, ~1.25 MB for all a pass touches
 
 
@@ -92,15 +55,14 @@ def _tanh_backward(dx, x, h, g):
     dx *= g
 
 
-class GELU(Function):
-    """Y = GELU(X) elementwise; `approximate` is 'tanh' (GPT-2) or 'none' (exact, via erf).
+class FusedGELU(Function):
+    """Replaces `F.gelu`'s reference: Y = GELU(X) elementwise, `approximate` 'none' or 'tanh'.
 
     'none':  Y = X Φ(X),  dY/dX = Φ(X) + X φ(X),  φ(x) = exp(-x²/2) / √(2π)
     'tanh':  Y = X h,  h = (1 + tanh u) / 2,  u = √(2/π) (X + 0.044715 X³). Since
              1 - tanh² u = 4 h (1 - h):  dY/dX = h + X · 2 h (1 - h) u'  = h (1 + 2 X (1 - h) u'),
              u' = √(2/π) (1 + 3 · 0.044715 X²).
-    The arrays are updated in place where possible: at GPT sizes every temporary costs more
-    than the arithmetic. The tanh form runs block by block (`_blockwise`).
+    The tanh form runs block by block (`_blockwise`).
     """
 
     rules = ("dX = G * (Φ(X) + X φ(X)), with Φ from erf or tanh",)

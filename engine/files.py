@@ -1,0 +1,46 @@
+"""Writing a file whole or not at all: the one way the project writes every file it keeps.
+
+A crash, a full disk or a kill in the middle of a plain `open(path, "w").write(...)` leaves
+half a file where the old one was. Here the bytes go to a new temporary file beside the
+target, are flushed and synced to the disk, and only then is the temporary file renamed over
+the target. A rename within a directory is atomic, so a reader (or the next run) finds the
+old file or the new one, never a mix.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+
+def write_atomic(path, data):
+    """Write `data` (bytes, or str as UTF-8) to `path` atomically; returns the path.
+
+    The temporary file is `.NAME.RANDOM.tmp` in the same directory (a unique name, so two
+    writers never share one); it is removed again if writing fails.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "xb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # only still there when writing failed
+    _sync_directory(path.parent)
+    return path
+
+
+def _sync_directory(directory):
+    """Make the rename itself durable: sync the directory entry (where the OS allows it)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot sync a directory; the rename is still atomic
+    finally:
+        os.close(fd)

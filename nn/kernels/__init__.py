@@ -1,0 +1,63 @@
+"""The fused kernels: faster replacements for pieces of the math in `nn.functional`.
+
+Every function in `nn.functional` is written once, plainly, from engine primitives: that is
+the reference, what a reader reads and what a graph shows. A kernel here computes the same
+thing as one engine `Function` with a hand-derived backward: fewer graph nodes, fewer
+temporaries, and matmuls laid out for BLAS. Each names the reference it replaces, and the
+tests hold the two equal, values and gradients.
+
+One switch chooses between them. Fused is the default:
+
+    with nn.use_fused(False):      # every nn.functional op runs its reference composition
+        logits, loss = model(idx, targets)
+
+`use_fused` also works as a decorator, like `engine.no_grad()`.
+"""
+
+import contextlib
+
+from nn.kernels.attention import FusedAttention, FusedPackedAttention, attention
+from nn.kernels.cross_entropy import FusedCrossEntropy
+from nn.kernels.gelu import FusedGELU
+from nn.kernels.linear import FusedLinear
+from nn.kernels.norms import FusedLayerNorm, FusedRMSNorm
+
+_fused = True
+
+
+def enabled():
+    """True when `nn.functional` runs the kernels (the default), False for the reference."""
+    return _fused
+
+
+class use_fused(contextlib.ContextDecorator):
+    """`with nn.use_fused(False):` runs the reference math of every `nn.functional` op inside;
+    `use_fused(True)` the kernels. One decorator instance may serve many (nested) calls, so the
+    states to restore are kept on a stack."""
+
+    def __init__(self, enabled=True):
+        self.enabled = bool(enabled)
+        self._previous = []
+
+    def __enter__(self):
+        global _fused
+        self._previous.append(_fused)
+        _fused = self.enabled
+
+    def __exit__(self, *exc):
+        global _fused
+        _fused = self._previous.pop()
+
+
+__all__ = [
+    "FusedAttention",
+    "FusedCrossEntropy",
+    "FusedGELU",
+    "FusedLayerNorm",
+    "FusedLinear",
+    "FusedPackedAttention",
+    "FusedRMSNorm",
+    "attention",
+    "enabled",
+    "use_fused",
+]

@@ -1,0 +1,223 @@
+"""The fused kernels against the reference math they replace: same values, same gradients.
+
+Every `nn.functional` op is run twice on the same float64 inputs, once with its kernel and once
+under `nn.use_fused(False)`, with the same non-uniform upstream gradient and the same seed (the
+same dropout masks). The outputs and every input's gradient must agree to a relative error of
+1e-10, and both paths must pass gradcheck.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import engine
+import nn
+import nn.functional as F
+from engine import Tensor, gradcheck
+from model import GPT, GPTConfig
+from viz.trace import trace
+
+FAST = settings(max_examples=10, deadline=None)
+lead_shapes = st.lists(st.integers(1, 3), min_size=0, max_size=2).map(tuple)
+TOLERANCE = 1e-10
+
+
+def leaves(seed, *shapes, scale=1.0):
+    rng = np.random.default_rng(seed)
+    return [Tensor(rng.standard_normal(s) * scale, requires_grad=True) for s in shapes]
+
+
+def relative_error(a, b):
+    return np.abs(a - b).max() / max(np.abs(b).max(), 1e-300) if a.size else 0.0
+
+
+def run(fn, inputs, fused, seed=0):
+    """fn(*inputs) on one path: its output, the names of the ops that made it, and each
+    input's gradient for one non-uniform upstream gradient."""
+    for x in inputs:
+        x.grad = None
+    engine.manual_seed(seed)
+    with nn.use_fused(fused):
+        out = fn(*inputs)
+    names = {type(t.grad_fn).__name__ for t in trace(out).tensors if t.grad_fn is not None}
+    upstream = np.random.default_rng(1).standard_normal(out.shape)
+    out.backward(upstream)
+    return out, names, [x.grad for x in inputs]
+
+
+def assert_paths_agree(fn, inputs, kernel):
+    """The kernel named `kernel` really ran, and both paths agree and pass gradcheck."""
+    fused, fused_ops, fused_grads = run(fn, inputs, fused=True)
+    assert kernel in fused_ops
+    reference, reference_ops, reference_grads = run(fn, inputs, fused=False)
+    assert not any(name.startswith("Fused") for name in reference_ops)
+    assert relative_error(fused.data, reference.data) <= TOLERANCE
+    for k, (a, b) in enumerate(zip(fused_grads, reference_grads, strict=True)):
+        assert relative_error(a, b) <= TOLERANCE, f"input {k}"
+    for fused_path in (True, False):
+
+        def seeded(*xs, on=fused_path):
+            engine.manual_seed(0)  # the same dropout mask for every evaluation
+            with nn.use_fused(on):
+                return fn(*xs)
+
+        assert gradcheck(seeded, inputs)
+
+
+@FAST
+@given(lead=lead_shapes, n_in=st.integers(1, 4), n_out=st.integers(1, 4), bias=st.booleans())
+def test_linear_kernel(lead, n_in, n_out, bias):
+    x, w, b = leaves(0, (*lead, n_in), (n_out, n_in), (n_out,))
+    inputs = [x, w, b] if bias else [x, w]
+    assert_paths_agree(F.linear, inputs, "FusedLinear")
+
+
+@FAST
+@given(lead=lead_shapes, c=st.integers(2, 5), affine=st.sampled_from(["wb", "w", "b", ""]))
+def test_layer_norm_kernel(lead, c, affine):
+    x, w, b = leaves(1, (*lead, c), (c,), (c,), scale=2.0)
+    given_params = {"w": w, "b": b}
+
+    def fn(x, *params):
+        named = dict(zip([p for p in "wb" if p in affine], params, strict=True))
+        return F.layer_norm(x, c, named.get("w"), named.get("b"))
+
+    inputs = [x] + [given_params[p] for p in "wb" if p in affine]
+    assert_paths_agree(fn, inputs, "FusedLayerNorm")
+
+
+@FAST
+@given(lead=lead_shapes, c=st.integers(2, 5), weighted=st.booleans())
+def test_rms_norm_kernel(lead, c, weighted):
+    x, w = leaves(2, (*lead, c), (c,), scale=2.0)
+    if weighted:
+        assert_paths_agree(lambda x, w: F.rms_norm(x, c, w), [x, w], "FusedRMSNorm")
+    else:
+        assert_paths_agree(lambda x: F.rms_norm(x, c), [x], "FusedRMSNorm")
+
+
+@FAST
+@given(shape=st.lists(st.integers(1, 5), min_size=1, max_size=3).map(tuple))
+@pytest.mark.parametrize("approximate", ["tanh", "none"])
+def test_gelu_kernel(approximate, shape):
+    (x,) = leaves(3, shape, scale=3.0)
+    assert_paths_agree(lambda x: F.gelu(x, approximate), [x], "FusedGELU")
+
+
+@FAST
+@given(lead=st.lists(st.integers(1, 3), min_size=1, max_size=2).map(tuple), v=st.integers(2, 6))
+def test_cross_entropy_kernel(lead, v):
+    (logits,) = leaves(4, (*lead, v), scale=3.0)
+    targets = np.random.default_rng(5).integers(-1, v, size=lead)  # -1: ignored
+    targets.reshape(-1)[0] = v - 1  # at least one target kept
+    fn = lambda z: F.cross_entropy(z, targets, ignore_index=-1)  # noqa: E731
+    assert_paths_agree(fn, [logits], "FusedCrossEntropy")
+
+
+def test_cross_entropy_kernel_with_every_target_ignored():
+    (logits,) = leaves(6, (2, 3))
+    targets = np.array([-1, -1])
+    for fused in (True, False):
+        out, _, (grad,) = run(lambda z: F.cross_entropy(z, targets), [logits], fused)
+        assert np.isnan(out.item()) and np.all(grad == 0)
+
+
+@FAST
+@given(
+    lq=st.integers(1, 4),
+    lk=st.integers(1, 4),
+    mask=st.sampled_from(["none", "causal", "bool", "float"]),
+    dropout_p=st.sampled_from([0.0, 0.4]),
+)
+def test_attention_kernel(lq, lk, mask, dropout_p):
+    q, k, v = leaves(7, (2, 2, lq, 3), (2, 2, lk, 3), (2, 2, lk, 2))
+    rng = np.random.default_rng(8)
+    attn_mask = {
+        "none": None,
+        "causal": None,
+        "bool": np.concatenate([np.ones((lq, 1), bool), rng.random((lq, lk - 1)) < 0.5], 1),
+        "float": rng.standard_normal((2, 1, lq, lk)),
+    }[mask]
+
+    def fn(q, k, v):
+        return F.scaled_dot_product_attention(
+            q, k, v, attn_mask, dropout_p=dropout_p, is_causal=mask == "causal"
+        )
+
+    assert_paths_agree(fn, [q, k, v], "FusedAttention")
+
+
+@FAST
+@given(t=st.integers(1, 4), n_head=st.integers(1, 3), dropout_p=st.sampled_from([0.0, 0.4]))
+def test_packed_attention_kernel(t, n_head, dropout_p):
+    (qkv,) = leaves(9, (2, t, 3 * n_head * 2))
+
+    def fn(qkv):
+        heads = qkv.reshape(2, t, 3, n_head, 2).permute(2, 0, 3, 1, 4)  # (3, B, nh, T, hs)
+        y = F.scaled_dot_product_attention(
+            heads[0], heads[1], heads[2], dropout_p=dropout_p, is_causal=True
+        )
+        return y.transpose(1, 2).reshape(2, t, n_head * 2)
+
+    _, fused_ops, _ = run(fn, [qkv], fused=True)
+    assert "GetItem" not in fused_ops  # the three slices are bypassed
+    assert_paths_agree(fn, [qkv], "FusedPackedAttention")
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_whole_gpt_is_the_same_on_both_paths(dropout):
+    engine.manual_seed(0)
+    config = GPTConfig(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=8, dropout=dropout)
+    model = GPT(config).to(np.float64)
+    rng = np.random.default_rng(0)
+    idx, targets = rng.integers(0, 11, (2, 7)), rng.integers(0, 11, (2, 7))
+    targets[0, 3] = -1
+    results = []
+    for fused in (True, False):
+        engine.manual_seed(5)  # the same dropout masks on both paths
+        with nn.use_fused(fused):
+            logits, loss = model(idx, targets)
+        loss.backward()
+        results.append((logits.data, loss.item(), dict(model.named_parameters())))
+        results[-1] = (*results[-1][:2], {n: p.grad for n, p in results[-1][2].items()})
+        model.zero_grad()
+    (logits_a, loss_a, grads_a), (logits_b, loss_b, grads_b) = results
+    assert relative_error(logits_a, logits_b) <= TOLERANCE
+    assert abs(loss_a - loss_b) <= TOLERANCE * abs(loss_b)
+    for name in grads_a:
+        assert relative_error(grads_a[name], grads_b[name]) <= TOLERANCE, name
+
+
+def test_use_fused_is_a_context_manager_and_a_decorator():
+    assert nn.kernels.enabled()
+
+    @nn.use_fused(False)
+    def reference_ops(x):
+        assert not nn.kernels.enabled()
+        with nn.use_fused(True):
+            assert nn.kernels.enabled()
+        assert not nn.kernels.enabled()
+        return F.gelu(x)
+
+    (x,) = leaves(10, (3,))
+    assert type(reference_ops(x).grad_fn).__name__ == "Mul"
+    assert type(reference_ops(x).grad_fn).__name__ == "Mul"  # one decorator, called again
+    assert nn.kernels.enabled()
+    with pytest.raises(RuntimeError), nn.use_fused(False):
+        raise RuntimeError
+    assert nn.kernels.enabled()  # restored after an error too
+
+
+def test_reference_graph_of_attention_shows_its_math():
+    engine.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=8))
+    idx = np.arange(6)[None] % 11
+    with nn.use_fused(False):
+        _, loss = model(idx, idx)
+    graph = trace(loss)
+    attention = [t for t in graph.tensors if model.transformer.h[0].attn in t.scope]
+    names = {type(t.grad_fn).__name__ for t in attention if t.grad_fn is not None}
+    assert {"MatMul", "SoftmaxOp", "Permute", "Reshape", "GetItem"} <= names
+    assert any(t.name == "causal mask" for t in graph.tensors)
+    assert not any(type(t.grad_fn).__name__.startswith("Fused") for t in attention if t.grad_fn)
