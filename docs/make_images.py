@@ -4,8 +4,9 @@
     python docs/make_images.py --run runs/NAME  # the loss curve and attention of a real run
 
 The pictures: a micrograd-sized expression with its values and gradients, one step of the
-backward pass where a gradient accumulates (`+=`), a GPT's loss graph at depth 1 and 2, a loss
-curve against the corpus's entropy floor, and a grid of attention heads.
+backward pass where a gradient accumulates (`+=`), a GPT's loss graph at depth 1 and 2 and the
+reference math inside one attention layer, a loss curve against the corpus's entropy floor,
+and a grid of attention heads. Graphs show the reference path, as `tinyllm graph` does.
 """
 
 import argparse
@@ -13,7 +14,9 @@ import tempfile
 from pathlib import Path
 
 import engine
+import nn
 import viz
+from model import GPT, GPTConfig
 from model.run import Run
 from model.train import TrainConfig, train
 
@@ -46,7 +49,7 @@ def expression_pictures():
 
 def train_small_gpt(run_dir):
     """A small character-level GPT trained for half a minute on stories, into `run_dir`."""
-    config = TrainConfig(
+    config = TrainConfig.from_flags(
         out_dir=str(run_dir),
         corpus_chars=100_000,
         n_layer=2,
@@ -58,6 +61,15 @@ def train_small_gpt(run_dir):
     )
     train(Run.create(config), progress=False)
     return run_dir
+
+
+def attention_graph(path):
+    """The reference math inside one attention layer of a one-block GPT, every op drawn."""
+    engine.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=16, block_size=6, n_layer=1, n_head=2, n_embd=8))
+    x = engine.Tensor(engine.generator().standard_normal((1, 6, 8), dtype="float32"), name="x")
+    attention = model.transformer.h[0].attn  # (B, T, C) = (1, 6, 8), 2 heads of 4
+    return viz.save_graph(viz.draw_graph(attention(x), rankdir="TB"), path)
 
 
 def main():
@@ -72,9 +84,11 @@ def main():
         model, tokenizer = Run.load_for_sampling(run_dir)
         losses = viz.plot_losses(run_dir)
     paths.append(viz.save_figure(losses, IMAGES / "loss.png"))
-    for depth in (1, 2):
-        out = IMAGES / f"gpt_depth{depth}.svg"
-        paths.append(viz.render_model_graph(model, out, depth=depth))
+    with nn.use_fused(False):
+        for depth in (1, 2):
+            out = IMAGES / f"gpt_depth{depth}.svg"
+            paths.append(viz.render_model_graph(model, out, depth=depth))
+        paths.append(attention_graph(IMAGES / "attention_graph.svg"))
     ids = tokenizer.encode("Once upon a time, a little fox")  # 30 tokens: every one labelled
     last = model.config.n_layer - 1
     attention = viz.plot_attention(model, ids, layer=last, tokenizer=tokenizer)
