@@ -1,18 +1,8 @@
-"""The same GPT in PyTorch, for timing comparisons in bench/train.py only (PyTorch is optional
-and never a dependency of tinyllm). Layer for layer the model of model/gpt.py.
+"""The same GPT in PyTorch, for side-by-side timings in bench/ only (PyTorch is optional and
+never a dependency of tinyllm). Layer for layer the model of model/gpt.py, attending through
+`F.scaled_dot_product_attention` as nanoGPT does: PyTorch eager's fastest CPU attention."""
 
-    python bench/torch_gpt.py '{"vocab_size": 65, ..., "batch_size": 12, ...}'
-
-prints the median seconds of one training step. bench/train.py runs it in its own process:
-PyTorch's and NumPy's thread pools in one process slow each other down several times over.
-"""
-
-import json
 import math
-import statistics
-import sys
-import time
-from types import SimpleNamespace
 
 import torch
 from torch import nn
@@ -22,13 +12,14 @@ from torch.nn import functional as F
 class Block(nn.Module):
     def __init__(self, c):
         super().__init__()
-        self.n_head = c.n_head
-        self.ln_1 = nn.LayerNorm(c.n_embd, bias=c.bias)
-        self.c_attn = nn.Linear(c.n_embd, 3 * c.n_embd, bias=c.bias)
-        self.attn_proj = nn.Linear(c.n_embd, c.n_embd, bias=c.bias)
-        self.ln_2 = nn.LayerNorm(c.n_embd, bias=c.bias)
-        self.c_fc = nn.Linear(c.n_embd, 4 * c.n_embd, bias=c.bias)
-        self.mlp_proj = nn.Linear(4 * c.n_embd, c.n_embd, bias=c.bias)
+        self.n_head = c["n_head"]
+        C, bias = c["n_embd"], c["bias"]
+        self.ln_1 = nn.LayerNorm(C, bias=bias)
+        self.c_attn = nn.Linear(C, 3 * C, bias=bias)
+        self.attn_proj = nn.Linear(C, C, bias=bias)
+        self.ln_2 = nn.LayerNorm(C, bias=bias)
+        self.c_fc = nn.Linear(C, 4 * C, bias=bias)
+        self.mlp_proj = nn.Linear(4 * C, C, bias=bias)
 
     def forward(self, x):
         B, T, C = x.shape
@@ -42,48 +33,54 @@ class Block(nn.Module):
 class TorchGPT(nn.Module):
     def __init__(self, c):
         super().__init__()
-        self.wte = nn.Embedding(c.vocab_size, c.n_embd)
-        self.wpe = nn.Embedding(c.block_size, c.n_embd)
-        self.h = nn.ModuleList(Block(c) for _ in range(c.n_layer))
-        self.ln_f = nn.LayerNorm(c.n_embd, bias=c.bias)
-        self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
+        self.wte = nn.Embedding(c["vocab_size"], c["n_embd"])
+        self.wpe = nn.Embedding(c["block_size"], c["n_embd"])
+        self.h = nn.ModuleList(Block(c) for _ in range(c["n_layer"]))
+        self.ln_f = nn.LayerNorm(c["n_embd"], bias=c["bias"])
+        self.lm_head = nn.Linear(c["n_embd"], c["vocab_size"], bias=False)
         self.lm_head.weight = self.wte.weight
         for name, p in self.named_parameters():
             if p.dim() >= 2:
-                std = 0.02 / math.sqrt(2 * c.n_layer) if name.endswith("proj.weight") else 0.02
+                std = 0.02 / math.sqrt(2 * c["n_layer"]) if name.endswith("proj.weight") else 0.02
                 nn.init.normal_(p, std=std)
 
-    def forward(self, idx, targets):
+    def logits(self, idx):
         x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
         for block in self.h:
             x = block(x)
-        logits = self.lm_head(self.ln_f(x))
+        return self.lm_head(self.ln_f(x))
+
+    def forward(self, idx, targets):
+        logits = self.logits(idx)
         return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1))
 
 
-def time_step(c, warmup=5, repeats=30):
-    """Median seconds of forward + backward + clip + AdamW on random batches."""
-    torch.manual_seed(0)
-    model = TorchGPT(c)
+def make_optimizer(model, c):
+    """AdamW with decay on matrices only, as model/train.py's make_optimizer."""
     params = list(model.parameters())
-    optimizer = torch.optim.AdamW(
-        [{"params": [p for p in params if p.dim() >= 2], "weight_decay": c.weight_decay},
-         {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}],
-        lr=c.lr, betas=(c.beta1, c.beta2),
-    )  # fmt: skip
-    x = torch.randint(0, c.vocab_size, (c.batch_size, c.block_size))
-    y = torch.randint(0, c.vocab_size, (c.batch_size, c.block_size))
-    times = []
-    for i in range(warmup + repeats):
-        start = time.perf_counter()
-        model(x, y).backward()
-        torch.nn.utils.clip_grad_norm_(params, c.grad_clip)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": c["weight_decay"]},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=c["lr"], betas=(c["beta1"], c["beta2"]))
 
 
-if __name__ == "__main__":
-    print(time_step(SimpleNamespace(**json.loads(sys.argv[1]))))
+# Our parameter names (model/gpt.py) -> this model's: the same tensors, renamed.
+RENAMES = (
+    ("transformer.h.", "h."),
+    ("transformer.", ""),
+    (".attn.c_attn.", ".c_attn."),
+    (".attn.c_proj.", ".attn_proj."),
+    (".mlp.c_fc.", ".c_fc."),
+    (".mlp.c_proj.", ".mlp_proj."),
+)
+
+
+def load_tinyllm_weights(model, state_dict):
+    """Copy a tinyllm GPT's state dict (NumPy arrays) into this model."""
+    renamed = {}
+    for name, array in state_dict.items():
+        for old, new in RENAMES:
+            name = name.replace(old, new)
+        renamed[name] = torch.from_numpy(array.copy())
+    model.load_state_dict(renamed, strict=True)

@@ -174,7 +174,7 @@ def scaled_dot_product_attention(
     if kernels.enabled():
         keep = None if dropout_p == 0 else dropout_mask(_scores_shape(q, k), dropout_p, q.dtype)
         bias = _bias(q, k, attn_mask, is_causal)
-        return kernels.attention(q, k, v, bias, _scale(q, scale), keep)
+        return kernels.attend(q, k, v, bias, _scale(q, scale), keep)
     weights = attention_weights(q, k, attn_mask, is_causal, scale)  # (..., L, S)
     return dropout(weights, dropout_p) @ v
 

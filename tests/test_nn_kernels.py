@@ -6,6 +6,8 @@ same dropout masks). The outputs and every input's gradient must agree to a rela
 1e-10, and both paths must pass gradcheck.
 """
 
+import contextlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -16,6 +18,7 @@ import nn
 import nn.functional as F
 from engine import Tensor, gradcheck
 from model import GPT, GPTConfig
+from nn.kernels import attention, parallel
 from viz.trace import trace
 
 FAST = settings(max_examples=10, deadline=None)
@@ -46,20 +49,35 @@ def run(fn, inputs, fused, seed=0):
     return out, names, [x.grad for x in inputs]
 
 
+@contextlib.contextmanager
+def split_work():
+    """The kernels as `use_all_cores()` runs them, on two threads, with every split forced
+    even at test sizes: pieces of any size, tiles of 2 queries, groups of one head."""
+    saved = parallel.WORKERS, parallel.MIN_WORK, attention.TILE, attention.CACHE_ELEMENTS
+    parallel.WORKERS, parallel.MIN_WORK, attention.TILE, attention.CACHE_ELEMENTS = 2, 1, 2, 1
+    try:
+        yield
+    finally:
+        parallel.WORKERS, parallel.MIN_WORK, attention.TILE, attention.CACHE_ELEMENTS = saved
+
+
 def assert_paths_agree(fn, inputs, kernel):
-    """The kernel named `kernel` really ran, and both paths agree and pass gradcheck."""
-    fused, fused_ops, fused_grads = run(fn, inputs, fused=True)
-    assert kernel in fused_ops
+    """The kernel named `kernel` really ran, in one piece and split over threads, and agrees
+    with the reference; both paths pass gradcheck."""
     reference, reference_ops, reference_grads = run(fn, inputs, fused=False)
     assert not any(name.startswith("Fused") for name in reference_ops)
-    assert relative_error(fused.data, reference.data) <= TOLERANCE
-    for k, (a, b) in enumerate(zip(fused_grads, reference_grads, strict=True)):
-        assert relative_error(a, b) <= TOLERANCE, f"input {k}"
+    for split in (contextlib.nullcontext(), split_work()):
+        with split:
+            fused, fused_ops, fused_grads = run(fn, inputs, fused=True)
+        assert kernel in fused_ops
+        assert relative_error(fused.data, reference.data) <= TOLERANCE
+        for k, (a, b) in enumerate(zip(fused_grads, reference_grads, strict=True)):
+            assert relative_error(a, b) <= TOLERANCE, f"input {k}"
     for fused_path in (True, False):
 
         def seeded(*xs, on=fused_path):
             engine.manual_seed(0)  # the same dropout mask for every evaluation
-            with nn.use_fused(on):
+            with nn.use_fused(on), split_work():
                 return fn(*xs)
 
         assert gradcheck(seeded, inputs)
@@ -125,8 +143,8 @@ def test_cross_entropy_kernel_with_every_target_ignored():
 
 @FAST
 @given(
-    lq=st.integers(1, 4),
-    lk=st.integers(1, 4),
+    lq=st.integers(1, 7),
+    lk=st.integers(1, 7),
     mask=st.sampled_from(["none", "causal", "bool", "float"]),
     dropout_p=st.sampled_from([0.0, 0.4]),
 )
@@ -149,7 +167,7 @@ def test_attention_kernel(lq, lk, mask, dropout_p):
 
 
 @FAST
-@given(t=st.integers(1, 4), n_head=st.integers(1, 3), dropout_p=st.sampled_from([0.0, 0.4]))
+@given(t=st.integers(1, 6), n_head=st.integers(1, 3), dropout_p=st.sampled_from([0.0, 0.4]))
 def test_packed_attention_kernel(t, n_head, dropout_p):
     (qkv,) = leaves(9, (2, t, 3 * n_head * 2))
 
@@ -163,6 +181,20 @@ def test_packed_attention_kernel(t, n_head, dropout_p):
     _, fused_ops, _ = run(fn, [qkv], fused=True)
     assert "GetItem" not in fused_ops  # the three slices are bypassed
     assert_paths_agree(fn, [qkv], "FusedPackedAttention")
+
+
+def test_tiles_skip_the_keys_a_causal_mask_hides_from_a_whole_block():
+    causal = np.where(np.triu(np.ones((6, 6), bool), 1), -np.inf, 0.0)
+    with split_work():  # tiles of 2 queries
+        pairs = attention.tiles(causal, 6, 6)
+        assert [(q.start, q.stop, k.start, k.stop) for q, k in pairs] == [
+            (0, 2, 0, 2), (2, 4, 0, 4), (4, 6, 0, 6)
+        ]  # fmt: skip
+        window = np.where(np.abs(np.arange(6)[:, None] - np.arange(6)) <= 1, 0.0, -np.inf)
+        assert [(k.start, k.stop) for _, k in attention.tiles(window, 6, 6)] == [
+            (0, 3), (1, 5), (3, 6)
+        ]  # fmt: skip
+        assert [(k.start, k.stop) for _, k in attention.tiles(None, 5, 3)] == [(0, 3)] * 3
 
 
 @pytest.mark.parametrize("dropout", [0.0, 0.3])

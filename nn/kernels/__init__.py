@@ -16,7 +16,7 @@ One switch chooses between them. Fused is the default:
 
 import contextlib
 
-from nn.kernels.attention import FusedAttention, FusedPackedAttention, attention
+from nn.kernels.attention import FusedAttention, FusedPackedAttention, attend
 from nn.kernels.cross_entropy import FusedCrossEntropy
 from nn.kernels.gelu import FusedGELU
 from nn.kernels.linear import FusedLinear
@@ -57,7 +57,7 @@ __all__ = [
     "FusedLinear",
     "FusedPackedAttention",
     "FusedRMSNorm",
-    "attention",
+    "attend",
     "enabled",
     "use_fused",
 ]

@@ -15,6 +15,7 @@ import numpy as np
 
 from engine import Function
 from engine.shape_ops import GetItem
+from nn.kernels import parallel
 
 
 class FusedAttention(Function):
@@ -25,44 +26,134 @@ class FusedAttention(Function):
         dD = G Vᵀ,  dW = dD * keep
         dS = W * (dW - sum_j(dW * W))     (softmax's backward, row by row; 0 where masked)
         dQ = dS K · scale,  dK = dSᵀ Q · scale
-    The arrays are kept transposed, keys along axis -2: Sᵀ = K (Q · scale)ᵀ (..., S, L), Wᵀ,
-    Dᵀ, dSᵀ. The softmax then reduces over axis -2, which NumPy vectorises across the queries
-    (its max along the last axis goes row by row, ~3x slower); matmuls take transposed views
-    at no cost.
+
+    Three things make it fast, none of which changes a number:
+    - Tiles. The queries go in blocks (`tiles`); a block only meets the keys that the mask
+      lets at least one of its queries see. A causal mask hides the future, so a block of
+      late queries meets every key and one of early queries few: about half the work of the
+      full (L, S) product, and none of the wasted exp(-inf).
+    - Groups of heads. The heads are independent, so both passes go a group at a time, each
+      core taking its share of the groups (`parallel`), in groups small enough that a tile's
+      arrays stay in the core's cache through the softmax's passes over them.
+    - Transposed tiles, keys along axis -2: Sᵀ = K (Q · scale)ᵀ, then Wᵀ, Dᵀ, dSᵀ. The
+      softmax then reduces over axis -2, which NumPy vectorises across the queries (its max
+      along the last axis goes row by row, ~3x slower); matmuls take transposed views free.
     """
 
     rules = ("dQ = dS K · scale", "dK = dSᵀ Q · scale", "dV = Dᵀ G (D: the weights after dropout)")
 
     def forward(self, q, k, v, bias, scale, keep):
-        self.q_scaled, self.k, self.v = q * scale, k, v
+        self.q_shape, out_shape = q.shape, (*q.shape[:-1], v.shape[-1])
+        lead = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2]) or (1,)
+        L, S = q.shape[-2], k.shape[-2]
+        self.q_scaled = np.broadcast_to(q * scale, (*lead, *q.shape[-2:]))
+        self.k, self.v = (np.broadcast_to(a, (*lead, *a.shape[-2:])) for a in (k, v))
         self.scale = scale
-        w_t = k @ np.swapaxes(self.q_scaled, -1, -2)  # Sᵀ: (..., S, L)
-        if bias is not None:
-            w_t += np.swapaxes(bias, -1, -2)
-        w_t -= w_t.max(axis=-2, keepdims=True)  # softmax over the keys, in place: Sᵀ becomes Wᵀ
-        np.exp(w_t, out=w_t)
-        w_t /= w_t.sum(axis=-2, keepdims=True)
-        self.w_t = w_t
-        self.keep_t = None if keep is None else np.swapaxes(keep, -1, -2)
-        self.used_t = w_t if keep is None else w_t * self.keep_t  # Dᵀ
-        return np.swapaxes(self.used_t, -1, -2) @ v  # D V: (..., L, Ev)
+        self.bias, self.keep = (_broadcast(a, (*lead, L, S)) for a in (bias, keep))
+        self.tiles = tiles(bias, L, S)
+        self.shares = _shares(lead[0], int(np.prod(lead[1:], dtype=int)) * L * S)
+        self.w_t = {}  # (first query, first head) of a tile -> its Wᵀ
+        y = np.empty((*lead, L, v.shape[-1]), dtype=q.dtype)
+        self._in_groups(self._forward_group, y)
+        return y.reshape(out_shape)
+
+    def _forward_group(self, h, y):
+        for queries, keys in self.tiles:
+            w_t = self.k[h, ..., keys, :] @ np.swapaxes(self.q_scaled[h, ..., queries, :], -1, -2)
+            if self.bias is not None:
+                w_t += np.swapaxes(self.bias[h, ..., queries, keys], -1, -2)
+            w_t -= w_t.max(axis=-2, keepdims=True)  # softmax over the keys, in place
+            np.exp(w_t, out=w_t)
+            w_t /= w_t.sum(axis=-2, keepdims=True)
+            self.w_t[queries.start, h.start] = w_t
+            used = np.swapaxes(self._used(w_t, h, queries, keys), -1, -2)  # D
+            np.matmul(used, self.v[h, ..., keys, :], out=y[h, ..., queries, :])
+
+    def _used(self, w_t, h, queries, keys):
+        """Dᵀ, the weights after dropout, of one tile."""
+        return (
+            w_t
+            if self.keep is None
+            else w_t * np.swapaxes(self.keep[h, ..., queries, keys], -1, -2)
+        )
 
     def backward(self, g):
-        dq = dk = dv = None
-        if self.needs_grad[2]:
-            dv = self.used_t @ g
-        if self.needs_grad[0] or self.needs_grad[1]:
-            ds_t = self.v @ np.swapaxes(g, -1, -2)  # dDᵀ, then dWᵀ, then dSᵀ, in place
-            if self.keep_t is not None:
-                ds_t *= self.keep_t
-            ds_t -= np.einsum("...jq,...jq->...q", ds_t, self.w_t)[..., None, :]  # sum over keys
-            ds_t *= self.w_t
-            if self.needs_grad[0]:
-                dq = np.swapaxes(ds_t, -1, -2) @ self.k
-                dq *= self.scale
-            if self.needs_grad[1]:
-                dk = ds_t @ self.q_scaled  # Q · scale already holds the scale
-        return dq, dk, dv
+        g = g.reshape(*self.q_scaled.shape[:-1], g.shape[-1])
+        self.dq, self.dk, self.dv = (
+            (np.empty if i == 0 else np.zeros)(a.shape, a.dtype) if need else None
+            for i, (a, need) in enumerate(
+                zip((self.q_scaled, self.k, self.v), self.needs_grad, strict=True)
+            )
+        )
+        self._in_groups(self._backward_group, g)
+        dq = None if self.dq is None else self.dq.reshape(self.q_shape)
+        return dq, self.dk, self.dv  # in the broadcast shape: the engine sums them back
+
+    def _backward_group(self, h, g):
+        for queries, keys in self.tiles:
+            w_t, g_tile = self.w_t[queries.start, h.start], g[h, ..., queries, :]
+            if self.dv is not None:
+                self.dv[h, ..., keys, :] += self._used(w_t, h, queries, keys) @ g_tile
+            if self.dq is None and self.dk is None:
+                continue
+            ds_t = self.v[h, ..., keys, :] @ np.swapaxes(g_tile, -1, -2)  # dDᵀ -> dWᵀ -> dSᵀ
+            if self.keep is not None:
+                ds_t *= np.swapaxes(self.keep[h, ..., queries, keys], -1, -2)
+            ds_t -= np.einsum("...jq,...jq->...q", ds_t, w_t)[..., None, :]  # sum over keys
+            ds_t *= w_t
+            if self.dq is not None:
+                np.matmul(
+                    np.swapaxes(ds_t, -1, -2),
+                    self.k[h, ..., keys, :],
+                    out=self.dq[h, ..., queries, :],
+                )
+                self.dq[h, ..., queries, :] *= self.scale
+            if self.dk is not None:
+                self.dk[h, ..., keys, :] += ds_t @ self.q_scaled[h, ..., queries, :]
+
+    def _in_groups(self, fn, array):
+        """fn(heads, array) for each group of heads in `self.shares`, each core walking its
+        share of the groups (chosen once, in forward, so that backward finds each tile's saved
+        weights under the same key)."""
+        parallel.run_all([lambda gs=groups: [fn(h, array) for h in gs] for groups in self.shares])
+
+
+def _shares(n, per_head):
+    """Groups of heads (slices of range(n)) for each core: as many heads as fit their
+    `per_head` score entries in CACHE_ELEMENTS, in one share per core (`parallel.pieces`)."""
+    step = max(1, CACHE_ELEMENTS // per_head)
+    return [
+        [slice(i, min(i + step, part.stop)) for i in range(part.start, part.stop, step)]
+        for part in parallel.pieces(n, per_head)
+    ]
+
+
+CACHE_ELEMENTS = 1 << 18
+"""Score entries (1 MB of float32) a group of heads may hold: about a core's L2 cache here."""
+
+
+TILE = 64
+"""Queries per tile: small enough to skip most masked keys, large enough for few NumPy calls."""
+
+
+def tiles(bias, L, S):
+    """(queries, keys) slice pairs covering the (L, S) scores: blocks of TILE queries, each
+    with the range of keys that the mask lets some query of the block see (all without one)."""
+    visible = None if bias is None else np.isfinite(bias).reshape(-1, L, S).any(axis=0)
+    pairs = []
+    for first in range(0, L, TILE):
+        queries = slice(first, min(first + TILE, L))
+        keys = slice(0, S)
+        if visible is not None:
+            seen = np.flatnonzero(visible[queries].any(axis=0))
+            keys = slice(seen[0], seen[-1] + 1) if seen.size else slice(0, 1)
+        pairs.append((queries, keys))
+    return pairs
+
+
+def _broadcast(a, shape):
+    """A mask (..., L, S) broadcast to the kernel's full `shape` (a view); None stays None."""
+    return None if a is None else np.broadcast_to(a, shape)
 
 
 class FusedPackedAttention(Function):
@@ -86,7 +177,7 @@ class FusedPackedAttention(Function):
         return (np.stack(self.attention.backward(g)),)
 
 
-def attention(q, k, v, bias, scale, keep):
+def attend(q, k, v, bias, scale, keep):
     """FusedAttention of q, k, v, or FusedPackedAttention when they are the three slices
     heads[0], heads[1], heads[2] of one tensor in the graph (a packed projection's heads).
 

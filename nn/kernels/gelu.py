@@ -13,6 +13,7 @@ import numpy as np
 
 from engine import Function
 from engine.ops import erf
+from nn.kernels import parallel
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _BLOCK = 1 << 16  # elements per block: 256 KB per float32 array, ~1.25 MB for all a pass touches
@@ -23,12 +24,16 @@ def _blockwise(fill, *arrays):
 
     The tanh GELU makes eight or nine passes over its (B, T, 4C) arrays. Whole arrays do not
     fit the CPU's L2 cache, so every pass would stream them from memory again; block by block,
-    all the passes after the first find the block in the cache. The arrays written to must be
-    C-contiguous (then reshape(-1) is a view, not a copy).
+    all the passes after the first find the block in the cache. Each core takes a share of the
+    blocks. The arrays written to must be C-contiguous (then reshape(-1) is a view, not a copy).
     """
     flat = [a.reshape(-1) for a in arrays]
-    for start in range(0, flat[0].size, _BLOCK):
-        fill(*(a[start : start + _BLOCK] for a in flat))
+
+    def share(blocks):
+        for start in range(blocks.start * _BLOCK, min(blocks.stop * _BLOCK, flat[0].size), _BLOCK):
+            fill(*(a[start : start + _BLOCK] for a in flat))
+
+    parallel.for_each_piece(share, -(-flat[0].size // _BLOCK), _BLOCK)
 
 
 def _tanh_forward(y, h, x):
@@ -41,6 +46,25 @@ def _tanh_forward(y, h, x):
     h += 1.0
     h *= 0.5
     np.multiply(x, h, out=y)
+
+
+def _erf_forward(y, cdf, x):
+    """cdf = Φ(x) = (1 + erf(x / √2)) / 2 and y = x cdf, in place."""
+    cdf[...] = erf(x * (1.0 / math.sqrt(2.0)))
+    cdf += 1.0
+    cdf *= 0.5
+    np.multiply(x, cdf, out=y)
+
+
+def _erf_backward(dx, x, cdf, g):
+    """dx = g (Φ(x) + x φ(x)), φ(x) = exp(-x²/2) / √(2π), in place."""
+    np.multiply(x, x, out=dx)
+    dx *= -0.5
+    np.exp(dx, out=dx)
+    dx *= x
+    dx *= 1.0 / math.sqrt(2.0 * math.pi)
+    dx += cdf
+    dx *= g
 
 
 def _tanh_backward(dx, x, h, g):
@@ -62,26 +86,20 @@ class FusedGELU(Function):
     'tanh':  Y = X h,  h = (1 + tanh u) / 2,  u = √(2/π) (X + 0.044715 X³). Since
              1 - tanh² u = 4 h (1 - h):  dY/dX = h + X · 2 h (1 - h) u'  = h (1 + 2 X (1 - h) u'),
              u' = √(2/π) (1 + 3 · 0.044715 X²).
-    The tanh form runs block by block (`_blockwise`).
+    Both forms run block by block (`_blockwise`), in place.
     """
 
     rules = ("dX = G * (Φ(X) + X φ(X)), with Φ from erf or tanh",)
 
     def forward(self, x, approximate):
         self.x, self.approximate = x, approximate
-        if approximate == "none":
-            self.cdf = 0.5 * (1.0 + erf(x * (1.0 / math.sqrt(2.0))))
-            return x * self.cdf
-        y, self.h = np.empty(x.shape, x.dtype), np.empty(x.shape, x.dtype)
-        _blockwise(_tanh_forward, y, self.h, x)
+        y, self.phi = np.empty(x.shape, x.dtype), np.empty(x.shape, x.dtype)  # phi: Φ(x) or h
+        _blockwise(_erf_forward if approximate == "none" else _tanh_forward, y, self.phi, x)
         return y
 
     def backward(self, g):
-        x = self.x
-        if self.approximate == "none":
-            slope = self.cdf + x * np.exp(-0.5 * x * x) * (1.0 / math.sqrt(2.0 * math.pi))
-            slope *= g
-            return (slope,)
-        dx = np.empty(x.shape, x.dtype)
-        _blockwise(_tanh_backward, dx, x, self.h, g)
+        dx = np.empty(self.x.shape, self.x.dtype)
+        _blockwise(
+            _erf_backward if self.approximate == "none" else _tanh_backward, dx, self.x, self.phi, g
+        )
         return (dx,)

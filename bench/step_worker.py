@@ -1,0 +1,89 @@
+"""One engine's training step, timed in a process of its own (bench/train.py drives it).
+
+    python -m bench.step_worker tinyllm '{"vocab_size": 65, "block_size": 64, ...}'
+    python -m bench.step_worker torch '{"vocab_size": 65, "block_size": 64, ...}'
+
+Builds the model and its AdamW once, prints "ready", then for each line "K" on stdin runs K
+training steps (forward, backward, clip, AdamW, zero grads) on random batches and prints their
+median time in seconds. A line "memory" prints the peak resident memory in bytes instead.
+Keeping both engines alive while the driver asks each in turn for a few steps interleaves
+their rounds, so both see the same machine, however busy it is. One process per engine:
+PyTorch's and NumPy's thread pools in one process slow each other down several times over.
+"""
+
+import json
+import resource
+import statistics
+import sys
+import time
+
+
+def tinyllm_step(options):
+    """A `step()` closure for our GPT with the options' shape and optimizer settings."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    import engine
+    import nn
+    from model.gpt import GPT, GPTConfig
+    from model.train import make_optimizer, train_step
+
+    engine.keep_freed_memory()  # as train() does
+    nn.kernels.parallel.use_all_cores()
+    engine.manual_seed(0)
+    shape = {k: options[k] for k in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd")}
+    model = GPT(GPTConfig(**shape, bias=options["bias"], dropout=0.0))
+    optimizer = make_optimizer(model, SimpleNamespace(**options))
+    rng = np.random.default_rng(0)
+    batch = (options["batch_size"], options["block_size"])
+
+    def step():
+        x, y = rng.integers(0, options["vocab_size"], (2, *batch))
+        train_step(model, optimizer, [(x, y)], options["grad_clip"])
+
+    return step
+
+
+def torch_step(options):
+    """The same step in PyTorch eager (bench/torch_gpt.py), on the same shapes."""
+    import torch
+
+    from bench.torch_gpt import TorchGPT, make_optimizer
+
+    torch.manual_seed(0)
+    model = TorchGPT(options)
+    optimizer = make_optimizer(model, options)
+    params = list(model.parameters())
+    batch = (options["batch_size"], options["block_size"])
+
+    def step():
+        x, y = torch.randint(0, options["vocab_size"], (2, *batch))
+        model(x, y).backward()
+        torch.nn.utils.clip_grad_norm_(params, options["grad_clip"])
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    return step
+
+
+def main():
+    engine_name, options = sys.argv[1], json.loads(sys.argv[2])
+    step = {"tinyllm": tinyllm_step, "torch": torch_step}[engine_name](options)
+    for _ in range(3):  # warm up: first calls allocate and fault in their memory
+        step()
+    print("ready", flush=True)
+    for line in sys.stdin:
+        if line.strip() == "memory":
+            print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, flush=True)
+            continue
+        times = []
+        for _ in range(int(line)):
+            start = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - start)
+        print(statistics.median(times), flush=True)
+
+
+if __name__ == "__main__":
+    main()
