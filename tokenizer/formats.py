@@ -181,6 +181,22 @@ def export_tiktoken(tok, path):
     from whichever two parts it meets first. So the ids must grow in merge order, and each
     token must be rebuilt from the very pair that made it. Both hold for vocabularies learned
     by BPE training (ours, GPT-2's); a ValueError says which token breaks them otherwise.
+
+    The file holds neither the split pattern nor the special tokens, so tiktoken is handed both
+    (bench/tokenizer_hf.py checks that the ids are ours):
+
+        import tiktoken
+        from tiktoken.load import load_tiktoken_bpe
+        enc = tiktoken.Encoding(
+            "tinyllm",
+            pat_str=tok.pattern,
+            mergeable_ranks=load_tiktoken_bpe("tok.tiktoken"),
+            special_tokens=tok.special_tokens,
+        )
+        assert enc.encode(text, allowed_special="all") == tok.encode(text, allowed_special="all")
+
+    `load_tiktoken_bpe` caches what it reads under the file's path, local files too: set the
+    environment variable TIKTOKEN_CACHE_DIR to "" to read a rewritten file afresh.
     """
     ids = list(tok.merges.values())
     if any(a >= b for a, b in pairwise(ids)):
