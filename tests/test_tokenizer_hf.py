@@ -268,6 +268,7 @@ BAD = [  # (field, its new value or DELETE, the field the error names, the rest 
     ("added_tokens.0.lstrip", True, "added_tokens.0.lstrip", "is true; tinyllm reads only"),
     ("added_tokens.0.id", DELETE, "added_tokens.0.id", "missing"),
     ("added_tokens.1.id", 256, "added_tokens.1", "'<\\|pad\\|>' \\(id 256\\) must be"),
+    ("added_tokens.1.id", 262, "added_tokens.1", "'<\\|pad\\|>' \\(id 262\\) must be"),
 ]
 
 

@@ -195,9 +195,8 @@ def read_pretrained(path):
     if kind == "WordLevel":
         return "char", _read_char(file)
     if kind != "BPE":
-        raise file.error(
-            "model.type", f"is {kind!r}: tinyllm reads byte-level BPE tokenizers, not {kind}"
-        )
+        why = "tinyllm reads byte-level BPE (and its own WordLevel character tokenizers)"
+        raise file.error("model.type", f"is {kind!r}: {why}")
     return "bpe", _read_bpe(file)
 
 
@@ -212,31 +211,25 @@ def _read_bpe(file):
     for name in ("continuing_subword_prefix", "end_of_word_suffix"):
         file.expect(f"model.{name}", (None, ""), None, ": byte-level BPE marks no word parts")
     file.expect("model.byte_fallback", (False,), False)
-    file.expect(
-        "model.ignore_merges", (False,), False,
-        ": with it a chunk found whole in the vocabulary skips the merges, which tinyllm replays",
-    )  # fmt: skip
+    whole = ": with it HF takes a chunk found whole in the vocabulary as one token, unmerged"
+    file.expect("model.ignore_merges", (False,), False, whole)
     vocab = file.get("model.vocab", (dict,))
     pairs = [
         (f"{file.path}, model.merges.{i}", _merge_parts(merge))
         for i, merge in enumerate(file.get("model.merges", (list,)))
     ]
     byte_ids, merges, specials = formats.parse_gpt2_vocab(vocab, pairs, f"{file.path}, model.vocab")
-    ordinary = {*byte_ids, *merges.values()}
-    names = {idx: name for name, idx in specials.items()}
+    ordinary, added = {*byte_ids, *merges.values()}, {}
     for i in range(len(file.get("added_tokens", (list,), []))):
         where = f"added_tokens.{i}"
         content, idx = file.get(f"{where}.content", (str,)), file.get(f"{where}.id", (int,))
         for flag in ("single_word", "lstrip", "rstrip"):
-            file.expect(
-                f"{where}.{flag}", (False,), False, ": tinyllm matches special tokens as written"
-            )
-        if idx in ordinary or vocab.get(content, idx) != idx or not content:
-            raise file.error(
-                where, f"{content!r} (id {idx}) must be a new text with its own id, which "
-                "model.vocab gives it or leaves free: tinyllm keeps special tokens apart"
-            )  # fmt: skip
-        names[idx] = content
+            file.expect(f"{where}.{flag}", (False,), False, ": tinyllm matches specials as written")
+        if idx in ordinary or idx in added or vocab.get(content, idx) != idx or not content:
+            message = f"{content!r} (id {idx}) must be a new text with an id of its own"
+            raise file.error(where, message + " (tinyllm keeps special tokens apart)")
+        added[idx] = content
+    names = {idx: name for name, idx in specials.items()} | added
     if len(set(names.values())) != len(names):
         raise file.error("added_tokens", "two special tokens have the same text")
     return pattern, byte_ids, merges, {name: idx for idx, name in names.items()}

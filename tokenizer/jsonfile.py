@@ -65,6 +65,7 @@ class JsonFile:
         """The field `name`, which must equal one of `allowed`; `why` ends the error message."""
         value = self.lookup(name, default)
         if value not in allowed:
-            wanted = " or ".join(json.dumps(a) for a in allowed)
-            raise self.error(name, f"is {json.dumps(value)[:80]}; tinyllm reads only {wanted}{why}")
+            wanted = " or ".join(json.dumps(a, ensure_ascii=False) for a in allowed)
+            shown = json.dumps(value, ensure_ascii=False)[:80]
+            raise self.error(name, f"is {shown}; tinyllm reads only {wanted}{why}")
         return value
