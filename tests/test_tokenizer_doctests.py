@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-MODULES = ["base", "bpe", "char", "files", "formats", "patterns", "train"]
+MODULES = ["base", "bpe", "char", "files", "formats", "hf", "jsonfile", "patterns", "train"]
 
 
 @pytest.mark.parametrize("name", MODULES)

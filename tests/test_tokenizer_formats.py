@@ -7,7 +7,7 @@ import pytest
 
 import tokenizer
 from tokenizer import BPETokenizer
-from tokenizer.formats import bytes_to_unicode
+from tokenizer.formats import SplitPatternWarning, bytes_to_unicode
 
 TEXTS = ["Hello world! It's 2024.\n", "naïve café 漢字 😀\r\n  x", '<|my token|> and say "hi"\n']
 
@@ -91,6 +91,14 @@ def test_load_rejects_other_files(tmp_path):
         tokenizer.load(path)
 
 
+@pytest.mark.parametrize("pattern", ["gpt4", None, r"\w+|\W+"])
+def test_gpt2_export_warns_for_any_split_but_gpt2s(pattern, tmp_path):
+    tok = BPETokenizer(pattern).train("the theme of the thesis", 260)
+    with pytest.warns(SplitPatternWarning, match="Hugging Face.s GPT-2 tokenizer will split"):
+        tok.export_gpt2(tmp_path / "a")
+    BPETokenizer("gpt2").train("the theme", 260).export_gpt2(tmp_path / "b")  # warnings: errors
+
+
 def test_bytes_to_unicode_is_gpt2s_table():
     table = bytes_to_unicode()
     assert len(set(table.values())) == 256 and all(c.isprintable() for c in table.values())
@@ -100,7 +108,8 @@ def test_bytes_to_unicode_is_gpt2s_table():
 
 
 def test_gpt2_export_import_identity(tok, tmp_path):
-    vocab_path, merges_path = tok.export_gpt2(tmp_path / "gpt2")
+    with pytest.warns(SplitPatternWarning, match="cannot carry this tokenizer's split pattern"):
+        vocab_path, merges_path = tok.export_gpt2(tmp_path / "gpt2")
     vocab = json.loads(vocab_path.read_text(encoding="utf-8"))
     merges = merges_path.read_text(encoding="utf-8").split("\n")
     assert merges[0] == "#version: 0.2" and len(merges) == 1 + len(tok.merges) + 1

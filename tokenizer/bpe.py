@@ -15,7 +15,7 @@ from functools import partial
 
 import regex
 
-from tokenizer import files, formats
+from tokenizer import files, formats, hf
 from tokenizer.base import apply_merges, to_utf8
 from tokenizer.patterns import resolve_pattern, split
 from tokenizer.train import train_fast
@@ -221,8 +221,22 @@ class BPETokenizer:
         """Read a file written by `save`."""
         return cls.from_parts(*files.read_bpe(path))
 
+    def save_pretrained(self, directory):
+        """Write a Hugging Face tokenizer directory; returns the paths of the files written.
+
+        `tokenizer.json` carries the split pattern, the merges and the special tokens (at their
+        ids), so `transformers.AutoTokenizer.from_pretrained(directory)` and
+        `tokenizers.Tokenizer.from_file` give `self.encode(text, allowed_special="all")`'s ids;
+        `vocab.json` + `merges.txt` and `tokenizer_config.json` come with it (`tokenizer/hf.py`).
+        """
+        return hf.save_bpe(self, directory)
+
     def export_gpt2(self, directory):
-        """Write `vocab.json` and `merges.txt` as GPT-2 and Hugging Face use them."""
+        """Write `vocab.json` and `merges.txt` as GPT-2 and Hugging Face use them.
+
+        Only GPT-2's split pattern survives these two files: for any other this warns
+        (`SplitPatternWarning`), and `save_pretrained` is the way to keep the ids.
+        """
         return formats.export_gpt2(self, directory)
 
     @classmethod
@@ -231,7 +245,10 @@ class BPETokenizer:
         return cls.from_parts(pattern, *formats.read_gpt2(vocab_json, merges_txt))
 
     def export_tiktoken(self, path):
-        """Write tiktoken's ranks file: `base64(token bytes) id` per line, specials left out."""
+        """Write tiktoken's ranks file: `base64(token bytes) id` per line, specials left out.
+
+        `formats.export_tiktoken` gives the call that builds a `tiktoken.Encoding` from it.
+        """
         formats.export_tiktoken(self, path)
 
     @classmethod

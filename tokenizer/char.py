@@ -8,7 +8,7 @@ The vocabulary is tiny and the code obvious, but every character is a step the m
 predict, and a character it never saw cannot be encoded at all (BPE on bytes fixes both).
 """
 
-from tokenizer import files
+from tokenizer import files, hf
 from tokenizer.base import to_utf8
 
 
@@ -62,3 +62,8 @@ class CharTokenizer:
     def load(cls, path):
         """Read a file written by `save`."""
         return cls(files.read_char(path))
+
+    def save_pretrained(self, directory):
+        """Write `tokenizer.json` (a WordLevel model, one token per character) and
+        `tokenizer_config.json`, which Hugging Face loads with the same ids; returns the paths."""
+        return hf.save_char(self.chars, directory)

@@ -19,11 +19,13 @@ error names the file and, where there is one, the line.
 
 import base64
 import json
+import warnings
 from itertools import pairwise
 from pathlib import Path
 
 from engine.files import write_atomic
 from tokenizer.base import apply_merges
+from tokenizer.patterns import GPT2_PATTERN, NAMED_PATTERNS
 
 
 def bytes_to_unicode():
@@ -42,18 +44,69 @@ def _to_text(data):
     return "".join(table[b] for b in data)
 
 
-def export_gpt2(tok, directory):
-    """Write `vocab.json` and `merges.txt` into `directory`; returns their two paths."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+class SplitPatternWarning(UserWarning):
+    """vocab.json + merges.txt were written for a tokenizer whose split pattern is not GPT-2's."""
+
+
+def gpt2_vocab(tok, specials_as_text=False):
+    """{token name: id} for every token of `tok`, as vocab.json and tokenizer.json spell them.
+
+    Ordinary tokens are named by `bytes_to_unicode`. Special tokens are too in vocab.json (GPT-2's
+    own "<|endoftext|>" reads the same either way); tokenizer.json names them by their text
+    (`specials_as_text`), which is how its `added_tokens` find them. Two ids with one name are
+    refused: the format could not tell them apart.
+    """
     names = {idx: _to_text(data) for idx, data in tok.vocab.items()}
-    names.update((idx, _to_text(name.encode("utf-8"))) for name, idx in tok.special_tokens.items())
+    for name, idx in tok.special_tokens.items():
+        names[idx] = name if specials_as_text else _to_text(name.encode("utf-8"))
     vocab = {}
     for idx in sorted(names):
         if names[idx] in vocab:
             raise ValueError(f"ids {vocab[names[idx]]} and {idx} are the same token {names[idx]!r}")
         vocab[names[idx]] = idx
-    lines = ["#version: 0.2"] + [f"{names[a]} {names[b]}" for a, b in tok.merges]
+    return vocab
+
+
+def merge_names(tok):
+    """The merges in rank order as `(left name, right name)` pairs, named as in `gpt2_vocab`."""
+    return [(_to_text(tok.vocab[a]), _to_text(tok.vocab[b])) for a, b in tok.merges]
+
+
+def export_gpt2(tok, directory):
+    """Write `vocab.json` and `merges.txt` into `directory`; returns their two paths.
+
+    The two files cannot carry a split pattern: Hugging Face's GPT-2 tokenizer, reading them,
+    always splits text with GPT-2's. For any other pattern (GPT-4's, the default) it would give
+    other ids, so this warns (SplitPatternWarning); `save_pretrained` writes `tokenizer.json`
+    too, which carries the pattern.
+    """
+    paths = write_gpt2(tok, directory)
+    if tok.pattern != GPT2_PATTERN:
+        warnings.warn(
+            f"{paths[0]} and {paths[1]} cannot carry this tokenizer's split pattern "
+            f"{_pattern_name(tok.pattern)}: Hugging Face's GPT-2 tokenizer will split text with "
+            "GPT-2's pattern instead and give different ids. Use save_pretrained(directory), "
+            "whose tokenizer.json carries the pattern.",
+            SplitPatternWarning,
+            stacklevel=3,
+        )
+    return paths
+
+
+def _pattern_name(pattern):
+    """'gpt4' for GPT-4's regex, the regex itself for a custom one."""
+    if pattern is None:
+        return "None (no split)"
+    named = {regex: name for name, regex in NAMED_PATTERNS.items()}
+    return repr(named.get(pattern, pattern))
+
+
+def write_gpt2(tok, directory):
+    """`export_gpt2` without the warning, for writers that also write `tokenizer.json`."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    vocab = gpt2_vocab(tok)
+    lines = ["#version: 0.2"] + [f"{left} {right}" for left, right in merge_names(tok)]
     vocab_path, merges_path = directory / "vocab.json", directory / "merges.txt"
     write_atomic(vocab_path, json.dumps(vocab, ensure_ascii=False, indent=0))
     write_atomic(merges_path, "\n".join(lines) + "\n")
@@ -70,33 +123,44 @@ def read_gpt2(vocab_json, merges_txt):
         vocab = json.loads(Path(vocab_json).read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"{vocab_json}: not a JSON vocabulary ({error})") from None
-    if not isinstance(vocab, dict) or not all(
-        isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in vocab.values()
-    ):
-        raise ValueError(f"{vocab_json}: expected an object mapping tokens to ids >= 0")
-    if len(set(vocab.values())) != len(vocab):
-        raise ValueError(f"{vocab_json}: two tokens share an id")
-    table = bytes_to_unicode()
-    missing = [b for b in range(256) if table[b] not in vocab]
-    if missing:
-        raise ValueError(
-            f"{vocab_json}: no token for the byte {missing[0]} ({table[missing[0]]!r})"
-        )
-    byte_ids = [vocab[table[b]] for b in range(256)]
-    known = set(byte_ids)
-    merges = {}
+    pairs = []
     lines = Path(merges_txt).read_text(encoding="utf-8").split("\n")
     for line_no, line in enumerate(lines, start=1):
         if line == "" or (line_no == 1 and line.startswith("#version")):
             continue
-        parts = line.split(" ")
+        pairs.append((f"{merges_txt}, line {line_no}", line.split(" ")))
+    return parse_gpt2_vocab(vocab, pairs, str(vocab_json))
+
+
+def parse_gpt2_vocab(vocab, pairs, where):
+    """A byte-level vocabulary and its merges -> (byte_ids, merges, special_tokens), checked.
+
+    `vocab` is {token name: id}; `pairs` is a list of `(place, [left name, right name])` in rank
+    order, `place` saying where an error points (a file and line). `where` names the vocabulary.
+    Entries that are neither a byte nor made by a merge become special tokens.
+    """
+    if not isinstance(vocab, dict) or not all(
+        isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in vocab.values()
+    ):
+        raise ValueError(f"{where}: expected an object mapping tokens to ids >= 0")
+    if len(set(vocab.values())) != len(vocab):
+        raise ValueError(f"{where}: two tokens share an id")
+    table = bytes_to_unicode()
+    missing = [b for b in range(256) if table[b] not in vocab]
+    if missing:
+        raise ValueError(f"{where}: no token for the byte {missing[0]} ({table[missing[0]]!r})")
+    byte_ids = [vocab[table[b]] for b in range(256)]
+    known = set(byte_ids)
+    merges = {}
+    for place, parts in pairs:
+        text = " ".join(map(str, parts))
         if len(parts) != 2 or parts[0] not in vocab or parts[1] not in vocab:
-            raise ValueError(f"{merges_txt}, line {line_no}: not a merge of two tokens: {line!r}")
+            raise ValueError(f"{place}: not a merge of two tokens: {text!r}")
         left, right, joined = vocab[parts[0]], vocab[parts[1]], vocab.get(parts[0] + parts[1])
         if left not in known or right not in known or joined is None or joined in known:
             raise ValueError(
-                f"{merges_txt}, line {line_no}: merge {line!r} needs two earlier tokens and a "
-                "new token in vocab.json for their concatenation"
+                f"{place}: merge {text!r} needs two earlier tokens and a new token in {where} "
+                "for their concatenation"
             )
         merges[left, right] = joined
         known.add(joined)
@@ -117,6 +181,22 @@ def export_tiktoken(tok, path):
     from whichever two parts it meets first. So the ids must grow in merge order, and each
     token must be rebuilt from the very pair that made it. Both hold for vocabularies learned
     by BPE training (ours, GPT-2's); a ValueError says which token breaks them otherwise.
+
+    The file holds neither the split pattern nor the special tokens, so tiktoken is handed both
+    (bench/tokenizer_hf.py checks that the ids are ours):
+
+        import tiktoken
+        from tiktoken.load import load_tiktoken_bpe
+        enc = tiktoken.Encoding(
+            "tinyllm",
+            pat_str=tok.pattern,
+            mergeable_ranks=load_tiktoken_bpe("tok.tiktoken"),
+            special_tokens=tok.special_tokens,
+        )
+        assert enc.encode(text, allowed_special="all") == tok.encode(text, allowed_special="all")
+
+    `load_tiktoken_bpe` caches what it reads under the file's path, local files too: set the
+    environment variable TIKTOKEN_CACHE_DIR to "" to read a rewritten file afresh.
     """
     ids = list(tok.merges.values())
     if any(a >= b for a, b in pairwise(ids)):
