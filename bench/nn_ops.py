@@ -48,7 +48,7 @@ def main():
     gamma, beta = param(C), param(C)
     h = param(B, T, 4 * C)
     logits, targets = param(B, T, V), rng.integers(0, V, (B, T))
-    heads = param(3, B, NH, T, C // NH)  # q | k | v, as a GPT splits its projection
+    heads = param(B, 3 * NH, T, C // NH)  # q | k | v, as a GPT splits its projection
     q, k, v = param(B, NH, T, C // NH), param(B, NH, T, C // NH), param(B, NH, T, C // NH)
     cases = [
         ("linear 128->384", lambda: F.linear(x, w, bias)),
@@ -60,7 +60,9 @@ def main():
         ("attention causal", lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True)),
         (
             "attention, packed",
-            lambda: F.scaled_dot_product_attention(heads[0], heads[1], heads[2], is_causal=True),
+            lambda: F.scaled_dot_product_attention(
+                heads[:, :NH], heads[:, NH : 2 * NH], heads[:, 2 * NH :], is_causal=True
+            ),
         ),
     ]
     print(f"forward+backward, ms (B={B}, T={T}, C={C}, nh={NH}, V={V}, float32)")

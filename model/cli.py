@@ -46,18 +46,25 @@ def build_parser():
     for f in model_fields + run_fields:
         default = f.default
         flag = "--" + f.name.replace("_", "-")
-        help_text = f.metadata["help"] + ("" if f.name == "out_dir" else f" (default: {default})")
+        shown = f.name != "out_dir" and default is not None  # else the help says the rule
+        help_text = f.metadata["help"] + (f" (default: {default})" if shown else "")
         if isinstance(default, bool):
             action = argparse.BooleanOptionalAction
             train.add_argument(flag, action=action, default=argparse.SUPPRESS, help=help_text)
         else:
             train.add_argument(
                 flag,
-                type=type(default),
+                type=f.metadata.get("type", type(default)),
                 default=argparse.SUPPRESS,
                 metavar=f.name.upper(),
                 help=help_text,
             )
+    train.add_argument(
+        "--llama",
+        action="store_true",
+        help="Llama's pieces: --norm rmsnorm --pos rope --mlp swiglu, n_kv_head = n_head / 2, "
+        "--no-tie-weights --no-bias (flags given as well override it)",
+    )
     train.add_argument(
         "--resume",
         metavar="DIR",
@@ -146,7 +153,7 @@ def cmd_train(args):
         run = Run.resume(args.resume, overrides.get("max_iters"))
         print(f"Resuming {args.resume} at step {run.step}")
     else:
-        run = Run.create(TrainConfig.from_flags(**overrides))
+        run = Run.create(TrainConfig.from_flags(llama=args.llama, **overrides))
     print(
         f"{run.model.num_params():,} parameters; {len(run.data.train):,} training tokens; "
         f"vocabulary {run.tokenizer.vocab_size}; run directory {run.dir}"

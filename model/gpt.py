@@ -7,69 +7,54 @@
 
 Attention is causal: position t sees positions <= t only, so one forward pass trains T
 next-token predictions at once. Parameter names and shapes are GPT-2's (as in nanoGPT), so a
-reader can line them up with any other GPT-2 code.
+reader can line them up with any other GPT-2 code. Llama's pieces (RMSNorm, rotary positions,
+SwiGLU, grouped-query attention, untied output weights) are switches of `GPTConfig`
+(model/config.py), each a few lines below.
 """
 
+__all__ = ["GPT", "GPTConfig"]
+
 import math
-from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 import engine
 import nn
 import nn.functional as F
+from model.config import GPTConfig
 from model.sample import generate
 
 
-@dataclass
-class GPTConfig:
-    """The shape of a GPT. Each field's help is the `tinyllm train` flag's of the same name."""
-
-    vocab_size: int = field(
-        default=50257, metadata={"help": "tokens in the vocabulary (a run takes its tokenizer's)"}
-    )
-    block_size: int = field(default=64, metadata={"help": "context length in tokens"})
-    n_layer: int = field(default=4, metadata={"help": "number of transformer blocks"})
-    n_head: int = field(default=4, metadata={"help": "attention heads per block"})
-    n_embd: int = field(
-        default=128, metadata={"help": "width of the residual stream (divisible by --n-head)"}
-    )
-    dropout: float = field(default=0.0, metadata={"help": "dropout probability while training"})
-    bias: bool = field(default=True, metadata={"help": "biases in Linear and LayerNorm layers"})
-    gelu: str = field(
-        default="tanh", metadata={"help": "GELU form: 'tanh' (GPT-2) or 'none' (exact erf)"}
-    )
-
-    def __post_init__(self):
-        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"GPTConfig.{name} must be a positive int, got {value!r}")
-        if self.n_embd % self.n_head != 0:
-            raise ValueError(
-                f"GPTConfig.n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})"
-            )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"GPTConfig.dropout must be in [0, 1), got {self.dropout!r}")
-        if self.gelu not in ("tanh", "none"):
-            raise ValueError(f"GPTConfig.gelu must be 'tanh' or 'none', got {self.gelu!r}")
-
-    def to_dict(self):
-        """The config as a plain dict (saved in checkpoints)."""
-        return asdict(self)
+def norm(config):
+    """The block's normalisation: GPT-2's LayerNorm, or Llama's RMSNorm, which divides each
+    position by its root mean square without centring it first. Dropping the mean (and the
+    bias) costs nothing measurable in quality and saves a pass over the activations."""
+    if config.norm == "rmsnorm":
+        return nn.RMSNorm(config.n_embd, eps=config.norm_eps)
+    return nn.LayerNorm(config.n_embd, eps=config.norm_eps, bias=config.bias)
 
 
 class CausalSelfAttention(nn.Module):
     """Multi-head self-attention where each position attends to itself and the past only.
 
-    One projection `c_attn` makes queries, keys and values for all heads at once (C -> 3C,
-    q | k | v); each head works on hs = C / n_head channels; `c_proj` mixes the heads.
+    One projection `c_attn` makes queries, keys and values for all heads at once
+    (C -> (nh + 2 nkv) hs: q | k | v); each head works on hs = C / n_head channels; `c_proj`
+    mixes the heads. With n_kv_head < n_head (grouped-query attention), each key/value head
+    serves n_head / n_kv_head query heads: the KV cache, the memory sampling reads every step,
+    shrinks by that factor. With pos="rope" the queries and keys are rotated by their position
+    (`F.rotary_embedding`), so their dot product depends on the distance between them only.
     """
 
     def __init__(self, config):
         super().__init__()
-        self.n_head, self.n_embd = config.n_head, config.n_embd
-        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
+        self.n_head, self.n_kv_head, self.head_size = (
+            config.n_head,
+            config.n_kv_head,
+            config.head_size,
+        )
+        self.rope_theta = config.rope_theta if config.pos == "rope" else None
+        qkv_size = (config.n_head + 2 * config.n_kv_head) * config.head_size
+        self.c_attn = nn.Linear(config.n_embd, qkv_size, bias=config.bias)
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.attn_dropout = config.dropout
         self.resid_dropout = nn.Dropout(config.dropout)
@@ -78,37 +63,47 @@ class CausalSelfAttention(nn.Module):
         """x (B, T, C) -> (B, T, C). With a `cache` (a KVCache), the queries also see the keys
         and values of the positions before x, and x's are added to them."""
         B, T, C = x.shape
-        q, k, v = self.split_heads(self.c_attn(x))  # 3 × (B, nh, T, hs)
+        start = 0 if cache is None else cache.length  # the position of x's first token
+        q, k, v = self.heads(x, start)  # (B, nh, T, hs), (B, nkv, T, hs), (B, nkv, T, hs)
         if cache is not None:
-            k, v = cache.update(k, v)  # (B, nh, past + T, hs)
+            k, v = cache.update(k, v)  # (B, nkv, past + T, hs)
         # A cache takes T > 1 positions only when empty (the prompt), so causal is the right
         # mask then, and a single new query sees everything before it: no mask.
         dropout_p = self.attn_dropout if self.training else 0.0
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=T > 1)
+        grouped = self.n_kv_head != self.n_head
+        y = F.scaled_dot_product_attention(
+            q, k, v, dropout_p=dropout_p, is_causal=T > 1, enable_gqa=grouped
+        )  # (B, nh, T, hs)
         y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, nh, hs) -> heads side by side
         return self.resid_dropout(self.c_proj(y))  # (B, T, C)
 
-    def split_heads(self, qkv):
-        """(B, T, 3C) -> q, k, v, each (B, nh, T, hs): the heads of the packed projection."""
-        B, T, _ = qkv.shape
-        heads = qkv.view(B, T, 3, self.n_head, self.n_embd // self.n_head)  # (B, T, 3, nh, hs)
-        heads = heads.permute(2, 0, 3, 1, 4)  # (3, B, nh, T, hs)
-        return heads[0], heads[1], heads[2]
+    def heads(self, x, start=0):
+        """x (B, T, C) at positions start, start + 1, ... -> q (B, nh, T, hs), k and v
+        (B, nkv, T, hs): the heads of the packed projection, q and k rotated with rope."""
+        B, T, _ = x.shape
+        nh, nkv = self.n_head, self.n_kv_head
+        heads = self.c_attn(x).view(B, T, nh + 2 * nkv, self.head_size)  # (B, T, nh + 2 nkv, hs)
+        heads = heads.transpose(1, 2)  # (B, nh + 2 nkv, T, hs)
+        q, k, v = heads[:, :nh], heads[:, nh : nh + nkv], heads[:, nh + nkv :]
+        if self.rope_theta is not None:
+            cos, sin = F.rotary_tables(np.arange(start, start + T), self.head_size, self.rope_theta)
+            q, k = F.rotary_embedding(q, cos, sin), F.rotary_embedding(k, cos, sin)
+        return q, k, v
 
     def attention_weights(self, x):
         """x (B, T, C) -> (B, nh, T, T): how each head's queries spread over the keys."""
-        q, k, _ = self.split_heads(self.c_attn(x))
-        return F.attention_weights(q, k, is_causal=True)
+        q, k, _ = self.heads(x)
+        return F.attention_weights(q, k, is_causal=True, enable_gqa=self.n_kv_head != self.n_head)
 
 
 class MLP(nn.Module):
-    """Position-wise feed-forward: C -> 4C -> GELU -> C."""
+    """GPT-2's position-wise feed-forward: C -> n_inner (4C) -> GELU -> C."""
 
     def __init__(self, config):
         super().__init__()
-        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.c_fc = nn.Linear(config.n_embd, config.n_inner, bias=config.bias)
         self.gelu = nn.GELU(approximate=config.gelu)
-        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.c_proj = nn.Linear(config.n_inner, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x):
@@ -116,15 +111,35 @@ class MLP(nn.Module):
         return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
 
 
-class Block(nn.Module):
-    """One transformer block, pre-LayerNorm: the residual stream is never normalised itself."""
+class SwiGLUMLP(nn.Module):
+    """Llama's gated feed-forward: C -> (gate | up, n_inner each) -> silu(gate) * up -> C.
+
+    The gate, a second projection squashed by silu, decides per channel how much of `up`
+    passes: the multiplication lets the MLP compute products of features, not only sums.
+    At equal parameter count it trains a little better than GELU in most reports (Shazeer
+    2020). `c_fc` holds W_gate and W_up stacked, so one matmul makes both.
+    """
 
     def __init__(self, config):
         super().__init__()
-        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.c_fc = nn.Linear(config.n_embd, 2 * config.n_inner, bias=config.bias)
+        self.c_proj = nn.Linear(config.n_inner, config.n_embd, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x):
+        """(B, T, C) -> (B, T, C), each position on its own."""
+        return self.dropout(self.c_proj(F.swiglu(self.c_fc(x))))
+
+
+class Block(nn.Module):
+    """One transformer block, pre-norm: the residual stream is never normalised itself."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.ln_1 = norm(config)
         self.attn = CausalSelfAttention(config)
-        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
-        self.mlp = MLP(config)
+        self.ln_2 = norm(config)
+        self.mlp = MLP(config) if config.mlp == "gelu" else SwiGLUMLP(config)
 
     def forward(self, x, cache=None):
         """(B, T, C) -> (B, T, C): attention mixes positions, then the MLP transforms each."""
@@ -138,17 +153,16 @@ class GPT(nn.Module):
     def __init__(self, config):
         super().__init__()
         self.config = config
-        self.transformer = nn.ModuleDict(
-            dict(
-                wte=nn.Embedding(config.vocab_size, config.n_embd),
-                wpe=nn.Embedding(config.block_size, config.n_embd),
-                drop=nn.Dropout(config.dropout),
-                h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
-                ln_f=nn.LayerNorm(config.n_embd, bias=config.bias),
-            )
-        )
+        modules = dict(wte=nn.Embedding(config.vocab_size, config.n_embd))
+        if config.pos == "learned":  # with rope, positions live in the attention instead
+            modules["wpe"] = nn.Embedding(config.block_size, config.n_embd)
+        modules["drop"] = nn.Dropout(config.dropout)
+        modules["h"] = nn.ModuleList([Block(config) for _ in range(config.n_layer)])
+        modules["ln_f"] = norm(config)
+        self.transformer = nn.ModuleDict(modules)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
-        self.lm_head.weight = self.transformer.wte.weight  # weight tying: one (V, C) matrix
+        if config.tie_weights:  # one (V, C) matrix both reads tokens in and scores them out
+            self.lm_head.weight = self.transformer.wte.weight
         self.apply(self._init_weights)
         # The residual projections are scaled down by √(2 n_layer), so the residual stream's
         # variance stays put as the 2 n_layer attention and MLP outputs are added to it.
@@ -212,8 +226,10 @@ class GPT(nn.Module):
                 f"sequence of length {start + T} is longer than block_size {self.config.block_size}"
             )
         tr = self.transformer
-        pos = np.arange(start, start + T)
-        return tr.drop(tr.wte(idx) + tr.wpe(pos))  # (B, T, C) + (T, C)
+        x = tr.wte(idx)  # (B, T, C)
+        if "wpe" in tr:
+            x = x + tr.wpe(np.arange(start, start + T))  # + (T, C)
+        return tr.drop(x)
 
     def attention_maps(self, idx):
         """The attention weights of every layer for idx (B, T), as the model samples (eval

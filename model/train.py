@@ -90,11 +90,13 @@ class TrainConfig:
             raise ValueError(f"tokenizer must be 'char' or 'bpe', got {self.tokenizer!r}")
 
     @classmethod
-    def from_flags(cls, **flags):
+    def from_flags(cls, llama=False, **flags):
         """A config from flat flags, as the command line gives them: the model's fields
-        (`n_layer=2`) go to `model`, the rest to the run."""
+        (`n_layer=2`) go to `model`, the rest to the run. `llama` starts the model from
+        `GPTConfig.llama_like` instead of GPT-2's defaults."""
         model_fields = {f.name for f in fields(GPTConfig)}
-        model = GPTConfig(**{k: v for k, v in flags.items() if k in model_fields})
+        model_flags = {k: v for k, v in flags.items() if k in model_fields}
+        model = GPTConfig.llama_like(**model_flags) if llama else GPTConfig(**model_flags)
         return cls(model=model, **{k: v for k, v in flags.items() if k not in model_fields})
 
     def to_dict(self):

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+import engine
 from engine import Tensor, generator
 from nn import kernels
 
@@ -95,6 +96,53 @@ def relu(x):
     return x.relu()
 
 
+def swiglu(x):
+    """x (..., 2H) = gate | up -> (..., H):   silu(gate) · up,   silu(g) = g σ(g).
+
+    The activation of Llama's gated MLP: the gate half, squashed by silu, scales the up half
+    channel by channel.
+    """
+    if x.shape[-1] % 2:
+        raise ValueError(f"swiglu needs an even last axis (gate | up), got shape {x.shape}")
+    if kernels.enabled():
+        return kernels.FusedSwiGLU.apply(x)
+    half = x.shape[-1] // 2
+    gate, up = x[..., :half], x[..., half:]
+    return gate * gate.sigmoid() * up
+
+
+def rotary_tables(positions, head_size, theta=10000.0):
+    """positions (T,) -> (cos, sin), each (T, head_size) float64: the angles of rotary
+    position embeddings. Channels i and i + hs/2 of position m turn together by the angle
+    m / θ^(2i / hs): the first pairs quickly, the last ones over thousands of positions."""
+    inverse_wavelengths = 1.0 / theta ** (np.arange(0, head_size, 2) / head_size)  # (hs/2,)
+    angles = np.outer(np.asarray(positions, dtype=np.float64), inverse_wavelengths)
+    angles = np.concatenate([angles, angles], axis=-1)  # (T, hs): pair i with i + hs/2
+    return np.cos(angles), np.sin(angles)
+
+
+def rotary_embedding(x, cos, sin):
+    """x (..., T, hs), cos and sin (T, hs) -> (..., T, hs), each channel pair rotated:
+
+        y = x · cos + rotate_half(x) · sin,   rotate_half(x₁ | x₂) = (-x₂ | x₁)
+
+    A rotation by the position's angle: the dot product of a query at position m and a key at
+    n then depends on m - n only, so attention sees how far apart two tokens are. The pairs
+    are Hugging Face Llama's (channel i with i + hs/2); Meta's original code pairs neighbours
+    (2i, 2i + 1), and HF's conversion script permutes the q and k weights to get from one
+    layout to the other.
+    """
+    if cos.shape != x.shape[-2:] or sin.shape != cos.shape or x.shape[-1] % 2:
+        raise ValueError(
+            f"rotary_embedding: x of shape {x.shape} needs cos and sin of shape "
+            f"{x.shape[-2:]} with an even last axis, got {cos.shape} and {sin.shape}"
+        )
+    cos, sin = Tensor(cos.astype(x.dtype), name="cos"), Tensor(sin.astype(x.dtype), name="sin")
+    half = x.shape[-1] // 2
+    rotated = engine.cat([-x[..., half:], x[..., :half]], axis=-1)
+    return x * cos + rotated * sin
+
+
 def dropout(x, p=0.5, training=True):
     """x -> x · mask, each mask entry 0 with probability p and 1/(1 - p) otherwise.
 
@@ -158,7 +206,7 @@ def cross_entropy(logits, targets, ignore_index=-1):
 
 
 def scaled_dot_product_attention(
-    q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None
+    q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False
 ):
     """q (..., L, E), k (..., S, E), v (..., S, Ev) -> (..., L, Ev), typically (B, nh, T, hs):
 
@@ -168,8 +216,13 @@ def scaled_dot_product_attention(
     matches each key (`attention_weights`). `is_causal` hides from query i every key j > i
     (aligned to the top left when L != S, as in PyTorch); `attn_mask` (broadcasting to
     (..., L, S)) is either boolean, True where a key may be seen, or float, added to the
-    scores. `dropout_p` drops weights (pass 0 at eval time, as with torch).
+    scores. `dropout_p` drops weights (pass 0 at eval time, as with torch). `enable_gqa`:
+    k and v have fewer heads (axis -3) than q, each shared by a group of query heads.
     """
+    if enable_gqa:  # attend within each group of query heads, then put the heads back
+        (q, k, v), attn_mask, heads = _grouped(q, k, v, attn_mask=attn_mask)
+        y = scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal, scale)
+        return y.reshape(*heads, *y.shape[-2:])
     _check_attention(q, k, v, attn_mask, is_causal, dropout_p)
     if kernels.enabled():
         keep = None if dropout_p == 0 else dropout_mask(_scores_shape(q, k), dropout_p, q.dtype)
@@ -179,17 +232,44 @@ def scaled_dot_product_attention(
     return dropout(weights, dropout_p) @ v
 
 
-def attention_weights(q, k, attn_mask=None, is_causal=False, scale=None):
+def attention_weights(q, k, attn_mask=None, is_causal=False, scale=None, enable_gqa=False):
     """q (..., L, E), k (..., S, E) -> (..., L, S): softmax(q kᵀ · scale + mask) over the keys.
 
     Row i says how query i spreads its attention over the keys (it sums to 1; masked keys get
     0). The first half of `scaled_dot_product_attention`, and what attention pictures show.
     """
+    if enable_gqa:
+        (q, k), attn_mask, heads = _grouped(q, k, attn_mask=attn_mask)
+        weights = attention_weights(q, k, attn_mask, is_causal, scale)
+        return weights.reshape(*heads, *weights.shape[-2:])
     scores = (q @ k.transpose(-2, -1)) * _scale(q, scale)  # (..., L, S)
     bias = _bias(q, k, attn_mask, is_causal)
     if bias is not None:  # -inf where a key is hidden: exp(-inf) = 0
         scores = scores + Tensor(bias, name="causal mask" if is_causal else "attn_mask")
     return scores.softmax(axis=-1)
+
+
+def _grouped(q, *kv, attn_mask):
+    """Grouped-query attention as ordinary attention: q (..., nh, L, E) as (..., nkv, g, L, E)
+    and each of kv (..., nkv, S, E) as (..., nkv, 1, S, E), which broadcast over the g query
+    heads of a group (the gradient of the shared keys and values sums over the group).
+    Returns (q, *kv), the mask to match, and q's leading shape (..., nh)."""
+    nh, nkv = q.shape[-3], kv[0].shape[-3]
+    if q.ndim < 3 or nh % nkv:
+        raise ValueError(
+            f"attention with enable_gqa: {nh} query heads of {q.shape} must be a multiple of "
+            f"the {nkv} key/value heads of {kv[0].shape}"
+        )
+    lead, g = q.shape[:-3], nh // nkv
+    grouped = [q.reshape(*lead, nkv, g, *q.shape[-2:])]
+    grouped += [t.reshape(*t.shape[:-3], nkv, 1, *t.shape[-2:]) for t in kv]
+    if attn_mask is not None:
+        mask = np.asarray(attn_mask.data if isinstance(attn_mask, Tensor) else attn_mask)
+        if mask.ndim >= 3:  # (..., nh or 1, L, S): a mask per query head
+            heads = (nkv, g) if mask.shape[-3] == nh else (1, 1)
+            mask = mask.reshape(*mask.shape[:-3], *heads, *mask.shape[-2:])
+        attn_mask = mask
+    return grouped, attn_mask, q.shape[:-2]
 
 
 # ---- checks and small helpers -----------------------------------------------------------------
@@ -228,7 +308,11 @@ def _check_probability(what, p):
 
 
 def _check_attention(q, k, v, attn_mask, is_causal, dropout_p):
-    if q.ndim < 2 or k.shape[:-2] != q.shape[:-2] or k.shape[-1] != q.shape[-1]:
+    try:
+        np.broadcast_shapes(q.shape[:-2], k.shape[:-2])
+    except ValueError:
+        raise ValueError(f"attention: queries {q.shape} and keys {k.shape} do not fit") from None
+    if q.ndim < 2 or k.ndim < 2 or k.shape[-1] != q.shape[-1]:
         raise ValueError(f"attention: queries {q.shape} and keys {k.shape} do not fit")
     if v.shape[:-1] != k.shape[:-1]:
         raise ValueError(f"attention: keys {k.shape} and values {v.shape} do not fit")
@@ -242,7 +326,7 @@ def _scale(q, scale):
 
 
 def _scores_shape(q, k):
-    return (*q.shape[:-1], k.shape[-2])
+    return (*np.broadcast_shapes(q.shape[:-2], k.shape[:-2]), q.shape[-2], k.shape[-2])
 
 
 def _bias(q, k, attn_mask, is_causal):

@@ -312,8 +312,9 @@ def test_attention_on_the_slices_of_packed_heads_gradchecks(b, t, n_head, hs, ca
     qkv = t64(b, t, 3 * n_head * hs, seed=t)
 
     def attend(qkv):  # a GPT's split of its q | k | v projection into heads
-        heads = qkv.reshape(b, t, 3, n_head, hs).permute(2, 0, 3, 1, 4)
-        return F.scaled_dot_product_attention(heads[0], heads[1], heads[2], is_causal=causal)
+        heads = qkv.reshape(b, t, 3 * n_head, hs).transpose(1, 2)  # (B, 3 nh, T, hs)
+        q, k, v = heads[:, :n_head], heads[:, n_head : 2 * n_head], heads[:, 2 * n_head :]
+        return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
 
     y = attend(qkv)
     q, k, v = np.moveaxis(qkv.data.reshape(b, t, 3, n_head, hs), (2, 3), (0, 2))
@@ -329,7 +330,7 @@ def test_float32_in_float32_out_forward_and_backward():
 
     x, w, b, c = f32(2, 3, 4), f32(5, 4), f32(5), f32(4)
     q, k, v = f32(1, 2, 3, 4), f32(1, 2, 3, 4), f32(1, 2, 3, 4)
-    heads = f32(3, 1, 2, 3, 4)  # packed q | k | v heads: the packed attention kernel
+    heads = f32(1, 6, 3, 4)  # packed q | k | v heads (B, 3 nh, T, hs): the packed kernel
     outputs = [
         F.linear(x, w, b),
         F.embedding(np.array([0, 4]), w),
@@ -340,7 +341,7 @@ def test_float32_in_float32_out_forward_and_backward():
         F.dropout(x, 0.3),
         F.cross_entropy(F.linear(x, w), np.array([[0, 1, -1], [4, 4, 2]])),
         F.scaled_dot_product_attention(q, k, v, dropout_p=0.2),
-        F.scaled_dot_product_attention(heads[0], heads[1], heads[2], dropout_p=0.2),
+        F.scaled_dot_product_attention(heads[:, :2], heads[:, 2:4], heads[:, 4:], dropout_p=0.2),
     ]
     for out in outputs:
         assert out.dtype == np.float32, out._ctx

@@ -124,6 +124,25 @@ def test_gelu_kernel(approximate, shape):
 
 
 @FAST
+@given(lead=lead_shapes, h=st.integers(1, 4))
+def test_swiglu_kernel(lead, h):
+    (x,) = leaves(11, (*lead, 2 * h), scale=3.0)
+    assert_paths_agree(F.swiglu, [x], "FusedSwiGLU")
+
+
+@FAST
+@given(t=st.integers(1, 6), groups=st.sampled_from([(4, 2), (4, 1), (3, 3)]))
+def test_grouped_query_attention_kernel(t, groups):
+    n_head, n_kv_head = groups
+    q, k, v = leaves(12, (2, n_head, t, 2), (2, n_kv_head, t, 2), (2, n_kv_head, t, 3))
+
+    def fn(q, k, v):
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+
+    assert_paths_agree(fn, [q, k, v], "FusedAttention")
+
+
+@FAST
 @given(lead=st.lists(st.integers(1, 3), min_size=1, max_size=2).map(tuple), v=st.integers(2, 6))
 def test_cross_entropy_kernel(lead, v):
     (logits,) = leaves(4, (*lead, v), scale=3.0)
@@ -171,11 +190,10 @@ def test_attention_kernel(lq, lk, mask, dropout_p):
 def test_packed_attention_kernel(t, n_head, dropout_p):
     (qkv,) = leaves(9, (2, t, 3 * n_head * 2))
 
-    def fn(qkv):
-        heads = qkv.reshape(2, t, 3, n_head, 2).permute(2, 0, 3, 1, 4)  # (3, B, nh, T, hs)
-        y = F.scaled_dot_product_attention(
-            heads[0], heads[1], heads[2], dropout_p=dropout_p, is_causal=True
-        )
+    def fn(qkv):  # as CausalSelfAttention splits its packed q | k | v projection
+        heads = qkv.reshape(2, t, 3 * n_head, 2).transpose(1, 2)  # (B, 3 nh, T, hs)
+        q, k, v = heads[:, :n_head], heads[:, n_head : 2 * n_head], heads[:, 2 * n_head :]
+        y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
         return y.transpose(1, 2).reshape(2, t, n_head * 2)
 
     _, fused_ops, _ = run(fn, [qkv], fused=True)

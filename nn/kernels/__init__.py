@@ -21,6 +21,7 @@ from nn.kernels.cross_entropy import FusedCrossEntropy
 from nn.kernels.gelu import FusedGELU
 from nn.kernels.linear import FusedLinear
 from nn.kernels.norms import FusedLayerNorm, FusedRMSNorm
+from nn.kernels.swiglu import FusedSwiGLU
 
 _fused = True
 
@@ -57,6 +58,7 @@ __all__ = [
     "FusedLinear",
     "FusedPackedAttention",
     "FusedRMSNorm",
+    "FusedSwiGLU",
     "attend",
     "enabled",
     "use_fused",

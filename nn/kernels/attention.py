@@ -157,29 +157,32 @@ def _broadcast(a, shape):
 
 
 class FusedPackedAttention(Function):
-    """FusedAttention on q, k, v = heads[0], heads[1], heads[2] of one packed (3, ..., T, E)
-    tensor, the heads of a GPT's q | k | v projection.
+    """FusedAttention on q, k, v = heads[:, :n], heads[:, n:2n], heads[:, 2n:] of one packed
+    (B, 3n, T, E) tensor: the heads of a GPT's q | k | v projection.
 
-    The same attention, but backward writes dq, dk, dv into one (3, ..., T, E) gradient. Given
+    The same attention, but backward writes dq, dk, dv into one (B, 3n, T, E) gradient. Given
     the three slices as separate inputs, indexing's backward would scatter each gradient into
-    a zero (3, ..., T, E) array of its own, for the engine to add up: three allocations and
+    a zero (B, 3n, T, E) array of its own, for the engine to add up: three allocations and
     two additions of the whole array per layer.
     """
 
     rules = ("dheads = dq | dk | dv, each from FusedAttention's backward",)
 
     def forward(self, heads, bias, scale, keep):
+        n = heads.shape[1] // 3
         self.attention = FusedAttention()  # run directly, not through apply:
         self.attention.needs_grad = (True, True, True)  # q, k and v all need their gradient
-        return self.attention.forward(heads[0], heads[1], heads[2], bias, scale, keep)
+        q, k, v = heads[:, :n], heads[:, n : 2 * n], heads[:, 2 * n :]
+        return self.attention.forward(q, k, v, bias, scale, keep)
 
     def backward(self, g):
-        return (np.stack(self.attention.backward(g)),)
+        return (np.concatenate(self.attention.backward(g), axis=1),)
 
 
 def attend(q, k, v, bias, scale, keep):
-    """FusedAttention of q, k, v, or FusedPackedAttention when they are the three slices
-    heads[0], heads[1], heads[2] of one tensor in the graph (a packed projection's heads).
+    """FusedAttention of q, k, v, or FusedPackedAttention when they are the three equal
+    slices heads[:, :n], heads[:, n:2n], heads[:, 2n:] of one tensor in the graph (the heads of
+    a packed projection).
 
     Only the graph can tell: q, k and v are then indexing nodes on the same input. Attending
     to that input directly computes the same numbers; the three indexing nodes are left out
@@ -192,13 +195,25 @@ def attend(q, k, v, bias, scale, keep):
 
 
 def _packed_source(q, k, v):
-    """The tensor whose [0], [1], [2] are q, k, v, or None."""
+    """The (B, 3n, T, E) tensor whose three slices along axis 1 are q, k, v, or None."""
     nodes = [t.grad_fn for t in (q, k, v)]
-    if not all(isinstance(n, GetItem) for n in nodes):
+    if not all(isinstance(node, GetItem) for node in nodes):
         return None
     source = nodes[0].inputs[0]
+    if source.ndim != 4 or q.ndim != 4 or source.shape[1] != 3 * q.shape[1]:
+        return None
+    n = q.shape[1]
     for i, node in enumerate(nodes):
         index = node.options["index"]
-        if node.inputs[0] is not source or not isinstance(index, int) or index != i:
+        if node.inputs[0] is not source or not _is_rows(index, source.shape[1], i * n, n):
             return None
-    return source if source.shape[0] == 3 else None
+    return source
+
+
+def _is_rows(index, size, start, n):
+    """Whether `index` is [:, start:start + n] of an axis of `size`."""
+    if not (isinstance(index, tuple) and len(index) == 2):
+        return False
+    if not all(isinstance(i, slice) for i in index) or index[0] != slice(None):
+        return False
+    return index[1].indices(size) == (start, start + n, 1)
