@@ -4,10 +4,15 @@ Each step turns the logits at the last position into a distribution (temperature
 top-p), draws a token and appends it. Without a cache every step re-runs the whole context;
 with one (`KVCache`), each block keeps the keys and values of the positions it has already
 seen, so a step only computes the new token's, through the very attention code training runs.
-Positions are learned and absolute, so once the context is longer than `block_size` it is
-cropped to the last `block_size` tokens, whose positions all shift with every new token: no
-cached key stays valid, and from then on each step re-runs the cropped context, exactly as the
-plain sampler does.
+
+Once the context is longer than `block_size` it is cropped to the last `block_size` tokens,
+and from then on each step re-runs the cropped context, exactly as the plain sampler does. A
+sliding cache (drop the oldest position, keep the rest) would not give the same tokens:
+- with learned positions, every position shifts with each new token, so no cached key is
+  valid any more;
+- with rotary positions, attention only sees relative positions, so the first layer's keys
+  would still be right (up to rounding), but the keys and values of every later layer were
+  computed from tokens that have since been cropped away, which re-running cannot see.
 """
 
 import numpy as np
