@@ -127,9 +127,10 @@ def train_step(model, optimizer, batches, grad_clip=1.0):
     """
     total = 0.0
     for x, y in batches:
-        _, loss = model(x, y)
+        loss = model(x, y)[1]
         total += loss.item()
         (loss * (1.0 / len(batches))).backward()
+        del loss  # its graph holds the micro-batch's activations: gone before the next forward
     norm = nn.utils.clip_grad_norm_(model.parameters(), grad_clip if grad_clip > 0 else math.inf)
     optimizer.step()
     optimizer.zero_grad()

@@ -85,7 +85,8 @@ def test_layer_norm_matches_numpy_and_gradchecks(lead, c, affine):
     weight = w if "w" in affine else None
     bias = b if "b" in affine else None
     y = F.layer_norm(x, (c,), weight, bias, eps=1e-5)
-    ref = numpy_layer_norm(x.data, w.data if weight else 1.0, b.data if bias else 0.0, 1e-5)
+    w_ref, b_ref = (1.0 if weight is None else w.data), (0.0 if bias is None else b.data)
+    ref = numpy_layer_norm(x.data, w_ref, b_ref, 1e-5)
     np.testing.assert_allclose(y.data, ref, rtol=1e-10, atol=1e-12)
     params = [p for p in (weight, bias) if p is not None]
     fn = {  # one closure per parameter set, so gradcheck perturbs exactly these inputs
