@@ -57,6 +57,11 @@ def stack(tensors, dim=None, *, axis=None):
     return shape_ops.Stack.apply(*_tensors(tensors), axis=0 if axis is None else axis)
 
 
+def tril(t, diagonal=0):
+    """`t.tril(diagonal)`: the lower triangle of the last two axes, as `torch.tril`."""
+    return t.tril(diagonal)
+
+
 def where(cond, a, b):
     """`a` where `cond` is True, else `b` (as `np.where`); differentiable in `a` and `b`."""
     cond = cond.data if isinstance(cond, Tensor) else np.asarray(cond)
@@ -91,6 +96,7 @@ __all__ = [
     "set_rng_state",
     "stack",
     "tensor",
+    "tril",
     "where",
     "zeros",
     "zeros_like",

@@ -333,6 +333,12 @@ class TensorOps:
             index = parts if isinstance(index, tuple) else parts[0]
         return shape_ops.GetItem.apply(self, index=index)
 
+    def tril(self, diagonal=0):
+        """The lower triangle of the last two axes: elements above `diagonal` set to 0, as
+        `torch.tril` (nanoGPT's causal mask is `tril(ones(T, T))`)."""
+        above = np.triu(np.ones(self.shape[-2:], dtype=bool), k=diagonal + 1)
+        return shape_ops.MaskedFill.apply(self, mask=above, value=0)
+
     def masked_fill(self, mask, value):
         """Where `mask` is True, `value`; elsewhere this tensor. `mask` broadcasts to self."""
         mask = mask.data if isinstance(mask, TensorOps) else np.asarray(mask)

@@ -230,6 +230,16 @@ def test_split_and_chunk():
     np.testing.assert_array_equal(t.grad, np.broadcast_to(weights, (5, 2)))
 
 
+def test_tril():
+    t = Tensor(np.arange(1.0, 7.0).reshape(2, 3), requires_grad=True)
+    np.testing.assert_array_equal(engine.tril(t).data, [[1.0, 0.0, 0.0], [4.0, 5.0, 0.0]])
+    np.testing.assert_array_equal(t.tril(1).data, [[1.0, 2.0, 0.0], [4.0, 5.0, 6.0]])
+    np.testing.assert_array_equal(t.tril(-1).data, [[0.0, 0.0, 0.0], [4.0, 0.0, 0.0]])
+    (t.tril() * np.arange(6.0).reshape(2, 3)).sum().backward()
+    np.testing.assert_array_equal(t.grad, [[0.0, 0.0, 0.0], [3.0, 4.0, 0.0]])
+    assert engine.tril(engine.ones(2, 3, 3)).data.sum() == 12  # batched: the last two axes
+
+
 def test_getitem_takes_a_tensor_of_ids():
     t = leaf()
     np.testing.assert_array_equal(t[Tensor([1, 1])].data, [X[1], X[1]])
