@@ -69,22 +69,24 @@ class Module:
             raise RuntimeError(
                 f"{type(self).__name__}: call super().__init__() before assigning attributes"
             )
-        modules = self._modules
+        modules, buffers = self._modules, self._buffers
         if isinstance(value, Parameter):
             modules.pop(name, None)
+            buffers.pop(name, None)
             params[name] = value
         elif isinstance(value, Module):
             params.pop(name, None)
+            buffers.pop(name, None)
             modules[name] = value
         elif name in params and isinstance(value, Tensor):
             raise TypeError(
                 f"cannot assign a plain Tensor to parameter {name!r} of {type(self).__name__}; "
                 f"wrap it in nn.Parameter"
             )
-        elif name in self._buffers:
+        elif name in buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"buffer {name!r} of {type(self).__name__} takes a Tensor or None")
-            self._buffers[name] = value
+            buffers[name] = value
         else:
             params.pop(name, None)
             modules.pop(name, None)
@@ -94,6 +96,7 @@ class Module:
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
         self._buffers.pop(name, None)
+        self._non_persistent.discard(name)
         object.__delattr__(self, name)
 
     def register_buffer(self, name, tensor, persistent=True):
