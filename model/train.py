@@ -177,8 +177,9 @@ class _StopRequest:
 def progress_bar(total, initial, progress):
     """(bar, plain): tqdm.auto's bar (a widget in Jupyter, text on a terminal), and whether to
     print plain `step N: loss ...` lines instead, as when stderr is a file or a pipe, where a
-    bar's \r frames would fill the log. `progress=False` (--no-progress) or TQDM_DISABLE (any
-    non-empty value, as tqdm reads it) turns both off; the bar is then a silent stand-in."""
+    bar's carriage-return frames would fill the log. `progress=False` (--no-progress) or
+    TQDM_DISABLE (any non-empty value, as tqdm reads it) turns both off; the bar is then a
+    silent stand-in."""
     from tqdm.auto import tqdm  # imported here: without ipywidgets, Jupyter warns at import
     from tqdm.notebook import tqdm as widget
 
