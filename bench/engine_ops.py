@@ -77,7 +77,7 @@ OPS = {
     "tanh": lambda a, b: a.tanh(),
     "sigmoid": lambda a, b: a.sigmoid(),
     "relu": lambda a, b: a.relu(),
-    "gelu": lambda a, b: a.gelu(),
+    "erf": lambda a, b: a.erf(),
     "softmax": lambda a, b: a.softmax(),
     "log_softmax": lambda a, b: a.log_softmax(),
     "reshape(-1)": lambda a, b: a.reshape(-1),

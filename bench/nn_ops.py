@@ -54,7 +54,7 @@ def main():
         ("linear 128->384", lambda: F.linear(x, w, bias)),
         ("layer_norm", lambda: F.layer_norm(x, C, gamma, beta)),
         ("rms_norm", lambda: F.rms_norm(x, C, gamma)),
-        ("gelu (tanh) 512", lambda: F.gelu(h)),
+        ("gelu (tanh) 512", lambda: F.gelu(h, "tanh")),
         ("gelu (erf) 512", lambda: F.gelu(h, "none")),
         ("cross_entropy", lambda: F.cross_entropy(logits, targets)),
         ("attention causal", lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True)),

@@ -6,30 +6,60 @@
 >>> loss.backward()
 >>> a.grad                      # d(sum a²)/da = 2a
 array([2., 4., 6.], dtype=float32)
+
+Axes are PyTorch's `dim=` / `keepdim=` or NumPy's `axis=` / `keepdims=`, everywhere (see
+engine/tensor_ops.py).
 """
 
 import numpy as np
 
 from engine import shape_ops
+from engine.factories import (
+    arange,
+    full,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from engine.function import Function
 from engine.gradcheck import GradcheckError, gradcheck
 from engine.memory import keep_freed_memory
-from engine.modes import detect_anomaly, is_grad_enabled, module_scope, no_grad
+from engine.modes import (
+    detect_anomaly,
+    enable_grad,
+    is_grad_enabled,
+    module_scope,
+    no_grad,
+    set_grad_enabled,
+)
 from engine.random import generator, get_rng_state, manual_seed, set_rng_state
-from engine.tensor import Function, Tensor, backprop
+from engine.tensor import Tensor, backprop
+from engine.tensor_ops import one_spelling
 
 
 def _tensors(values):
     return [v if isinstance(v, Tensor) else Tensor(v) for v in values]
 
 
-def cat(tensors, axis=0):
-    """Join tensors along an existing axis (as `np.concatenate`)."""
-    return shape_ops.Cat.apply(*_tensors(tensors), axis=axis)
+def cat(tensors, dim=None, *, axis=None):
+    """Join tensors along an existing axis (default 0), as `torch.cat` and `np.concatenate`."""
+    axis = one_spelling("cat", "dim", dim, "axis", axis)
+    return shape_ops.Cat.apply(*_tensors(tensors), axis=0 if axis is None else axis)
 
 
-def stack(tensors, axis=0):
-    """Join same-shaped tensors along a new axis (as `np.stack`)."""
-    return shape_ops.Stack.apply(*_tensors(tensors), axis=axis)
+def stack(tensors, dim=None, *, axis=None):
+    """Join same-shaped tensors along a new axis (default 0), as `torch.stack` and `np.stack`."""
+    axis = one_spelling("stack", "dim", dim, "axis", axis)
+    return shape_ops.Stack.apply(*_tensors(tensors), axis=0 if axis is None else axis)
+
+
+def tril(t, diagonal=0):
+    """`t.tril(diagonal)`: the lower triangle of the last two axes, as `torch.tril`."""
+    return t.tril(diagonal)
 
 
 def where(cond, a, b):
@@ -44,9 +74,12 @@ __all__ = [
     "Function",
     "GradcheckError",
     "Tensor",
+    "arange",
     "backprop",
     "cat",
     "detect_anomaly",
+    "enable_grad",
+    "full",
     "generator",
     "get_rng_state",
     "gradcheck",
@@ -55,7 +88,16 @@ __all__ = [
     "manual_seed",
     "module_scope",
     "no_grad",
+    "ones",
+    "ones_like",
+    "rand",
+    "randn",
+    "set_grad_enabled",
     "set_rng_state",
     "stack",
+    "tensor",
+    "tril",
     "where",
+    "zeros",
+    "zeros_like",
 ]

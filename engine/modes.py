@@ -1,14 +1,17 @@
 """Switches that change what every op does while they are on.
 
-- `no_grad()`: build no graph (evaluation, sampling, optimizer updates).
+- `no_grad()`: build no graph (evaluation, sampling, optimizer updates); `enable_grad()` and
+  `set_grad_enabled(flag)` switch it back on, or either way.
 - `module_scope(module)`: tag each op with the modules whose forward is running, so graph
   pictures can group ops by module (`nn.Module.__call__` enters it).
 - `detect_anomaly()`: check every op's forward and backward for newly made NaN or Inf.
 
-Each is a module-level variable that `Function.apply` and `backprop` read (engine/tensor.py).
+Each is a module-level variable that `Function.apply` and `backprop` read (engine/function.py,
+engine/tensor.py).
 """
 
 import contextlib
+import functools
 
 import numpy as np
 
@@ -17,13 +20,14 @@ scope = ()  # the modules whose forward is running, outermost first
 anomaly = False
 
 
-class no_grad(contextlib.ContextDecorator):
-    """Disable graph building: ops inside give plain results that require no grad.
+class _GradMode(contextlib.ContextDecorator):
+    """Graph building on or off (`mode`) inside a `with` block or a decorated function.
 
-    Use as `with engine.no_grad(): ...` or as a decorator `@engine.no_grad()`. One decorator
-    instance serves every call of its function, recursive ones included, so the states to
-    restore are kept on a stack.
+    One decorator instance serves every call of its function, recursive ones included, so the
+    states to restore are kept on a stack.
     """
+
+    mode = True
 
     def __init__(self):
         self._previous = []
@@ -31,15 +35,61 @@ class no_grad(contextlib.ContextDecorator):
     def __enter__(self):
         global grad_enabled
         self._previous.append(grad_enabled)
-        grad_enabled = False
+        grad_enabled = self.mode
 
     def __exit__(self, *exc):
         global grad_enabled
         grad_enabled = self._previous.pop()
 
 
+class no_grad(_GradMode):
+    """Disable graph building: ops inside give plain results that require no grad.
+
+    Use as `with engine.no_grad(): ...` or as a decorator `@engine.no_grad()`.
+    """
+
+    mode = False
+
+
+class enable_grad(_GradMode):
+    """Build the graph again inside a `no_grad` block (or decorated function)."""
+
+    mode = True
+
+
+class set_grad_enabled:
+    """Graph building on (`mode=True`) or off, as PyTorch's: a plain call
+    `engine.set_grad_enabled(False)` switches at once; `with engine.set_grad_enabled(flag):`
+    switches for the block and then restores the mode from before the call; as a decorator,
+    it switches only while the function runs."""
+
+    def __init__(self, mode):
+        global grad_enabled
+        self.mode, self._before = bool(mode), grad_enabled
+        grad_enabled = self.mode
+
+    def __enter__(self):
+        global grad_enabled
+        grad_enabled = self.mode
+
+    def __exit__(self, *exc):
+        global grad_enabled
+        grad_enabled = self._before
+
+    def __call__(self, function):
+        global grad_enabled
+        grad_enabled = self._before  # decorating is no call: nothing switches yet
+
+        @functools.wraps(function)
+        def switched(*args, **kwargs):
+            with set_grad_enabled(self.mode):
+                return function(*args, **kwargs)
+
+        return switched
+
+
 def is_grad_enabled():
-    """True unless inside `no_grad`."""
+    """True unless graph building is switched off (`no_grad`, `set_grad_enabled(False)`)."""
     return grad_enabled
 
 

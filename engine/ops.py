@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from engine.tensor import Function
+from engine.function import Function
 
 # ---- arithmetic ----------------------------------------------------------------------------
 
@@ -257,6 +257,35 @@ def erf(x):
         fraction = big + (0.5 * k) / fraction
     out[~small] = 1.0 - np.exp(-big * big) / (math.sqrt(math.pi) * fraction)
     return np.copysign(out, x)
+
+
+class Abs(Function):
+    rules = ("dX = G * sign(X)  (0 at X = 0, as in PyTorch)",)
+
+    def forward(self, x):
+        self.x = x
+        return np.abs(x)
+
+    def backward(self, g):
+        return (g * np.sign(self.x),)
+
+
+class Clamp(Function):
+    """Each element limited to [low, high]; either bound may be None (no limit on that side)."""
+
+    rules = ("dX = G where low <= X <= high, 0 elsewhere (a bound itself passes G, as in PyTorch)",)
+
+    def forward(self, x, low, high):
+        inside = np.ones(x.shape, dtype=bool)
+        if low is not None:
+            inside &= x >= low
+        if high is not None:
+            inside &= x <= high
+        self.inside = inside
+        return np.clip(x, low, high).astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        return (g * self.inside,)
 
 
 class TanhOp(Function):

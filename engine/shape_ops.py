@@ -8,7 +8,7 @@ used several times, as in an embedding lookup with repeated ids). Notation as in
 
 import numpy as np
 
-from engine.tensor import Function, Tensor
+from engine.function import Function
 
 
 class Reshape(Function):
@@ -39,8 +39,7 @@ class GetItem(Function):
     rules = ("dX = G scattered back to the indexed places (repeats add up)",)
 
     def forward(self, x, index):
-        index = tuple(i.data if isinstance(i, Tensor) else i for i in _as_tuple(index))
-        self.shape, self.index = x.shape, index
+        self.shape, self.index = x.shape, _as_tuple(index)
         return x[index]
 
     def backward(self, g):

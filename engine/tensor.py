@@ -1,9 +1,10 @@
 """The Tensor and reverse-mode autograd: the heart of tinyllm.
 
 A `Tensor` wraps a NumPy array. Every op on tensors that require a gradient records a
-`Function` node: the op's forward result plus what its backward needs. The nodes form a
-directed acyclic graph from the inputs (leaves) to the output; `backward()` walks that graph
-from the output back to the leaves in topological order, applying the chain rule:
+`Function` node (engine/function.py): the op's forward result plus what its backward needs.
+The nodes form a directed acyclic graph from the inputs (leaves) to the output; `backward()`
+walks that graph from the output back to the leaves in topological order, applying the chain
+rule:
 
     dL/d(input) = sum over the ops that used the input of  (local backward of op)(dL/d(output))
 
@@ -12,15 +13,17 @@ Two rules keep the whole engine small:
   the broadcast shape, and the engine sums them down to each input's own shape.
 - Gradients from several uses of a tensor are added (`b = a + a` gives `a` two contributions).
 
-The ops themselves live in `engine/ops.py` (arithmetic) and `engine/shape_ops.py` (moving
-elements), each with its forward and backward side by side.
+This file holds what a tensor is: its data, gradient and attributes, its conversions to Python
+and NumPy, and backward. Its op methods (`+`, `sum`, `view`, `==`, ...) are in
+`engine/tensor_ops.py`, and the ops themselves, forward beside backward, in `engine/ops.py`
+(arithmetic), `engine/shape_ops.py` (moving elements) and `engine/dtype_ops.py` (comparisons,
+argmax, casts).
 """
 
 import numpy as np
 
 from engine import modes
-
-_RELEASED = object()  # marks a node whose graph was freed by backward()
+from engine.tensor_ops import TensorOps
 
 
 def unbroadcast(grad, shape):
@@ -38,33 +41,18 @@ def unbroadcast(grad, shape):
     return grad.reshape(shape)
 
 
-def as_array(value, like):
-    """An operand that is not a Tensor (number, list or array) as an ndarray.
-
-    `float32 tensor * 0.5` must stay float32, so a number (a Python one or a NumPy scalar such
-    as `np.sqrt(64)`, as in PyTorch) is given the dtype NumPy's promotion picks for `like` and a
-    Python number; so is a 0-d array. A list is converted as `Tensor(list)` does; any other
-    ndarray keeps its dtype.
-    """
-    if isinstance(value, np.ndarray) and value.ndim > 0:
-        return value
-    if isinstance(value, np.generic | np.ndarray):
-        value = value.item()
-    if isinstance(value, int | float | bool):
-        return np.asarray(value, dtype=np.result_type(like, value))
-    return Tensor(value).data
-
-
-class Tensor:
+class Tensor(TensorOps):
     """An n-dimensional array that remembers how it was computed, so it can be differentiated.
 
     `Tensor(data, requires_grad=False)`: `data` is an ndarray (its dtype is kept), a Python
     number or a nested list (floats become float32, integers stay integers). Only floating
     tensors can require a gradient. `name` is an optional label shown in graph pictures.
+
+    `.size` is NumPy's: the number of elements, an int attribute (PyTorch's `size()` is
+    `.shape` here; `numel()` is there too). `.grad` is an ndarray, not a Tensor.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "name", "_ctx", "_retains_grad", "_scope")
-    __array_priority__ = 100  # `ndarray * tensor` defers to Tensor.__rmul__
 
     def __init__(self, data, requires_grad=False, name=None):
         if isinstance(data, Tensor):
@@ -87,7 +75,7 @@ class Tensor:
         self._retains_grad = False
         self._scope = ()
 
-    # ---- plain attributes and conversions ----------------------------------------------------
+    # ---- plain attributes ----------------------------------------------------------------------
     shape = property(lambda self: self.data.shape)
     ndim = property(lambda self: self.data.ndim)
     dtype = property(lambda self: self.data.dtype)
@@ -100,12 +88,9 @@ class Tensor:
 
         `t.grad_fn.name` is the op's name and `t.grad_fn.inputs` the tensors it read (None in
         the place of an optional input left out, such as a missing bias), so the graph can be
-        walked from any tensor back to its leaves (viz/ draws it that way).
+        walked from any tensor back to its leaves (viz/ draws it that way), also after
+        backward() has freed the arrays the nodes saved.
         """
-        if self._ctx is _RELEASED:
-            raise RuntimeError(
-                "this graph was freed by backward(); call backward(retain_graph=True) to keep it"
-            )
         return self._ctx
 
     @property
@@ -121,9 +106,16 @@ class Tensor:
         body = np.array2string(self.data, separator=", ", prefix="Tensor(")
         return f"Tensor({body}, dtype={self.dtype}{grad})"
 
+    # ---- conversions to NumPy and Python ---------------------------------------------------------
     def numpy(self):
         """The data as an ndarray (shared, not copied)."""
         return self.data
+
+    def __array__(self, dtype=None, copy=None):
+        """`np.asarray(t)`: the data (shared unless a dtype or a copy is asked for)."""
+        if dtype is not None and np.dtype(dtype) != self.dtype:
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
@@ -131,9 +123,48 @@ class Tensor:
             raise ValueError(f"item() needs a one-element tensor, got shape {self.shape}")
         return self.data.item()
 
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        """`if t:` for a one-element tensor; more elements are ambiguous (use .any(), .all())."""
+        if self.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor of shape {self.shape} is ambiguous; "
+                f"it needs one element"
+            )
+        return bool(self.data.item())
+
+    def tolist(self):
+        """The data as (nested) Python lists of numbers."""
+        return self.data.tolist()
+
+    def numel(self):
+        """The number of elements (PyTorch's name for `.size`)."""
+        return self.data.size
+
     def detach(self):
         """A new leaf sharing this tensor's data, cut off from the graph."""
         return Tensor(self.data)
+
+    # ---- autograd ----------------------------------------------------------------------------
+    def requires_grad_(self, requires_grad=True):
+        """Start (or stop) recording ops on this leaf for a gradient; returns self.
+
+        `p.requires_grad_(False)` freezes a weight: no gradient reaches it and optimizers
+        leave it as it is.
+        """
+        if not self.is_leaf and not requires_grad:
+            raise RuntimeError(
+                "requires_grad_(False) changes leaves only; detach() cuts a computed tensor off"
+            )
+        if requires_grad and self.dtype.kind != "f":
+            raise TypeError(f"only floating-point tensors can require grad, got dtype {self.dtype}")
+        self.requires_grad = bool(requires_grad)
+        return self
 
     def retain_grad(self):
         """Keep `.grad` on this non-leaf tensor after backward (leaves always keep theirs)."""
@@ -141,132 +172,12 @@ class Tensor:
             raise RuntimeError("retain_grad() on a tensor that does not require grad")
         self._retains_grad = True
 
-    # ---- ops (each defined, forward beside backward, in engine/ops.py) ----------------------
-    def __add__(self, other):
-        return ops.Add.apply(self, other)
-
-    def __radd__(self, other):
-        return ops.Add.apply(other, self)
-
-    def __sub__(self, other):
-        return ops.Sub.apply(self, other)
-
-    def __rsub__(self, other):
-        return ops.Sub.apply(other, self)
-
-    def __mul__(self, other):
-        return ops.Mul.apply(self, other)
-
-    def __rmul__(self, other):
-        return ops.Mul.apply(other, self)
-
-    def __truediv__(self, other):
-        return ops.Div.apply(self, other)
-
-    def __rtruediv__(self, other):
-        return ops.Div.apply(other, self)
-
-    def __matmul__(self, other):
-        return ops.MatMul.apply(self, other)
-
-    def __rmatmul__(self, other):
-        return ops.MatMul.apply(other, self)
-
-    def __neg__(self):
-        return ops.Neg.apply(self)
-
-    def __pow__(self, exponent):
-        if isinstance(exponent, np.generic):
-            exponent = exponent.item()  # an np.float64 exponent would promote float32 data
-        if not isinstance(exponent, int | float):
-            raise TypeError(f"** takes a number as exponent, got {type(exponent).__name__}")
-        return ops.Pow.apply(self, exponent=exponent)
-
-    def __getitem__(self, index):
-        return shape_ops.GetItem.apply(self, index=index)
-
-    def sum(self, axis=None, keepdims=False):
-        """Sum over `axis` (None: every axis; an int or a tuple), as `np.sum`."""
-        return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
-
-    def mean(self, axis=None, keepdims=False):
-        """Mean over `axis`, as `np.mean`."""
-        return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
-
-    def max(self, axis=None, keepdims=False):
-        """Maximum over `axis`, as `np.max`; tied maxima share the gradient equally."""
-        return ops.Max.apply(self, axis=axis, keepdims=keepdims)
-
-    def exp(self):
-        return ops.Exp.apply(self)
-
-    def log(self):
-        return ops.Log.apply(self)
-
-    def sqrt(self):
-        return ops.Sqrt.apply(self)
-
-    def erf(self):
-        """The error function, elementwise (as `torch.erf`)."""
-        return ops.Erf.apply(self)
-
-    def tanh(self):
-        return ops.TanhOp.apply(self)
-
-    def sigmoid(self):
-        return ops.SigmoidOp.apply(self)
-
-    def relu(self):
-        return ops.ReLUOp.apply(self)
-
-    def softmax(self, axis=-1):
-        """exp(x) / sum(exp(x)) along `axis`, stable for large |x| and -inf entries."""
-        return ops.SoftmaxOp.apply(self, axis=axis)
-
-    def log_softmax(self, axis=-1):
-        """log(softmax(x)) along `axis`, computed without taking the log of a small number."""
-        return ops.LogSoftmaxOp.apply(self, axis=axis)
-
-    def reshape(self, *shape):
-        """The same data in another shape (one entry may be -1), as `np.reshape`."""
-        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
-        return shape_ops.Reshape.apply(self, shape=tuple(shape))
-
-    def view(self, *shape):
-        """`reshape`, under PyTorch's name for it (NumPy makes a view whenever it can)."""
-        return self.reshape(*shape)
-
-    def transpose(self, axis1, axis2):
-        """Swap two axes, as `torch.transpose`."""
-        for axis in (axis1, axis2):
-            if not -self.ndim <= axis < self.ndim:
-                raise ValueError(f"transpose: axis {axis} is out of range for shape {self.shape}")
-        axes = list(range(self.ndim))
-        axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
-        return shape_ops.Permute.apply(self, axes=tuple(axes))
-
-    def permute(self, *axes):
-        """Reorder every axis: output axis i is input axis axes[i]."""
-        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], tuple | list) else axes
-        return shape_ops.Permute.apply(self, axes=tuple(axes))
-
-    @property
-    def T(self):
-        if self.ndim != 2:
-            raise ValueError(f".T needs a 2-D tensor, got shape {self.shape}; use permute()")
-        return shape_ops.Permute.apply(self, axes=(1, 0))
-
-    def masked_fill(self, mask, value):
-        """Where `mask` is True, `value`; elsewhere this tensor. `mask` broadcasts to self."""
-        mask = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
-        return shape_ops.MaskedFill.apply(self, mask=mask, value=value)
-
-    # ---- autograd ----------------------------------------------------------------------------
     def backward(self, grad=None, retain_graph=False):
         """Compute d(self)/d(leaf) for every leaf that requires grad; add it to `leaf.grad`.
 
-        `grad` is dL/d(self), needed unless self has one element (then it is 1). The graph's
-        saved arrays are freed afterwards unless `retain_graph=True`.
+        `grad` is dL/d(self), needed unless self has one element (then it is 1). Afterwards
+        each node's saved arrays are freed unless `retain_graph=True`; the graph's structure,
+        the tensors' values and the gradients stay, so it can still be drawn.
         """
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad")
@@ -303,11 +214,9 @@ class Tensor:
                 continue
             visited.add(id(node))
             stack.append((node, True))
-            ctx = node._ctx
-            if ctx is not None and ctx is not _RELEASED:
-                stack.extend(
-                    (inp, False) for inp in ctx.inputs if inp is not None and inp.requires_grad
-                )
+            if node._ctx is not None:
+                inputs = [inp for inp in node._ctx.inputs if inp is not None and inp.requires_grad]
+                stack.extend((inp, False) for inp in inputs)
         return reversed(order)
 
 
@@ -323,7 +232,7 @@ def backprop(root, grad, retain_graph=False):
         if g is None:
             continue  # no gradient reached this node (an op sent None to it)
         ctx = node._ctx
-        if ctx is _RELEASED:
+        if ctx is not None and ctx.freed:
             raise RuntimeError(
                 "backward through a graph whose saved arrays were already freed; pass "
                 "retain_graph=True to the first backward() to go through it twice"
@@ -350,63 +259,5 @@ def backprop(root, grad, retain_graph=False):
                 grads[key] = grads[key] + g_inp if key in grads else g_inp  # a reused input
                 sent.append((inp, g_inp))
             if not retain_graph:
-                node._ctx = _RELEASED
+                ctx.free_saved()
         yield node, g, sent
-
-
-class Function:
-    """One differentiable op. Subclasses define `forward` on arrays and `backward` on gradients.
-
-    `forward(*arrays, **options)` returns the output array and saves on `self` what backward
-    needs. `backward(grad)` receives dL/d(output) and returns one gradient (or None) per input,
-    in the broadcast shape; the engine reduces it to the input's shape. `self.needs_grad[i]`
-    tells whether input i wants a gradient, so backward can skip work nobody asked for.
-    `rules` (one string per input) is the derivative written as math; graph pictures show it.
-    """
-
-    rules = ()
-
-    @property
-    def name(self):
-        """The op's name, e.g. 'MatMul'."""
-        return type(self).__name__
-
-    @classmethod
-    def apply(cls, *inputs, **options):
-        """Run the op on tensors (or numbers) and, when needed, record it in the graph.
-
-        An input may be None, an optional operand left out (a layer without bias): forward
-        gets None for it, and backward returns None in its place.
-        """
-        like = next((x.data for x in inputs if isinstance(x, Tensor)), None)
-        if like is None:
-            raise TypeError(f"{cls.__name__} needs at least one Tensor among its inputs")
-        tensors = [
-            x if x is None or isinstance(x, Tensor) else Tensor(as_array(x, like)) for x in inputs
-        ]
-        given = [t for t in tensors if t is not None]
-        fn = cls()
-        fn.needs_grad = [t is not None and t.requires_grad for t in tensors]
-        try:
-            out = Tensor(fn.forward(*[t if t is None else t.data for t in tensors], **options))
-        except ValueError as error:  # e.g. shapes that do not broadcast: say which op and shapes
-            shapes = " and ".join(str(t.shape) for t in given)
-            raise ValueError(f"{cls.__name__} got shapes {shapes}: {error}") from error
-        if modes.anomaly:
-            arrays = [t.data for t in given] + [v for v in options.values() if isinstance(v, float)]
-            modes.check_finite(fn, "forward", arrays, [out.data], [t.shape for t in given])
-        if modes.grad_enabled and any(fn.needs_grad):
-            fn.inputs, fn.options = tensors, options
-            out.requires_grad, out._ctx, out._scope = True, fn, modes.scope
-        return out
-
-    def forward(self, *arrays, **options):
-        raise NotImplementedError
-
-    def backward(self, grad):
-        raise NotImplementedError
-
-
-# The ops subclass Function, so they are imported once it exists; Tensor's methods look them up
-# when called.
-from engine import ops, shape_ops  # noqa: E402

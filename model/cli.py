@@ -8,11 +8,13 @@
     tinyllm corpus stories --out stories.txt
     tinyllm graph --depth 2 --out graph.svg
     tinyllm plot --run runs/NAME
+    tinyllm --version
 
 Bad arguments and bad input files end with one line on stderr and exit status 2.
 """
 
 import argparse
+import importlib.metadata
 import sys
 from dataclasses import fields
 
@@ -34,6 +36,7 @@ class ArgumentParser(argparse.ArgumentParser):
 def build_parser():
     """The argument parser of every `tinyllm` command, with their help texts."""
     parser = ArgumentParser(prog="tinyllm", description="Train and sample a tiny GPT.")
+    parser.add_argument("--version", action="version", version=f"tinyllm {version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
 
     train = commands.add_parser(
@@ -127,6 +130,14 @@ def build_parser():
     plot = commands.add_parser("plot", help="loss curve, attention and embeddings of a run")
     plot.add_argument("--run", required=True, metavar="DIR", help="the run directory")
     return parser
+
+
+def version():
+    """The installed package's version (from its metadata, so setup.cfg is its one source)."""
+    try:
+        return importlib.metadata.version("tinyllm")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed: run `make test` or `pip install -e .`)"
 
 
 def main(argv=None):

@@ -10,12 +10,13 @@ generator's state, so a run resumed from a checkpoint continues bit for bit.
 """
 
 import math
+import os
 import signal
+import sys
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
-from tqdm import tqdm
 
 import engine
 import nn
@@ -129,9 +130,10 @@ def train_step(model, optimizer, batches, grad_clip=1.0):
     """
     total = 0.0
     for x, y in batches:
-        _, loss = model(x, y)
+        loss = model(x, y)[1]
         total += loss.item()
         (loss * (1.0 / len(batches))).backward()
+        del loss  # its graph holds the micro-batch's activations: gone before the next forward
     norm = nn.utils.clip_grad_norm_(model.parameters(), grad_clip if grad_clip > 0 else math.inf)
     optimizer.step()
     optimizer.zero_grad()
@@ -174,6 +176,27 @@ class _StopRequest:
         signal.signal(signal.SIGINT, self._previous)
 
 
+def progress_bar(total, initial, progress):
+    """(bar, plain): tqdm.auto's bar (a widget in Jupyter, text on a terminal), and whether to
+    print plain `step N: loss ...` lines instead, as when stderr is a file or a pipe, where a
+    bar's carriage-return frames would fill the log. `progress=False` (--no-progress) or
+    TQDM_DISABLE (any non-empty value, as tqdm reads it) turns both off; the bar is then a
+    silent stand-in."""
+    from tqdm.auto import tqdm  # imported here: without ipywidgets, Jupyter warns at import
+    from tqdm.notebook import tqdm as widget
+
+    quiet = not progress or bool(os.environ.get("TQDM_DISABLE"))
+    interactive = issubclass(tqdm, widget) or sys.stderr.isatty()  # Jupyter's widget, a terminal
+    bar = tqdm(
+        total=total,
+        initial=initial,
+        disable=quiet or not interactive,
+        unit="it",
+        dynamic_ncols=True,
+    )
+    return bar, not quiet and not interactive
+
+
 def train(run, progress=True, log=print):
     """Train `run` (a `model.run.Run`: model, optimizer, data, state) up to its max_iters.
 
@@ -184,13 +207,7 @@ def train(run, progress=True, log=print):
     nn.kernels.parallel.use_all_cores()  # the kernels split their work over every core
     tokens_per_step = config.batch_size * config.model.block_size * config.grad_accum
     model.train()
-    bar = tqdm(
-        total=config.max_iters,
-        initial=run.step,
-        disable=not progress,
-        unit="it",
-        dynamic_ncols=True,
-    )
+    bar, plain = progress_bar(config.max_iters, run.step, progress)
     last_time, last_step, losses = time.perf_counter(), run.step, None
     with _StopRequest() as stop:
         while True:
@@ -238,6 +255,9 @@ def train(run, progress=True, log=print):
                 bar.set_postfix(
                     loss=f"{train_loss:.3f}", lr=f"{lr:.2e}", tok_s=f"{tokens_per_s:,.0f}"
                 )
+                if plain:
+                    line = f"step {run.step}: loss {train_loss:.4f}, lr {lr:.2e}"
+                    print(f"{line}, {tokens_per_s:,.0f} tokens/s", flush=True)
                 run.log_metrics(
                     step=run.step,
                     train_loss=train_loss,

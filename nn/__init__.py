@@ -8,27 +8,39 @@
 
 Every function's math is written from engine primitives in nn/functional.py; the fused
 kernels that replace pieces of it (forward and backward derived side by side) live in
-nn/kernels/, and `nn.use_fused(False)` switches them off. Initialisers are in nn/init.py.
+nn/kernels/, and `nn.use_fused(False)` switches them off. Containers are in nn/containers.py,
+activation modules in nn/activations.py, loss modules in nn/losses.py, initialisers in
+nn/init.py, learning-rate schedulers in nn/lr_scheduler.py (also `nn.optim.lr_scheduler`).
 """
 
 from nn import functional, init, kernels, optim, utils
-from nn.containers import ModuleDict, ModuleList
+from nn.activations import GELU, ReLU, Sigmoid, SiLU, Softmax, Tanh
+from nn.containers import Identity, ModuleDict, ModuleList, Sequential
 from nn.kernels import use_fused
-from nn.layers import GELU, Dropout, Embedding, LayerNorm, Linear, ReLU, RMSNorm
+from nn.layers import Dropout, Embedding, LayerNorm, Linear, RMSNorm
+from nn.losses import CrossEntropyLoss, MSELoss
 from nn.module import Module, Parameter
 
 __all__ = [
     "GELU",
+    "CrossEntropyLoss",
     "Dropout",
     "Embedding",
+    "Identity",
     "LayerNorm",
     "Linear",
+    "MSELoss",
     "Module",
     "ModuleDict",
     "ModuleList",
     "Parameter",
     "RMSNorm",
     "ReLU",
+    "Sequential",
+    "SiLU",
+    "Sigmoid",
+    "Softmax",
+    "Tanh",
     "functional",
     "init",
     "kernels",

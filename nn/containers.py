@@ -1,10 +1,15 @@
-"""Containers: modules that only hold other modules, registered under their keys, as in PyTorch.
+"""Containers: modules that hold other modules, registered under their keys, as in PyTorch.
 
-A container has no forward of its own: the model that owns it says how its children are used.
+`ModuleList` and `ModuleDict` have no forward of their own: the model that owns them says how
+their children are used. `Sequential` is the one whose forward is fixed: each child in turn.
+`Identity` holds nothing and returns its input (a placeholder where a layer is switched off).
 
     self.h = ModuleList([Block(config) for _ in range(n_layer)])   # children "0", "1", ...
     self.transformer = ModuleDict(dict(wte=..., h=...))            # children "wte", "h"
+    mlp = Sequential(Linear(2, 16), Tanh(), Linear(16, 2))         # mlp(x) runs all three
 """
+
+from collections import OrderedDict
 
 from nn.module import Module
 
@@ -82,3 +87,39 @@ class ModuleDict(Module):
 
     def items(self):
         return self._modules.items()
+
+
+class Sequential(ModuleList):
+    """Modules applied one after the other: `Sequential(a, b, c)(x)` is `c(b(a(x)))`.
+
+    Children are "0", "1", ... as in PyTorch, or the keys of an OrderedDict given instead:
+    `Sequential(OrderedDict(fc=Linear(2, 4), act=ReLU()))`.
+    """
+
+    def __init__(self, *modules):
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            super().__init__()
+            for name, module in modules[0].items():
+                setattr(self, name, _check(module, "Sequential"))
+        else:
+            super().__init__(modules)
+
+    def __getitem__(self, index):
+        items = list(self._modules.values())
+        return Sequential(*items[index]) if isinstance(index, slice) else items[index]
+
+    def forward(self, x):
+        for module in self:
+            x = module(x)
+        return x
+
+
+class Identity(Module):
+    """Returns its input unchanged; it takes (and ignores) any constructor arguments, as in
+    PyTorch, so it can stand in for a layer."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, x):
+        return x

@@ -72,13 +72,13 @@ def rms_norm(x, normalized_shape, weight=None, eps=1e-6):
     return y if weight is None else y * weight
 
 
-def gelu(x, approximate="tanh"):
+def gelu(x, approximate="none"):
     """x -> x Φ(x) elementwise, Φ the normal distribution's CDF, in one of two forms:
 
-        'none':  Φ(x) = (1 + erf(x / √2)) / 2                     exact
+        'none':  Φ(x) = (1 + erf(x / √2)) / 2                     exact (the default, as torch's)
         'tanh':  Φ(x) ≈ (1 + tanh(√(2/π) (x + 0.044715 x³))) / 2   GPT-2's, within 5e-4
 
-    PyTorch's default is 'none'; GPT-2 was trained with 'tanh', so that is ours.
+    GPT-2 was trained with 'tanh', so the GPT's config asks for it (`GPTConfig.gelu`).
     """
     if approximate not in ("tanh", "none"):
         raise ValueError(f"gelu: approximate must be 'tanh' or 'none', got {approximate!r}")
@@ -96,6 +96,21 @@ def relu(x):
     return x.relu()
 
 
+def tanh(x):
+    """x -> tanh(x) elementwise."""
+    return x.tanh()
+
+
+def sigmoid(x):
+    """x -> σ(x) = 1 / (1 + exp(-x)) elementwise."""
+    return x.sigmoid()
+
+
+def silu(x):
+    """x -> x σ(x) elementwise (also called swish): Llama's MLPs use it where GPT-2 has GELU."""
+    return x * x.sigmoid()
+
+
 def swiglu(x):
     """x (..., 2H) = gate | up -> (..., H):   silu(gate) · up,   silu(g) = g σ(g).
 
@@ -108,7 +123,7 @@ def swiglu(x):
         return kernels.FusedSwiGLU.apply(x)
     half = x.shape[-1] // 2
     gate, up = x[..., :half], x[..., half:]
-    return gate * gate.sigmoid() * up
+    return silu(gate) * up
 
 
 def rotary_tables(positions, head_size, theta=10000.0):
@@ -167,21 +182,26 @@ def dropout_mask(shape, p, dtype):
     return keep
 
 
-def softmax(x, dim=-1):
-    """x -> exp(x) / sum(exp(x)) along `dim`."""
-    return x.softmax(axis=dim)
+def softmax(x, dim=None, *, axis=None):
+    """x -> exp(x) / sum(exp(x)) along `dim` (default -1; `axis=` also works)."""
+    return x.softmax(dim, axis=axis)
 
 
-def log_softmax(x, dim=-1):
-    """x -> x - log(sum(exp(x))) along `dim`: log(softmax(x)) without overflow."""
-    return x.log_softmax(axis=dim)
+def log_softmax(x, dim=None, *, axis=None):
+    """x -> x - log(sum(exp(x))) along `dim` (default -1): log(softmax(x)) without overflow."""
+    return x.log_softmax(dim, axis=axis)
 
 
-def cross_entropy(logits, targets, ignore_index=-1):
-    """logits (..., V), targets (...) integers -> scalar:   mean of -log softmax(logits)[target].
+def cross_entropy(logits, targets, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """logits (..., V), targets (...) integers -> the cross-entropy of each position's target:
 
-    The mean is over the targets that are not `ignore_index` (NaN if every one is ignored, as
-    in PyTorch). Targets must lie in [0, V) or equal ignore_index.
+        loss_n = -(1 - ε) log p_n[t_n] - ε mean_v log p_n[v],   p_n = softmax(logits_n)
+
+    (ε = `label_smoothing`: the target distribution is one-hot mixed with a uniform share ε,
+    as in PyTorch), then `reduction`: "mean" over the positions whose target is not
+    `ignore_index` (NaN if every one is ignored, as in PyTorch), "sum", or "none" (shape
+    (...), 0 at ignored positions). Targets must lie in [0, V) or equal ignore_index. Logits
+    (N, V) and targets (N,) are PyTorch's shapes; here leading axes may be any (B, T, ...).
     """
     targets = _ids(targets, "cross_entropy")
     if logits.ndim < 2 or targets.shape != logits.shape[:-1]:
@@ -189,20 +209,55 @@ def cross_entropy(logits, targets, ignore_index=-1):
             f"cross_entropy: logits of shape {logits.shape} need targets of shape "
             f"{logits.shape[:-1]}, got {targets.shape}"
         )
+    _check_reduction("cross_entropy", reduction)
+    _check_probability("cross_entropy label_smoothing", label_smoothing)
     num_classes = logits.shape[-1]
-    bad = targets[(targets != ignore_index) & ((targets < 0) | (targets >= num_classes))]
+    ignored = targets == ignore_index
+    bad = targets[~ignored & ((targets < 0) | (targets >= num_classes))]
     if bad.size:
         raise IndexError(
             f"cross_entropy: target {bad[0]} out of range for {num_classes} classes "
             f"(ignore_index={ignore_index})"
         )
     if kernels.enabled():
-        return kernels.FusedCrossEntropy.apply(logits, targets=targets, ignore_index=ignore_index)
+        return kernels.FusedCrossEntropy.apply(
+            logits,
+            targets=targets,
+            ignore_index=ignore_index,
+            reduction=reduction,
+            label_smoothing=float(label_smoothing),
+        )
     log_probs = logits.log_softmax(axis=-1).reshape(-1, num_classes)  # (N, V)
-    targets = targets.reshape(-1)
-    kept = np.flatnonzero(targets != ignore_index)
-    total = -log_probs[kept, targets[kept]].sum()
-    return total * (1.0 / kept.size) if kept.size else total * np.nan
+    ignored = ignored.reshape(-1)
+    safe = np.where(ignored, 0, targets.reshape(-1))  # any class in the ignored rows
+    losses = -log_probs[np.arange(len(safe)), safe]  # (N,)  -log p[target]
+    if label_smoothing:
+        uniform = -log_probs.mean(axis=-1)  # (N,)  -mean over the classes of log p
+        losses = (1.0 - label_smoothing) * losses + label_smoothing * uniform
+    losses = engine.where(ignored, 0.0, losses)
+    if reduction == "none":
+        return losses.reshape(targets.shape)
+    total = losses.sum()
+    if reduction == "sum":
+        return total
+    kept = int((~ignored).sum())
+    return total * (1.0 / kept) if kept else total * np.nan
+
+
+def mse_loss(input, target, reduction="mean"):
+    """input, target (...) of one shape -> the squared errors (input - target)², then their
+    mean ("mean"), their sum ("sum") or each of them ("none")."""
+    if input.shape != np.shape(target):
+        raise ValueError(
+            f"mse_loss: input of shape {input.shape} and target of shape {np.shape(target)} "
+            f"differ (PyTorch would broadcast them, rarely what was meant)"
+        )
+    _check_reduction("mse_loss", reduction)
+    error = input - target
+    squared = error * error
+    if reduction == "none":
+        return squared
+    return squared.mean() if reduction == "mean" else squared.sum()
 
 
 def scaled_dot_product_attention(
@@ -300,6 +355,11 @@ def _check_norm(what, x, normalized_shape, *params):
         if p is not None and p.shape != shape:
             raise ValueError(f"{what}: parameter of shape {p.shape}, expected {shape}")
     _same_dtype(what, x, *params)
+
+
+def _check_reduction(what, reduction):
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{what}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
 def _check_probability(what, p):

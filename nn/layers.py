@@ -110,29 +110,6 @@ class Dropout(Module):
         return f"p={self.p}"
 
 
-class GELU(Module):
-    """GELU activation, elementwise; approximate='tanh' (GPT-2, default) or 'none' (exact)."""
-
-    def __init__(self, approximate="tanh"):
-        super().__init__()
-        if approximate not in ("tanh", "none"):
-            raise ValueError(f"GELU approximate must be 'tanh' or 'none', got {approximate!r}")
-        self.approximate = approximate
-
-    def forward(self, x):
-        return F.gelu(x, self.approximate)
-
-    def extra_repr(self):
-        return f"approximate={self.approximate!r}"
-
-
-class ReLU(Module):
-    """max(x, 0), elementwise."""
-
-    def forward(self, x):
-        return F.relu(x)
-
-
 def _dim(size, layer):
     """A normalised size given as C or (C,), as an int."""
     if isinstance(size, tuple | list) and len(size) == 1:

@@ -18,6 +18,9 @@ A model is a tree of `Module`s. Assigning a `Parameter` or a `Module` to an attr
 
 Everything is in registration order, so parameter lists, state dicts and optimizer states come
 out the same on every run. A parameter shared by two modules (weight tying) is yielded once.
+
+A buffer (`self.register_buffer("mask", tensor)`) is state that is saved but not trained: it
+is in `state_dict()` and `named_buffers()`, never in `parameters()`.
 """
 
 import collections
@@ -30,15 +33,16 @@ IncompatibleKeys = collections.namedtuple("IncompatibleKeys", ["missing_keys", "
 
 
 class Parameter(Tensor):
-    """A Tensor that is a learnable weight of a Module: it always requires grad.
+    """A Tensor that is a learnable weight of a Module: it requires grad unless frozen
+    (`requires_grad=False`, or later `p.requires_grad_(False)`).
 
     Its dtype is kept as given (layers create float32; `module.to(np.float64)` converts).
     """
 
     __slots__ = ()
 
-    def __init__(self, data, name=None):
-        super().__init__(data, requires_grad=True, name=name)
+    def __init__(self, data, requires_grad=True, name=None):
+        super().__init__(data, requires_grad=requires_grad, name=name)
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
@@ -55,6 +59,8 @@ class Module:
         # Set through object.__setattr__: our own __setattr__ needs these dicts to exist.
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "_non_persistent", set())
         self.training = True
 
     def __setattr__(self, name, value):
@@ -63,18 +69,24 @@ class Module:
             raise RuntimeError(
                 f"{type(self).__name__}: call super().__init__() before assigning attributes"
             )
-        modules = self._modules
+        modules, buffers = self._modules, self._buffers
         if isinstance(value, Parameter):
             modules.pop(name, None)
+            buffers.pop(name, None)
             params[name] = value
         elif isinstance(value, Module):
             params.pop(name, None)
+            buffers.pop(name, None)
             modules[name] = value
         elif name in params and isinstance(value, Tensor):
             raise TypeError(
                 f"cannot assign a plain Tensor to parameter {name!r} of {type(self).__name__}; "
                 f"wrap it in nn.Parameter"
             )
+        elif name in buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"buffer {name!r} of {type(self).__name__} takes a Tensor or None")
+            buffers[name] = value
         else:
             params.pop(name, None)
             modules.pop(name, None)
@@ -83,7 +95,24 @@ class Module:
     def __delattr__(self, name):
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
+        self._buffers.pop(name, None)
+        self._non_persistent.discard(name)
         object.__delattr__(self, name)
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """Keep `tensor` (a Tensor or None) as `self.<name>`: state that moves with the module
+        but is not a parameter, such as a causal mask or running statistics. It is saved in
+        `state_dict()` unless `persistent=False`; optimizers never see it."""
+        if not isinstance(name, str) or not name.isidentifier():
+            raise KeyError(f"buffer name must be an identifier, got {name!r}")
+        if name in self._parameters or name in self._modules:
+            raise KeyError(f"{type(self).__name__} already has a parameter or module {name!r}")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer({name!r}) takes a Tensor or None")
+        self._buffers[name] = tensor
+        if not persistent:
+            self._non_persistent.add(name)
+        object.__setattr__(self, name, tensor)
 
     def __call__(self, *args, **kwargs):
         with module_scope(self):
@@ -137,6 +166,20 @@ class Module:
         for _, p in self.named_parameters():
             yield p
 
+    def named_buffers(self):
+        """(dotted name, buffer) for every buffer that is not None, each once."""
+        seen = set()
+        for prefix, module in self.named_modules():
+            for name, b in module._buffers.items():
+                if b is not None and id(b) not in seen:
+                    seen.add(id(b))
+                    yield (f"{prefix}.{name}" if prefix else name), b
+
+    def buffers(self):
+        """Every buffer once (see `named_buffers`)."""
+        for _, b in self.named_buffers():
+            yield b
+
     def apply(self, fn):
         """Call `fn(module)` on every sub-module (children first) and then on self; return self."""
         for child in self._modules.values():
@@ -155,13 +198,25 @@ class Module:
         """`train(False)`: dropout off; what evaluation and sampling use."""
         return self.train(False)
 
-    def zero_grad(self):
-        """Forget every parameter's gradient (set `.grad` to None, as PyTorch does by default)."""
+    def requires_grad_(self, requires_grad=True):
+        """Freeze (`False`) or unfreeze every parameter of this module and its descendants, as
+        for fine-tuning: `model.transformer.wte.requires_grad_(False)`. Returns self."""
         for p in self.parameters():
-            p.grad = None
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none=True):
+        """Forget every parameter's gradient: set `.grad` to None (PyTorch's default), or with
+        `set_to_none=False` fill it with zeros in place."""
+        for p in self.parameters():
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad[...] = 0
 
     def to(self, dtype):
-        """Convert every parameter (and its grad) to the floating `dtype`, in place; return self."""
+        """Convert every parameter (and its grad) and every floating buffer to the floating
+        `dtype`, in place; return self."""
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
             raise TypeError(f"Module.to() needs a floating dtype, got {dtype}")
@@ -169,37 +224,50 @@ class Module:
             p.data = p.data.astype(dtype)
             if p.grad is not None:
                 p.grad = p.grad.astype(dtype)
+        for b in self.buffers():
+            if b.dtype.kind == "f":
+                b.data = b.data.astype(dtype)
         return self
 
     # ---- saving and loading --------------------------------------------------------------------
-    def _named_parameters_all(self):
-        """Like named_parameters, but a tied parameter appears under each of its names."""
+    def _named_state(self):
+        """(dotted name, tensor) for what a state dict holds: each module's parameters, then its
+        persistent buffers, module by module (PyTorch's order); a tied parameter appears under
+        each of its names."""
         for prefix, module in self.named_modules():
-            for name, p in module._parameters.items():
-                yield (f"{prefix}.{name}" if prefix else name), p
+            buffers = [
+                (name, b)
+                for name, b in module._buffers.items()
+                if b is not None and name not in module._non_persistent
+            ]
+            for name, t in [*module._parameters.items(), *buffers]:
+                yield (f"{prefix}.{name}" if prefix else name), t
 
     def state_dict(self):
-        """An ordered dict name -> NumPy array (a copy of each parameter's data).
+        """An ordered dict name -> NumPy array (a copy of each parameter's and each persistent
+        buffer's data).
 
         A tied parameter appears under both names (as in PyTorch), both names holding the
         same copied array.
         """
         copies, out = {}, {}
-        for name, p in self._named_parameters_all():
+        for name, p in self._named_state():
             if id(p) not in copies:
                 copies[id(p)] = p.data.copy()
             out[name] = copies[id(p)]
         return out
 
     def load_state_dict(self, state_dict, strict=True):
-        """Copy arrays from `state_dict` into the parameters, in place (references stay valid).
+        """Copy arrays from `state_dict` into the parameters and buffers, in place (references
+        stay valid).
 
         Every problem is found before anything is written, and reported in one ValueError:
         keys missing from `state_dict` and keys it has that the model lacks (both only when
-        `strict`), shape mismatches and non-floating arrays (always). Floating arrays of another
-        precision are converted to the parameter's dtype. Returns (missing_keys, unexpected_keys).
+        `strict`), shape mismatches, non-floating arrays for parameters and arrays of another
+        kind than a buffer's (always). Arrays of another precision are converted to the
+        tensor's dtype. Returns (missing_keys, unexpected_keys).
         """
-        own = dict(self._named_parameters_all())
+        own = dict(self._named_state())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         problems = []
@@ -209,8 +277,10 @@ class Module:
             value = np.asarray(state_dict[key])
             if value.shape != p.shape:
                 problems.append(f"{key}: shape {value.shape} in state_dict, {p.shape} in model")
-            elif value.dtype.kind != "f":
+            elif isinstance(p, Parameter) and value.dtype.kind != "f":
                 problems.append(f"{key}: dtype {value.dtype} is not floating (model has {p.dtype})")
+            elif not np.can_cast(value.dtype, p.dtype, casting="same_kind"):
+                problems.append(f"{key}: dtype {value.dtype} does not fit the model's {p.dtype}")
         if strict:
             problems += [f"missing key {k!r}" for k in missing]
             problems += [f"unexpected key {k!r}" for k in unexpected]

@@ -1,10 +1,12 @@
-"""Optimizers (AdamW, SGD) and the learning-rate schedule, written out as their published rules.
+"""Optimizers (AdamW, Adam, SGD) and the learning-rate schedule, written out as their published
+rules. The scheduler objects are in nn/lr_scheduler.py, here as `nn.optim.lr_scheduler`.
 
 An optimizer holds references to the model's Parameters, grouped in `param_groups` (a list of
 dicts with "params" and the group's hyperparameters, such as "lr"), and a `state` per
 parameter (momenta). `step()` updates every parameter that has a gradient, in place on
 `p.data`, so the model keeps seeing its own arrays. Hyperparameters may be changed between
-steps: `optimizer.param_groups[0]["lr"] = cosine_with_warmup(step, ...)`.
+steps: `optimizer.param_groups[0]["lr"] = cosine_with_warmup(step, ...)`, or by a scheduler
+(`nn.optim.lr_scheduler.LambdaLR(optimizer, ...)`), as in PyTorch.
 
 Checkpoints: `state_dict()` returns two entries, made to be stored without pickle (arrays in a
 safetensors file, the rest as JSON in its metadata):
@@ -32,22 +34,31 @@ class Optimizer:
         if not isinstance(groups[0], dict):
             groups = [{"params": groups}]
         self.defaults, self.param_groups, self.state = defaults, [], {}
-        seen = set()
         for group in groups:
-            unknown = set(group) - set(defaults) - {"params"}
-            if unknown:
-                raise ValueError(f"{type(self).__name__}: unknown group options {sorted(unknown)}")
-            params = group["params"]
-            params = [params] if isinstance(params, Tensor) else list(params)
-            for p in params:
-                if not isinstance(p, Tensor) or not p.requires_grad:
-                    raise TypeError(f"{type(self).__name__} optimizes tensors that require grad")
-                if id(p) in seen:
-                    raise ValueError("a parameter appears in more than one parameter group")
-                seen.add(id(p))
-            full = {**defaults, **group, "params": params}
-            self._check(full)
-            self.param_groups.append(full)
+            self.add_param_group(group)
+
+    def add_param_group(self, group):
+        """Add a dict {"params": [...], option: value, ...} as one more group; options it leaves
+        out take the optimizer's defaults. A frozen parameter (requires_grad False) may be in a
+        group: it has no gradient, so `step()` leaves it alone, as in PyTorch."""
+        name = type(self).__name__
+        unknown = set(group) - set(self.defaults) - {"params"}
+        if unknown:
+            raise ValueError(f"{name}: unknown group options {sorted(unknown)}")
+        params = group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        seen = {id(p) for p in self._params()}
+        for p in params:
+            if not isinstance(p, Tensor) or p.dtype.kind != "f":
+                raise TypeError(f"{name} optimizes floating-point tensors, got {type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError(f"{name} cannot optimize a computed (non-leaf) tensor")
+            if id(p) in seen:
+                raise ValueError("a parameter appears in more than one parameter group")
+            seen.add(id(p))
+        full = {**self.defaults, **group, "params": params}
+        self._check(full)
+        self.param_groups.append(full)
 
     def _check(self, group):
         if group["lr"] < 0:
@@ -58,10 +69,14 @@ class Optimizer:
     def _params(self):
         return [p for group in self.param_groups for p in group["params"]]
 
-    def zero_grad(self):
-        """Set every parameter's `.grad` to None (the next backward writes fresh ones)."""
+    def zero_grad(self, set_to_none=True):
+        """Set every parameter's `.grad` to None (the next backward writes fresh ones), or with
+        `set_to_none=False` fill it with zeros in place."""
         for p in self._params():
-            p.grad = None
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad[...] = 0
 
     def state_dict(self):
         """{"state": flat name -> ndarray (copies), "param_groups": JSON-able list}."""
@@ -133,9 +148,10 @@ class AdamW(Optimizer):
         super()._check(group)
         beta1, beta2 = group["betas"]
         if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
-            raise ValueError(f"AdamW betas must be in [0, 1), got {tuple(group['betas'])}")
+            name = type(self).__name__
+            raise ValueError(f"{name} betas must be in [0, 1), got {tuple(group['betas'])}")
         if group["eps"] < 0:
-            raise ValueError(f"AdamW eps must be >= 0, got {group['eps']}")
+            raise ValueError(f"{type(self).__name__} eps must be >= 0, got {group['eps']}")
 
     def step(self):
         """Update every parameter whose `.grad` is not None, in place."""
@@ -165,6 +181,47 @@ class AdamW(Optimizer):
                 update = m / denom
                 update *= lr / (1.0 - beta1**t)
                 p.data -= update
+
+
+class Adam(AdamW):
+    """Adam (Kingma & Ba) with L2 weight decay, exactly as torch.optim.Adam. It keeps AdamW's
+    state (and so its state_dict) and checks; only the decay differs.
+
+    For each parameter p with gradient g, at its step t = 1, 2, ...:
+        g ← g + weight_decay · p                       L2 decay, added to the gradient
+        m ← β1 m + (1 - β1) g,   v ← β2 v + (1 - β2) g²
+        p ← p - (lr / (1 - β1ᵗ)) · m / (sqrt(v) / sqrt(1 - β2ᵗ) + eps)
+    Where AdamW shrinks p directly, Adam's decay goes through m and v, so a weight with large
+    gradients is decayed less: the difference Loshchilov & Hutter's paper is about.
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+    def step(self):
+        """Update every parameter whose `.grad` is not None, in place."""
+        for group in self.param_groups:
+            lr, eps, decay = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
+            beta1, beta2 = (float(b) for b in group["betas"])
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad + decay * p.data if decay else p.grad
+                state = self.state.setdefault(p, {})
+                if not state:
+                    state.update(
+                        step=0, exp_avg=np.zeros_like(p.data), exp_avg_sq=np.zeros_like(p.data)
+                    )
+                state["step"] += 1
+                t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+                m *= beta1
+                m += (1.0 - beta1) * g
+                v *= beta2
+                v += (1.0 - beta2) * (g * g)
+                denom = np.sqrt(v)
+                denom /= math.sqrt(1.0 - beta2**t)
+                denom += eps
+                p.data -= (lr / (1.0 - beta1**t)) * (m / denom)
 
 
 class SGD(Optimizer):
@@ -236,3 +293,7 @@ def cosine_with_warmup(step, max_lr, min_lr, warmup_steps, decay_steps):
         return float(min_lr)
     s = (step - warmup_steps) / decay_steps
     return float(min_lr) + (float(max_lr) - float(min_lr)) * 0.5 * (1.0 + math.cos(math.pi * s))
+
+
+# `nn.optim.lr_scheduler`, as `torch.optim.lr_scheduler` (it uses cosine_with_warmup above).
+from nn import lr_scheduler  # noqa: E402, F401

@@ -1,8 +1,16 @@
 """The `tinyllm` command line, run in a temporary directory."""
 
+import contextlib
+import fcntl
+import importlib.metadata
 import json
+import os
+import pty
+import re
+import struct
 import subprocess
 import sys
+import termios
 
 import pytest
 
@@ -98,3 +106,56 @@ def test_python_dash_m_model_has_help():
     result = subprocess.run([sys.executable, "-m", "model", "train", "--help"],
                             capture_output=True, text=True, check=True)  # fmt: skip
     assert "--n-layer" in result.stdout and "--resume" in result.stdout
+
+
+def test_version_comes_from_the_package_metadata(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out == f"tinyllm {importlib.metadata.version('tinyllm')}\n"
+
+
+# ---- progress: a bar on a terminal, plain lines in a log, nothing with TQDM_DISABLE -----------
+
+PROGRESS_FLAGS = [flag for flag in TINY_FLAGS if flag != "--no-progress"] + ["--log-interval", "1"]
+STEP_LINE = re.compile(r"^step (\d+): loss \d+\.\d{4}, lr ", flags=re.M)
+
+
+def train_command(tmp_path, **streams):
+    """`python -m model train` on the tiny flags, its output to `streams`, TQDM_DISABLE unset."""
+    env = {k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"}
+    argv = [sys.executable, "-m", "model", "train", "--out-dir", str(tmp_path / "run")]
+    return subprocess.run([*argv, *PROGRESS_FLAGS], env=env, cwd=tmp_path, check=True, **streams)
+
+
+def test_a_log_written_to_a_file_has_plain_step_lines_and_no_carriage_return(tmp_path):
+    log = tmp_path / "train.log"
+    with open(log, "wb") as f:
+        train_command(tmp_path, stdout=f, stderr=subprocess.STDOUT)
+    text = log.read_bytes().decode("utf-8")
+    assert "\r" not in text
+    assert [int(step) for step in STEP_LINE.findall(text)] == [1, 2, 3, 4]
+    assert text.index("step 2: loss") < text.index("step 2: train loss")  # in order
+
+
+def test_on_a_terminal_the_bar_is_drawn_instead_of_the_lines(tmp_path):
+    terminal, stderr = pty.openpty()  # stderr is a terminal, as in an interactive shell
+    fcntl.ioctl(stderr, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 100 columns
+    try:
+        printed = train_command(tmp_path, stdout=subprocess.PIPE, stderr=stderr).stdout
+    finally:
+        os.close(stderr)
+    drawn = b""
+    with contextlib.suppress(OSError):  # Linux says EIO once the terminal's other end is shut
+        while chunk := os.read(terminal, 65536):
+            drawn += chunk
+    os.close(terminal)
+    assert b"\r" in drawn and b"4/4" in drawn and b"loss=" in drawn
+    assert b"step 2: train loss" in printed and not STEP_LINE.search(printed.decode("utf-8"))
+
+
+def test_tqdm_disable_turns_off_the_bar_and_the_lines(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    assert main(["train", "--out-dir", str(tmp_path / "run"), *PROGRESS_FLAGS]) == 0
+    out, err = capsys.readouterr()
+    assert "step 2: train loss" in out and not STEP_LINE.search(out) and "\r" not in err

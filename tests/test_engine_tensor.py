@@ -117,6 +117,14 @@ OPS = {
     "cat": lambda t, u: engine.cat([t, u], axis=1),
     "stack": lambda t, u: engine.stack([t, u]),
     "where": lambda t, u: engine.where(t.data > 1, t, 0.0),
+    "abs": lambda t, u: (t - 1.0).abs(),
+    "clamp": lambda t, u: t.clamp(0.8, 1.5),
+    "max(dim) values": lambda t, u: t.max(dim=1).values,
+    "min(axis)": lambda t, u: t.min(axis=0),
+    "split": lambda t, u: t.split(2, dim=1)[1],
+    "unsqueeze flatten": lambda t, u: t.unsqueeze(0).flatten(1),
+    "float()": lambda t, u: t.float(),
+    "masked_fill bool tensor": lambda t, u: t.masked_fill(t > 1.5, 0.0),
 }
 
 

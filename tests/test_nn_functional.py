@@ -85,7 +85,8 @@ def test_layer_norm_matches_numpy_and_gradchecks(lead, c, affine):
     weight = w if "w" in affine else None
     bias = b if "b" in affine else None
     y = F.layer_norm(x, (c,), weight, bias, eps=1e-5)
-    ref = numpy_layer_norm(x.data, w.data if weight else 1.0, b.data if bias else 0.0, 1e-5)
+    w_ref, b_ref = (1.0 if weight is None else w.data), (0.0 if bias is None else b.data)
+    ref = numpy_layer_norm(x.data, w_ref, b_ref, 1e-5)
     np.testing.assert_allclose(y.data, ref, rtol=1e-10, atol=1e-12)
     params = [p for p in (weight, bias) if p is not None]
     fn = {  # one closure per parameter set, so gradcheck perturbs exactly these inputs
@@ -206,12 +207,12 @@ def numpy_cross_entropy(z, t, ignore):
 def test_cross_entropy_with_ignored_targets(shape, v, seed):
     rng = np.random.default_rng(seed)
     targets = rng.integers(0, v, size=shape)
-    targets.reshape(-1)[0] = -1  # at least one ignored, at least one kept below
+    targets.reshape(-1)[0] = -100  # PyTorch's default ignore_index; one kept below
     targets.reshape(-1)[-1] = v - 1
     logits = Tensor(rng.standard_normal((*shape, v)) * 3, requires_grad=True)
     loss = F.cross_entropy(logits, targets)
     assert loss.shape == ()
-    np.testing.assert_allclose(loss.item(), numpy_cross_entropy(logits.data, targets, -1))
+    np.testing.assert_allclose(loss.item(), numpy_cross_entropy(logits.data, targets, -100))
     assert gradcheck(lambda z: F.cross_entropy(z, targets), [logits])
 
 
@@ -230,7 +231,9 @@ def test_cross_entropy_errors_and_all_ignored():
         F.cross_entropy(z, np.array([0, 1, 2]))
     with pytest.raises(IndexError, match="target 3 out of range for 3"):
         F.cross_entropy(z, np.array([0, 3]))
-    assert np.isnan(F.cross_entropy(z, np.array([-1, -1])).item())
+    assert np.isnan(F.cross_entropy(z, np.array([-100, -100])).item())
+    with pytest.raises(IndexError, match="target -1"):
+        F.cross_entropy(z, np.array([0, -1]))  # -1 is nanoGPT's ignore_index, not PyTorch's
 
 
 # ---- attention -------------------------------------------------------------------------------
@@ -336,10 +339,10 @@ def test_float32_in_float32_out_forward_and_backward():
         F.embedding(np.array([0, 4]), w),
         F.layer_norm(x, 4, c, c),
         F.rms_norm(x, 4, c),
-        F.gelu(x),
+        F.gelu(x, "tanh"),
         F.gelu(x, "none"),
         F.dropout(x, 0.3),
-        F.cross_entropy(F.linear(x, w), np.array([[0, 1, -1], [4, 4, 2]])),
+        F.cross_entropy(F.linear(x, w), np.array([[0, 1, -100], [4, 4, 2]])),
         F.scaled_dot_product_attention(q, k, v, dropout_p=0.2),
         F.scaled_dot_product_attention(heads[:, :2], heads[:, 2:4], heads[:, 4:], dropout_p=0.2),
     ]

@@ -143,21 +143,35 @@ def test_grouped_query_attention_kernel(t, groups):
 
 
 @FAST
-@given(lead=st.lists(st.integers(1, 3), min_size=1, max_size=2).map(tuple), v=st.integers(2, 6))
-def test_cross_entropy_kernel(lead, v):
+@given(
+    lead=st.lists(st.integers(1, 3), min_size=1, max_size=2).map(tuple),
+    v=st.integers(2, 6),
+    reduction=st.sampled_from(["mean", "sum", "none"]),
+    label_smoothing=st.sampled_from([0.0, 0.1, 1.0]),
+)
+def test_cross_entropy_kernel(lead, v, reduction, label_smoothing):
     (logits,) = leaves(4, (*lead, v), scale=3.0)
     targets = np.random.default_rng(5).integers(-1, v, size=lead)  # -1: ignored
     targets.reshape(-1)[0] = v - 1  # at least one target kept
-    fn = lambda z: F.cross_entropy(z, targets, ignore_index=-1)  # noqa: E731
+
+    def fn(z):
+        return F.cross_entropy(
+            z, targets, ignore_index=-1, reduction=reduction, label_smoothing=label_smoothing
+        )
+
     assert_paths_agree(fn, [logits], "FusedCrossEntropy")
 
 
-def test_cross_entropy_kernel_with_every_target_ignored():
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_kernel_with_every_target_ignored(reduction):
     (logits,) = leaves(6, (2, 3))
-    targets = np.array([-1, -1])
+    targets = np.array([-100, -100])  # PyTorch's default ignore_index
     for fused in (True, False):
-        out, _, (grad,) = run(lambda z: F.cross_entropy(z, targets), [logits], fused)
-        assert np.isnan(out.item()) and np.all(grad == 0)
+        fn = lambda z: F.cross_entropy(z, targets, reduction=reduction, label_smoothing=0.2)  # noqa: E731
+        out, _, (grad,) = run(fn, [logits], fused)
+        expected = {"mean": np.nan, "sum": 0.0, "none": [0.0, 0.0]}[reduction]  # as in PyTorch
+        np.testing.assert_array_equal(out.data, expected)
+        assert np.all(grad == 0)
 
 
 @FAST

@@ -88,7 +88,7 @@ def test_norm_layers_validate_sizes():
 def test_activation_layers_gradcheck():
     x = x64(3, 7, seed=3)
     assert gradcheck(lambda x: nn.GELU()(x), [x])
-    assert gradcheck(lambda x: nn.GELU("none")(x), [x])
+    assert gradcheck(lambda x: nn.GELU("tanh")(x), [x])
     assert gradcheck(lambda x: nn.ReLU()(x), [x])
     np.testing.assert_array_equal(nn.ReLU()(x).data, np.maximum(x.data, 0))
     with pytest.raises(ValueError, match="approximate"):
@@ -115,4 +115,4 @@ def test_layer_reprs():
     assert repr(nn.Linear(3, 2)) == "Linear(3 -> 2)  # weight (2, 3), bias (2,): 8 parameters"
     assert repr(nn.Embedding(5, 3)) == "Embedding(5, 3)  # weight (5, 3): 15 parameters"
     assert repr(nn.Dropout(0.1)) == "Dropout(p=0.1)"
-    assert repr(nn.GELU()) == "GELU(approximate='tanh')"
+    assert repr(nn.GELU()) == "GELU(approximate='none')"  # PyTorch's default: the exact form

@@ -9,7 +9,7 @@ import safetensors
 import safetensors.numpy
 
 import nn
-from nn.optim import SGD, AdamW, cosine_with_warmup
+from nn.optim import SGD, Adam, AdamW, cosine_with_warmup, lr_scheduler
 from nn.utils import clip_grad_norm_
 
 SHAPES = [(3, 2), (4,), (2,)]
@@ -37,8 +37,9 @@ def run(optimizer, params, steps, first=0, lr_change=None):
         optimizer.step()
 
 
-def reference_adamw(values, steps, groups):
-    """Loshchilov & Hutter's AdamW, bias-corrected as in torch, one scalar at a time."""
+def reference_adamw(values, steps, groups, decoupled=True):
+    """Loshchilov & Hutter's AdamW, bias-corrected as in torch, one scalar at a time; with
+    `decoupled=False`, torch.optim.Adam: the decay is added to the gradient instead."""
     out = []
     for k, x0 in enumerate(values):
         lr, (b1, b2), eps, wd = groups[0 if k < 2 else 1]
@@ -51,7 +52,10 @@ def reference_adamw(values, steps, groups):
                 if g is None:
                     continue
                 g, t = g.ravel()[i], t + 1
-                x = x - this_lr * wd * x
+                if decoupled:
+                    x = x - this_lr * wd * x
+                else:
+                    g = g + wd * x
                 m = b1 * m + (1 - b1) * g
                 v = b2 * v + (1 - b2) * g * g
                 m_hat, v_hat = m / (1 - b1**t), v / (1 - b2**t)
@@ -65,7 +69,11 @@ def two_groups(params, cls, **second):
     return cls([{"params": params[:2]}, {"params": params[2:], **second}], **DEFAULTS[cls])
 
 
-DEFAULTS = {AdamW: {"lr": 0.1, "weight_decay": 0.1}, SGD: {"lr": 0.1, "momentum": 0.9}}
+DEFAULTS = {
+    AdamW: {"lr": 0.1, "weight_decay": 0.1},
+    Adam: {"lr": 0.1, "weight_decay": 0.1},
+    SGD: {"lr": 0.1, "momentum": 0.9},
+}
 
 
 def test_adamw_matches_the_published_rule():
@@ -77,6 +85,18 @@ def test_adamw_matches_the_published_rule():
     for p, ref in zip(params, reference_adamw(start, 6, groups), strict=True):
         np.testing.assert_allclose(p.data, ref, rtol=1e-12, atol=1e-14)
     assert opt.state[params[1]]["step"] == 5  # skipped once
+
+
+def test_adam_matches_torchs_rule_with_l2_decay_in_the_gradient():
+    params = make_params()
+    start = [p.data.copy() for p in params]
+    opt = two_groups(params, Adam, betas=(0.8, 0.9), weight_decay=0.0, eps=1e-3)
+    run(opt, params, 6, lr_change=3)
+    groups = [(0.1, (0.9, 0.999), 1e-8, 0.1), (0.1, (0.8, 0.9), 1e-3, 0.0)]
+    for p, ref in zip(params, reference_adamw(start, 6, groups, decoupled=False), strict=True):
+        np.testing.assert_allclose(p.data, ref, rtol=1e-12, atol=1e-14)
+    defaults = Adam(make_params()).defaults  # torch.optim.Adam's
+    assert defaults == {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0}
 
 
 def test_sgd_matches_the_published_rule():
@@ -99,7 +119,7 @@ def test_sgd_matches_the_published_rule():
         np.testing.assert_allclose(params[k].data.ravel(), x, rtol=1e-12)
 
 
-@pytest.mark.parametrize("cls", [AdamW, SGD])
+@pytest.mark.parametrize("cls", [AdamW, Adam, SGD])
 def test_state_dict_round_trip_continues_bit_for_bit(cls, tmp_path):
     params = make_params()
     opt = two_groups(params, cls)
@@ -161,6 +181,45 @@ def test_constructor_errors():
         SGD(p, lr=-1.0)
     with pytest.raises(ValueError, match="unknown group options"):
         SGD([{"params": p, "nesterov": True}], lr=0.1)
+    with pytest.raises(ValueError, match="non-leaf"):
+        AdamW([p[0] * 2])
+    with pytest.raises(TypeError, match="floating-point tensors"):
+        AdamW([np.ones(2)])
+    with pytest.raises(ValueError, match="Adam betas"):
+        Adam(p, betas=(1.0, 0.9))
+
+
+def test_add_param_group_and_zero_grad():
+    p = make_params()
+    opt = AdamW(p[:1], lr=0.1, weight_decay=0.2)
+    opt.add_param_group({"params": p[1:], "lr": 0.01})
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 0.01]
+    assert opt.param_groups[1]["weight_decay"] == 0.2  # a default fills what the group omits
+    with pytest.raises(ValueError, match="more than one parameter group"):
+        opt.add_param_group({"params": [p[0]]})
+    for q in p:
+        q.grad = np.ones(q.shape)
+    opt.step()
+    assert all(opt.state[q]["step"] == 1 for q in p)
+    grad = p[2].grad
+    opt.zero_grad(set_to_none=False)
+    assert p[2].grad is grad and np.all(grad == 0)
+    opt.zero_grad(set_to_none=True)
+    assert all(q.grad is None for q in p)
+
+
+def test_frozen_parameters_may_be_given_and_are_left_alone():
+    p = make_params()
+    p[1].requires_grad_(False)  # frozen: backward gives it no gradient
+    frozen = p[1].data.copy()
+    opt = AdamW(p, lr=0.1, weight_decay=0.5)  # torch.optim takes frozen parameters too
+    for _ in range(2):
+        ((p[0] * p[0]).sum() + p[1].sum() * p[2].sum()).backward()
+        assert p[1].grad is None and p[2].grad is not None
+        opt.step()
+        opt.zero_grad()
+    np.testing.assert_array_equal(p[1].data, frozen)  # no update, no decay
+    assert p[1] not in opt.state and opt.state[p[2]]["step"] == 2
 
 
 # ---- schedule --------------------------------------------------------------------------------
@@ -178,6 +237,49 @@ def test_cosine_with_warmup_shape():
     assert all(a >= b for a, b in zip(values, values[1:], strict=False))
     assert isinstance(lr(5), float)
     assert cosine_with_warmup(3, 1.0, 0.0, 0, 0) == 0.0
+
+
+def test_lambda_lr_steps_as_torchs():
+    params = make_params()
+    opt = AdamW(params, lr=0.1)
+    scheduler = nn.optim.lr_scheduler.LambdaLR(opt, lambda step: 0.5**step)
+    assert scheduler.get_last_lr() == [0.1]  # made: the lr of step 0, base · λ(0)
+    seen = []
+    for _ in range(3):
+        opt.step()
+        scheduler.step()
+        seen.append(scheduler.get_last_lr()[0])
+    assert seen == pytest.approx([0.05, 0.025, 0.0125])
+    assert opt.param_groups[0]["lr"] == seen[-1] and scheduler.last_epoch == 3
+    two = AdamW([{"params": params[:2]}, {"params": params[2:], "lr": 1.0}], lr=0.1)
+    per_group = lr_scheduler.LambdaLR(two, [lambda s: 1.0, lambda s: 0.1 / (s + 1)])
+    assert per_group.get_last_lr() == pytest.approx([0.1, 0.1])
+    per_group.step()
+    assert per_group.get_last_lr() == pytest.approx([0.1, 0.05])
+    with pytest.raises(ValueError, match="2 groups"):
+        lr_scheduler.LambdaLR(two, [lambda s: 1.0])
+
+
+def test_cosine_with_warmup_scheduler_gives_the_schedule_and_resumes():
+    def made():
+        return lr_scheduler.CosineWithWarmup(
+            AdamW(make_params(), lr=2e-3), warmup_steps=3, decay_steps=5, min_lr=2e-4
+        )
+
+    scheduler = made()
+    seen = [scheduler.get_last_lr()[0]]
+    for _ in range(9):
+        scheduler.step()
+        seen.append(scheduler.get_last_lr()[0])
+    assert seen == [cosine_with_warmup(s, 2e-3, 2e-4, 3, 5) for s in range(10)]
+    state = json.loads(json.dumps(scheduler.state_dict()))  # plain JSON
+    resumed = made()
+    resumed.optimizer.param_groups[0]["lr"] = 123.0  # what the optimizer holds is overwritten
+    resumed.load_state_dict(state)
+    assert resumed.get_last_lr() == scheduler.get_last_lr() and resumed.last_epoch == 9
+    scheduler.step()
+    resumed.step()
+    assert resumed.get_last_lr() == scheduler.get_last_lr() == [2e-4]
 
 
 @pytest.mark.parametrize(

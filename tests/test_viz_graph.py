@@ -135,12 +135,41 @@ def test_gpt_depth_one_shows_embeddings_blocks_and_head():
     assert "<b>attn</b>" in two and "<b>mlp</b>" in two and "CausalSelfAttention" in two
 
 
-def test_freed_graph_and_bad_options_raise():
-    a = engine.Tensor(2.0, requires_grad=True)
-    loss = a * a * a
+def test_draws_after_a_plain_backward_as_before_it():
+    """micrograd and torchviz users draw after `loss.backward()`: backward frees what the nodes
+    saved, but keeps the nodes, the values and the gradients, so the picture is the same."""
+    a, b, c, f = (
+        engine.Tensor(v, requires_grad=True, name=n)
+        for v, n in zip((2.0, -3.0, 10.0, -2.0), "abcf", strict=True)
+    )
+    loss = (a * b + c) * f
     loss.backward()
+    after = viz.draw_graph(loss, show_rules=True)
+    assert after.source == viz.draw_graph(micrograd_expression(), show_rules=True).source
+    assert "grad 6.0000" in after.source and "dA = G * B" in after.source
     with pytest.raises(RuntimeError, match="retain_graph=True"):
-        viz.draw_graph(loss)
+        loss.backward()  # the freed arrays are gone: a second backward is refused
+
+
+def test_broadcast_notes_and_gpt_graph_after_backward():
+    x = engine.Tensor(np.ones((2, 4, 3)), requires_grad=True)
+    bias = engine.Tensor(np.ones(3), requires_grad=True)
+    y = ((x + bias) @ engine.Tensor(np.ones((3, 5)), requires_grad=True)).sum()
+    y.backward()
+    assert "dB = G\nthen sum over axes 0, 1" in viz.draw_graph(y, show_rules=True).source
+    model = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=8))
+    idx = np.arange(8).reshape(1, 8) % 11
+    _, loss = model(idx, idx)
+    before = viz.draw_graph(loss).source
+    loss.backward()
+    after = viz.draw_graph(loss).source
+    assert "‖grad‖" not in before and "‖grad‖" in after  # the parameters' gradients, drawn
+    assert before.count(" -> ") == after.count(" -> ") and "cross_entropy" in after
+    checks, _ = viz.check_graph(loss)  # every node's op re-run from its inputs: still works
+    assert len(checks) >= 20 and all(check.error < viz.check.GOOD for check in checks)
+
+
+def test_bad_options_raise():
     b = engine.Tensor(1.0, requires_grad=True) * 2.0
     for bad in ({"depth": -1}, {"show_data": "yes"}, {"rankdir": "up"}):
         with pytest.raises(ValueError):

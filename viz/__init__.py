@@ -6,6 +6,9 @@
 - `check_graph(root)`: every op's backward re-checked in float64 against finite differences,
   the graph coloured by the error (a broken op shows red).
 - `plot_losses`, `plot_attention`, `plot_embeddings`: matplotlib figures of a run and a model.
+
+Every picture shows inline in a Jupyter notebook, with no `%matplotlib` line, and graphs can be
+drawn after a plain `loss.backward()`.
 - `render_model_graph`, `plot_run`: what the `tinyllm graph` and `tinyllm plot` commands call.
 
     >>> import engine, viz

@@ -30,7 +30,7 @@ def backward_frames(root, grad=None, show_rules=False, rankdir="LR"):
 
     `grad` is dL/d(root) (ones when None, so a scalar root starts from dL/dL = 1). The leaves'
     `.grad` accumulate exactly as with `root.backward(grad)`; the graph is kept
-    (`retain_graph=True`), so it can be drawn again afterwards.
+    (`retain_graph=True`), so backward can still run through it afterwards.
     """
     check_options(None, "auto", rankdir)
     graph = trace(root)

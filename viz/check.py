@@ -20,7 +20,7 @@ import numpy as np
 from engine.tensor import unbroadcast
 from viz import labels
 from viz.graph import Paint, build, check_options, place
-from viz.trace import trace
+from viz.trace import rerun, trace
 
 GOOD, SUSPECT = 1e-6, 1e-3  # relative error below GOOD: green; below SUSPECT: orange; else red
 COLOURS = ("#b7e1a1", "#ffc870", "#ff6b6b")
@@ -47,7 +47,7 @@ def colour(error):
 def check_node(output, eps=1e-6, seed=0):
     """The largest relative error of the backward of the op that made `output`, over its inputs.
 
-    The op is rebuilt as `type(ctx)()` and run on float64 copies of `ctx.inputs` with
+    The op is rebuilt (`viz.trace.rerun`) and run on float64 copies of `ctx.inputs` with
     `ctx.options` (a dropout mask is one of them, so every run drops the same elements).
     """
     ctx = output.grad_fn
@@ -55,20 +55,15 @@ def check_node(output, eps=1e-6, seed=0):
     arrays = [x if x is None else x.data for x in ctx.inputs]  # None: an input left out
     arrays = [x.astype(np.float64) if x is not None and x.dtype.kind == "f" else x for x in arrays]
 
-    def run(xs):
-        fn = type(ctx)()
-        fn.needs_grad = list(ctx.needs_grad)
-        return fn, fn.forward(*xs, **ctx.options)
-
     with np.errstate(all="ignore"):  # -inf in masked attention scores is expected
-        fn, y = run(arrays)
+        fn, y = rerun(ctx, arrays)
         finite = np.isfinite(y)
         u = rng.standard_normal(y.shape) * finite
         grads = fn.backward(u)
         scale = np.sum(np.abs(np.where(finite, y, 0) * u))  # sets the finite-difference noise
 
         def dot(xs):
-            return np.sum(np.where(finite, run(xs)[1], 0) * u)
+            return np.sum(np.where(finite, rerun(ctx, xs)[1], 0) * u)
 
         worst = 0.0
         for i, (x, g) in enumerate(zip(arrays, grads, strict=True)):

@@ -8,9 +8,8 @@ on them keeps as much of the spread as any flat picture can, so tokens the model
 """
 
 import numpy as np
-from matplotlib.figure import Figure
 
-from viz.plots import save_figure, token_label
+from viz.plots import InlineFigure, save_figure, token_label
 
 KINDS = {  # kind of token -> colour
     "vowel": "#dd8452",
@@ -69,7 +68,7 @@ def plot_embeddings(model, tokenizer, ids=None, path=None):
     points, explained = pca(weight[ids])
     kinds = [kind(tokenizer.decode([int(i)])) for i in ids]
 
-    fig = Figure(figsize=(8, 7), layout="constrained")
+    fig = InlineFigure(figsize=(8, 7), layout="constrained")
     ax = fig.add_subplot()
     for name, colour in KINDS.items():
         chosen = [j for j, k in enumerate(kinds) if k == name]

@@ -59,7 +59,9 @@ def draw_graph(root, depth=None, show_data="auto", show_rules=False, rankdir="LR
     `depth`: None draws every op; k draws modules nested deeper than k as single boxes.
     `show_data`: "auto" shows the values of tensors of at most `labels.SMALL` elements, True
     of every tensor (long ones abbreviated), False of none. `rankdir`: "LR" (left to right)
-    or "TB" (top to bottom). Save the picture with `viz.save_graph(dot, "graph.svg")`.
+    or "TB" (top to bottom). Save the picture with `viz.save_graph(dot, "graph.svg")`. It
+    works before and after `root.backward()` (which frees only what the ops saved), and in
+    Jupyter the Digraph shows itself.
     """
     check_options(depth, show_data, rankdir)
     return build(trace(root), depth, show_data, show_rules, rankdir)

@@ -9,6 +9,8 @@ import re
 
 import numpy as np
 
+from viz.trace import rerun
+
 SMALL = 6
 """Tensors with at most this many elements show their values (and their gradient's) in full."""
 
@@ -97,9 +99,11 @@ def broadcast_notes(ctx, output):
 
     The op's backward returns each input's gradient in the broadcast shape; the engine then
     sums it over the new leading axes and the stretched size-1 axes (`engine.tensor.unbroadcast`).
-    Running backward once on a zero gradient tells those shapes exactly.
+    Running backward once on a zero gradient tells those shapes exactly (on a fresh copy of the
+    node: backward may have freed what the recorded one saved).
     """
-    grads = ctx.backward(np.zeros(output.shape, dtype=output.dtype))
+    fresh, _ = rerun(ctx)
+    grads = fresh.backward(np.zeros(output.shape, dtype=output.dtype))
     notes = []
     for inp, g in zip(ctx.inputs, grads, strict=True):
         if g is None or inp is None or g.shape == inp.shape:

@@ -1,10 +1,12 @@
 """Plots of a training run and of what a model attends to (matplotlib, no display needed).
 
-Every function builds a `matplotlib.figure.Figure` directly (not through `pyplot`), so nothing
-needs a screen or a global figure list: it works the same in a script, a test or a notebook.
-Each returns the figure and, given `path`, saves it as PNG or SVG by the file's extension.
+Every function builds a matplotlib figure directly (not through `pyplot`), so nothing needs a
+screen or a global figure list: it works the same in a script, a test or a notebook. Each
+returns the figure (an `InlineFigure`, which Jupyter shows as a picture) and, given `path`,
+saves it as PNG or SVG by the file's extension.
 """
 
+import io
 import math
 from pathlib import Path
 
@@ -14,6 +16,17 @@ from matplotlib.figure import Figure
 from model.run import read_metrics
 
 FORMATS = (".png", ".svg")
+
+
+class InlineFigure(Figure):
+    """A matplotlib Figure that Jupyter shows as a PNG in a fresh kernel, no `%matplotlib`
+    line needed: IPython shows an object through its `_repr_png_`, and a plain Figure made
+    without pyplot has none (it printed as `<Figure size 700x420 with 1 Axes>`)."""
+
+    def _repr_png_(self):
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", bbox_inches="tight")
+        return buffer.getvalue()
 
 
 def save_figure(fig, path):
@@ -47,7 +60,7 @@ def plot_losses(run, floor=None, path=None):
     if not train and not val:
         raise ValueError("no train_loss or val_loss in the metrics: nothing to plot")
 
-    fig = Figure(figsize=(7, 4.2))
+    fig = InlineFigure(figsize=(7, 4.2))
     ax = fig.add_subplot()
     if train:
         steps, losses = np.array(train, dtype=np.float64).T
@@ -118,7 +131,7 @@ def plot_attention(model, ids, layer=0, head=None, tokenizer=None, path=None):
     rows = math.ceil(len(heads) / cols)
     T = weights.shape[-1]
     size = min(max(2.5, 0.12 * T), 5)  # inches per heatmap
-    fig = Figure(figsize=(size * cols + 1, size * rows + 0.4), layout="constrained")
+    fig = InlineFigure(figsize=(size * cols + 1, size * rows + 0.4), layout="constrained")
     tokens = [token_label(tokenizer, i) for i in ids]
     step = max(1, math.ceil(T / 32))  # at most 32 tick labels per axis
     axes = fig.subplots(rows, cols, squeeze=False)

@@ -44,9 +44,19 @@ class Graph:
         return name or type(module).__name__
 
 
-def check_not_freed(tensor):
-    """Raise a clear RuntimeError if backward() already freed the graph behind `tensor`."""
-    tensor.grad_fn  # noqa: B018 (the property raises for a freed graph)
+def rerun(ctx, arrays=None):
+    """A fresh copy of the op node `ctx` with its forward run again, on `arrays` (by default
+    its inputs' data) with its options: `(copy, output array)`.
+
+    The recorded node has freed its saved arrays once backward ran through it; the copy holds
+    them again, so its backward can be called (to check it, or to see its gradients' shapes)
+    without touching the graph.
+    """
+    fn = type(ctx)()
+    fn.needs_grad = list(ctx.needs_grad)
+    if arrays is None:
+        arrays = [x if x is None else x.data for x in ctx.inputs]  # None: an input left out
+    return fn, fn.forward(*arrays, **ctx.options)
 
 
 def forward_order(root):
@@ -60,7 +70,6 @@ def forward_order(root):
         if id(tensor) in seen:
             continue
         seen.add(id(tensor))
-        check_not_freed(tensor)
         stack.append((tensor, True))
         if tensor.grad_fn is not None:
             inputs = [inp for inp in tensor.grad_fn.inputs if inp is not None]  # None: left out
@@ -73,10 +82,10 @@ def trace(root):
     tensors = forward_order(root)
     users = {id(t): [] for t in tensors}
     for t in tensors:
-        if t.grad_fn is not None:
-            for inp in t.grad_fn.inputs:
-                if inp is not None and t not in users[id(inp)]:
-                    users[id(inp)].append(t)
+        if t.grad_fn is not None:  # each input once, though an op may read it twice (a + a)
+            inputs = {id(inp): inp for inp in t.grad_fn.inputs if inp is not None}
+            for inp in inputs.values():
+                users[id(inp)].append(t)
     graph = Graph(root, tensors, users)
 
     # Modules: the outermost module of each scope is a model whose names cover the rest.

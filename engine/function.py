@@ -1,0 +1,105 @@
+"""`Function`: one differentiable op, and the node it leaves in the graph.
+
+An op is a small subclass with `forward` on arrays and `backward` on gradients, side by side
+(`engine/ops.py`, `engine/shape_ops.py`, `engine/dtype_ops.py`). `Function.apply` runs one on
+tensors and, when a gradient will be wanted, records it: the output tensor keeps the Function
+object as its `grad_fn`, with the input tensors and the op's options. That object is the node
+of the graph; `backward()` (engine/tensor.py) calls its `backward` and then frees what its
+forward saved, keeping the node itself so the graph can still be drawn.
+"""
+
+import numpy as np
+
+from engine import modes
+
+KEPT = ("inputs", "options", "needs_grad")  # what a node keeps once backward has freed it
+
+
+def as_array(value, like):
+    """An operand that is not a Tensor (number, list or array) as an ndarray.
+
+    `float32 tensor * 0.5` must stay float32, so a number (a Python one or a NumPy scalar such
+    as `np.sqrt(64)`, as in PyTorch) is given the dtype NumPy's promotion picks for `like` and a
+    Python number; so is a 0-d array. A list is converted as `Tensor(list)` does; any other
+    ndarray keeps its dtype.
+    """
+    if isinstance(value, np.ndarray) and value.ndim > 0:
+        return value
+    if isinstance(value, np.generic | np.ndarray):
+        value = value.item()
+    if isinstance(value, int | float | bool):
+        return np.asarray(value, dtype=np.result_type(like, value))
+    return tensor.Tensor(value).data
+
+
+class Function:
+    """One differentiable op. Subclasses define `forward` on arrays and `backward` on gradients.
+
+    `forward(*arrays, **options)` returns the output array and saves on `self` what backward
+    needs. `backward(grad)` receives dL/d(output) and returns one gradient (or None) per input,
+    in the broadcast shape; the engine reduces it to the input's shape. `self.needs_grad[i]`
+    tells whether input i wants a gradient, so backward can skip work nobody asked for.
+    `rules` (one string per input) is the derivative written as math; graph pictures show it.
+
+    Only a floating output carries a gradient: an op whose output is boolean or integer (a
+    comparison, argmax) is never recorded, whatever its inputs.
+    """
+
+    rules = ()
+    freed = False  # set by `free_saved`, once backward has used the node
+
+    @property
+    def name(self):
+        """The op's name, e.g. 'MatMul'."""
+        return type(self).__name__
+
+    @classmethod
+    def apply(cls, *inputs, **options):
+        """Run the op on tensors (or numbers) and, when needed, record it in the graph.
+
+        An input may be None, an optional operand left out (a layer without bias): forward
+        gets None for it, and backward returns None in its place.
+        """
+        Tensor = tensor.Tensor
+        like = next((x.data for x in inputs if isinstance(x, Tensor)), None)
+        if like is None:
+            raise TypeError(f"{cls.__name__} needs at least one Tensor among its inputs")
+        tensors = [
+            x if x is None or isinstance(x, Tensor) else Tensor(as_array(x, like)) for x in inputs
+        ]
+        given = [t for t in tensors if t is not None]
+        fn = cls()
+        fn.needs_grad = [t is not None and t.requires_grad for t in tensors]
+        try:
+            out = Tensor(fn.forward(*[t if t is None else t.data for t in tensors], **options))
+        except ValueError as error:  # e.g. shapes that do not broadcast: say which op and shapes
+            shapes = " and ".join(str(t.shape) for t in given)
+            raise ValueError(f"{cls.__name__} got shapes {shapes}: {error}") from error
+        if modes.anomaly:
+            arrays = [t.data for t in given] + [v for v in options.values() if isinstance(v, float)]
+            modes.check_finite(fn, "forward", arrays, [out.data], [t.shape for t in given])
+        if modes.grad_enabled and any(fn.needs_grad) and out.dtype.kind == "f":
+            fn.inputs, fn.options = tensors, options
+            out.requires_grad, out._ctx, out._scope = True, fn, modes.scope
+        return out
+
+    def free_saved(self):
+        """Drop what forward saved for backward (`self.x`, `self.y`, ...): backward has used it.
+
+        The node stays, with its inputs and options, so the graph can still be walked and drawn;
+        only a second backward through it is refused (`freed`).
+        """
+        self.__dict__ = {name: value for name, value in vars(self).items() if name in KEPT}
+        self.freed = True
+
+    def forward(self, *arrays, **options):
+        raise NotImplementedError
+
+    def backward(self, grad):
+        raise NotImplementedError
+
+
+# Function.apply makes Tensors, and a Tensor's methods apply Functions, so engine/tensor.py and
+# this file need each other. This one takes the module, not the class: by the time any op
+# runs, both are complete.
+from engine import tensor  # noqa: E402
