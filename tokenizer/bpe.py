@@ -11,13 +11,11 @@ a string is cut the way training would have cut it. Special tokens such as "<|en
 whole strings mapped straight to one id, matched before the split and never merged.
 """
 
-from functools import partial
-
 import regex
 
 from tokenizer import files, formats, hf
 from tokenizer.base import apply_merges, to_utf8
-from tokenizer.patterns import resolve_pattern, split
+from tokenizer.patterns import resolve_pattern, splitter
 from tokenizer.train import train_fast
 
 CACHE_SIZE = 100_000
@@ -38,9 +36,7 @@ class BPETokenizer:
 
     def __init__(self, pattern="gpt4", special_tokens=None):
         self.pattern = resolve_pattern(pattern)
-        self._split = (
-            regex.compile(self.pattern).findall if self.pattern else partial(split, pattern=None)
-        )
+        self._split = splitter(self.pattern)
         self.special_tokens = {}
         self._set_merges(range(256), {})
         if special_tokens:
