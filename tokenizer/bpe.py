@@ -11,6 +11,8 @@ a string is cut the way training would have cut it. Special tokens such as "<|en
 whole strings mapped straight to one id, matched before the split and never merged.
 """
 
+from collections import Counter
+
 import regex
 
 from tokenizer import files, formats, hf
@@ -89,7 +91,10 @@ class BPETokenizer:
         segments = [text]
         if self.special_tokens:  # train on the text between special tokens, never on them
             segments = self._special_regex(self.special_tokens).split(text)[::2]
-        chunks = [chunk.encode("utf-8") for seg in segments for chunk in self._split(seg)]
+        counted = Counter()  # count the chunks as text, then encode each distinct one once
+        for segment in segments:
+            counted.update(self._split(segment))
+        chunks = {chunk.encode("utf-8"): count for chunk, count in counted.items()}
         pairs = train_fast(chunks, num_merges, verbose=verbose)
         self._set_merges(range(256), {pair: 256 + i for i, pair in enumerate(pairs)})
         return self
