@@ -1,10 +1,10 @@
 """Encoding chunks fast: the same tokens as `base.apply_merges`, with less Python per merge.
 
 `apply_merges` is the definition: merge the lowest-ranked pair everywhere, again and again. The
-encoders here merge one occurrence at a time instead, leftmost first, which gives the same
-tokens: the pairs a merge makes hold its new token, so they rank after it (no merge can use a
-token before the merge that makes it), and the next lowest rank is the same pair's next
-occurrence, if there is one.
+encoders here merge one occurrence at a time instead, the lowest-ranked pair's leftmost one,
+which gives the same tokens: the pairs a merge makes hold its new token, so they rank after it
+(no merge can use a token before the merge that makes it), and the lowest rank left is the same
+pair's next occurrence to the right, as long as there is one.
 
 - `apply_merges_fast`: one chunk; the search for the next merge runs inside C.
 - `_apply_merges_heap`: one long chunk, in n log n.
@@ -33,10 +33,7 @@ def apply_merges_fast(ids, ranks):
 
     `pair_ranks[i]` is the `(rank, new_id)` of the pair `(ids[i], ids[i + 1])`, so the next merge
     is `min(pair_ranks)` and its place `pair_ranks.index(...)`: loops that run in C, with no
-    Python call per pair. A merge then looks up only the two pairs around it. This merges one
-    occurrence at a time, leftmost first, which gives what `merge` gives all at once: the pairs a
-    merge makes hold its new token, so they rank after it (no merge can use a token before the
-    merge that makes it), and the next lowest rank is the same pair's next occurrence, if any.
+    Python call per pair. A merge then looks up only the two pairs around it.
 
     >>> ranks = {(97, 97): (0, 256), (256, 97): (1, 257)}
     >>> apply_merges_fast(list(b"aaaa"), ranks), apply_merges_fast(list(b"aaa"), ranks)
@@ -149,10 +146,13 @@ class ChunkEncoder:
         nxt, prv = np.arange(1, n + 1), np.arange(-1, n - 1)
         none = len(self.new_ids) * n  # every rank * n + slot is below it
         rank_at = np.full(n, none, np.int64)
-        rank_at[:-1] = self.byte_pair_ranks()[raw[:-1] * 257 + raw[1:]] * n + np.arange(n - 1)
+        rank_at[:-1] = self._byte_pair_ranks_table()[raw[:-1] * 257 + raw[1:]] * n + np.arange(
+            n - 1
+        )
         active = (np.cumsum(lengths + 1) - lengths)[lengths >= 2]  # chunks that may still merge
         while len(active):
-            best = np.minimum.reduceat(rank_at, active)  # a chunk's slots run to the next's
+            # each chunk's slots run on to the next active chunk: the ones between hold no merge
+            best = np.minimum.reduceat(rank_at, active)
             active, best = active[best < none], best[best < none]
             rank, i = np.divmod(best, n)
             j = nxt[i]
@@ -160,9 +160,9 @@ class ChunkEncoder:
             ids[i], ids[j], nxt[i], prv[after], rank_at[j] = new, GONE, after, i, none
             rank_at[i] = self._ranks_of(new, ids[after]) * n + i
             rank_at[before] = self._ranks_of(ids[before], new) * n + before
-        left = ids[ids != GONE]
-        ends = np.flatnonzero(left == END)
-        return list(map(left.tolist().__getitem__, map(slice, ends[:-1] + 1, ends[1:])))
+        kept = ids[ids != GONE]
+        ends = np.flatnonzero(kept == END)
+        return list(map(kept.tolist().__getitem__, map(slice, ends[:-1] + 1, ends[1:])))
 
     def _ranks_of(self, left, right):
         """The rank of each pair (left, right) of ids, or len(merges) for no merge."""
@@ -171,7 +171,7 @@ class ChunkEncoder:
         found = (left >= 0) & (right >= 0) & (self.keys[k] == keys)
         return np.where(found, self.key_ranks[k], len(self.new_ids))
 
-    def byte_pair_ranks(self):
+    def _byte_pair_ranks_table(self):
         """`_ranks_of` for all pairs of two bytes (or END, as 256), a table of 257 * 257."""
         if self._byte_pair_ranks is None:
             ids = np.array([*self.byte_ids, END], np.int64)

@@ -91,11 +91,13 @@ def train_fast(chunks, num_merges, verbose=False):
             print(
                 f"merge {len(merges)}/{num_merges}: {(left, right)} -> {idx} ({count} occurrences)"
             )
-        positions = corpus.where.pop(pair)
+        positions = sorted(corpus.where.pop(pair))  # left to right, as `merge` goes
+        born = {}  # the pairs this merge makes -> the slots where it makes them
         if len(positions) >= BULK and left != right:
-            born = corpus.merge_bulk(left, right, idx, positions)
+            corpus.merge_bulk(left, right, idx, positions, born)
         else:
-            born = corpus.merge_each(left, right, idx, positions)
+            corpus.merge_each(left, right, idx, positions, born)
+        corpus.where.update(born)
         del counts[pair]  # now zero: no occurrence is left
         for new in born:  # the pairs made by this merge: they need a heap entry
             if counts[new] > 0:
@@ -113,8 +115,9 @@ class _Corpus:
       freq      freq[i] is the number of times slot i's chunk occurs in the corpus;
       nxt, prv  the slots of the live neighbours of each live token;
       counts    pair -> its total count over the corpus;
-      where     pair -> the slots where it started when it was made, ascending; an occurrence
-                that a later merge took apart stays listed, and is recognised and skipped.
+      where     pair -> the slots where it started when it was made (in no particular order);
+                an occurrence that a later merge took apart stays listed, and is recognised
+                and skipped.
     A pair (left, right) is the int `left * width + right`: it hashes and compares faster than a
     tuple, and orders the same way.
 
@@ -145,12 +148,11 @@ class _Corpus:
             self.counts[pair] = count
             self.where[pair] = at
 
-    def merge_each(self, a, b, idx, positions):
-        """Merge the pair (a, b) into `idx` at each of `positions` that still holds it, left to
-        right as `merge` does. Returns the new pairs, each made at the positions listed."""
+    def merge_each(self, a, b, idx, positions, born):
+        """Merge the pair (a, b) into `idx` at each of `positions` (ascending) that still holds
+        it, one by one, as `merge` does; add each new pair's slots to `born`."""
         ids, freq, nxt, prv = self.ids, self.freq, self.nxt, self.prv
         counts, width = self.counts, self.width
-        born = {}
         for i in positions:
             j = nxt[i]
             if ids[i] != a or ids[j] != b:
@@ -169,15 +171,14 @@ class _Corpus:
                 counts[new] = counts.get(new, 0) + w
                 born.setdefault(new, []).append(i)
             ids[i], ids[j], nxt[i], prv[after] = idx, GONE, after, i
-        self.where.update(born)
-        return born
 
-    def merge_bulk(self, a, b, idx, positions):
+    def merge_bulk(self, a, b, idx, positions, born):
         """`merge_each` for a pair of two different tokens, with NumPy, all occurrences at once.
 
-        Two occurrences of (a, b) with a != b never overlap, so each one's neighbours can be read
-        before any is merged, except where two touch (a b a b: the second one's left neighbour
-        becomes the first one's new token). That is rare, and such a merge goes to `merge_each`.
+        Two occurrences of (a, b) with a != b never overlap, so the neighbours of all of them can
+        be read before any is merged, except where two touch (a b a b: the second one's left
+        neighbour becomes the first one's new token). Touching occurrences are rare, and go to
+        `merge_each` after the others: neither group reads a slot that the other one writes.
         """
         ids, nxt, prv = self.np_ids, self.np_nxt, self.np_prv
         i = np.asarray(positions)
@@ -186,24 +187,29 @@ class _Corpus:
         holds = ids[j] == b
         i, j = i[holds], j[holds]
         after = nxt[j]
-        if (after[:-1] == i[1:]).any():  # two occurrences touch
-            return self.merge_each(a, b, idx, i.tolist())
+        touch = after[:-1] == i[1:]  # occurrence k touches occurrence k + 1
+        if touch.any():
+            chained = np.zeros(len(i), bool)
+            chained[:-1] |= touch
+            chained[1:] |= touch
+            later = i[chained].tolist()
+            i, j, after = i[~chained], j[~chained], after[~chained]
         before, w = prv[i], self.np_freq[i]
         x, y = ids[before], ids[after]
-        counts, width = self.counts, self.width
-        born = {}
         has_x, has_y = x >= 0, y >= 0
-        for neighbour, count, at in _grouped(x[has_x], before[has_x], w[has_x]):
-            counts[neighbour * width + a] -= count  # (x, a) becomes (x, idx)
-            born[neighbour * width + idx] = at
-            counts[neighbour * width + idx] = count
-        for neighbour, count, at in _grouped(y[has_y], i[has_y], w[has_y]):
-            counts[b * width + neighbour] -= count  # (b, y) becomes (idx, y)
-            born[idx * width + neighbour] = at
-            counts[idx * width + neighbour] = count
+        width, counts = self.width, self.counts
+        new = np.concatenate([x[has_x] * width + idx, idx * width + y[has_y]])
+        at = np.concatenate([before[has_x], i[has_y]])
+        weights = np.concatenate([w[has_x], w[has_y]])
+        for pair, count, slots in _grouped(new, at, weights):
+            left, right = divmod(pair, width)
+            old = b * width + right if left == idx else left * width + a
+            counts[old] -= count  # (x, a) becomes (x, idx), or (b, y) becomes (idx, y)
+            counts[pair] = count  # a new pair: `merge_each` may add the touching ones' after
+            born[pair] = slots
         ids[i], ids[j], nxt[i], prv[after] = idx, GONE, after, i
-        self.where.update(born)
-        return born
+        if touch.any():
+            self.merge_each(a, b, idx, later, born)
 
 
 def _grouped(keys, positions, weights):
@@ -214,7 +220,7 @@ def _grouped(keys, positions, weights):
     """
     if len(keys) == 0:
         return []
-    order = np.argsort(keys, kind="stable")
+    order = np.argsort(keys, kind="stable")  # stable: each key's positions keep their order
     keys, weights = keys[order], weights[order]
     positions = positions[order].tolist()
     first = np.empty(len(keys), bool)  # where a run of equal keys starts
