@@ -63,23 +63,26 @@ def train_fast(chunks, num_merges, verbose=False):
     """Same result as `train_reference`, with each merge costing only its own occurrences.
 
     The corpus (`_Corpus`) holds every distinct chunk's tokens end to end, each pair's total
-    count and the positions where it occurs. A heap of `(-count, pair)` entries finds the most
-    frequent pair: counts only go down once a pair exists, so an entry whose count no longer
-    matches is stale, and is pushed back with the true count when it reaches the top. Equal
-    counts pop the smallest pair first, which is the reference's tie-break.
+    count and the positions where it occurs. A heap finds the most frequent pair: counts only go
+    down once a pair exists, so an entry whose count no longer matches is stale, and is pushed
+    back with the true count when it reaches the top. An entry is the one int
+    `pair - count * span`, with every pair below `span`: it sorts as `(-count, pair)` would (most
+    frequent first, ties to the smallest pair, the reference's tie-break), and ints compare
+    faster than tuples.
     """
     width = 256 + num_merges  # every id is below `width`
     corpus = _Corpus(Counter(chunks), width)
     counts = corpus.counts
-    heap = [(-count, pair) for pair, count in counts.items()]
+    span = width * width
+    heap = [pair - count * span for pair, count in counts.items()]
     heapq.heapify(heap)
     merges = []
     while len(merges) < num_merges and heap:
-        neg_count, pair = heap[0]
+        neg_count, pair = divmod(heap[0], span)
         count = counts[pair]
         if count != -neg_count:  # stale: the count went down since the push
             if count > 0:
-                heapq.heapreplace(heap, (-count, pair))
+                heapq.heapreplace(heap, pair - count * span)
             else:
                 heapq.heappop(heap)
             continue
@@ -101,7 +104,7 @@ def train_fast(chunks, num_merges, verbose=False):
         del counts[pair]  # now zero: no occurrence is left
         for new in born:  # the pairs made by this merge: they need a heap entry
             if counts[new] > 0:
-                heapq.heappush(heap, (-counts[new], new))
+                heapq.heappush(heap, new - counts[new] * span)
     return merges
 
 
