@@ -31,7 +31,7 @@ from pathlib import Path
 from tokenizer import BPETokenizer
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare.txt"
-ROUNDS = 7
+ROUNDS = 11
 VOCAB_SIZE = 4096
 TARGET_RATIO = 2.0
 
