@@ -26,9 +26,9 @@ CACHE_SIZE = 100_000
 """Chunk encodings remembered (text repeats its words, so most chunks are found here); one text
 with more distinct chunks than this keeps them all until the next call."""
 
-MANY_CHUNKS = 200
+MANY_CHUNKS = 100
 """From this many new chunks on, one encode call merges them all at once with NumPy
-(`ChunkEncoder.encode_many`); fewer are quicker one by one."""
+(`ChunkEncoder.encode_many`); fewer are quicker one by one (the two break even near 75)."""
 
 
 class BPETokenizer:
@@ -140,7 +140,7 @@ class BPETokenizer:
         chunks = self._split(text)
         cache = self._cache
         unknown = set(chunks).difference(cache)
-        if len(cache) + len(unknown) > CACHE_SIZE:  # start afresh, keeping what this text needs
+        if len(cache) + len(unknown) > CACHE_SIZE:  # full: start afresh with this text's chunks
             cache.clear()
             unknown = set(chunks)
         unknown = list(unknown)

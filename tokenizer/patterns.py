@@ -9,8 +9,9 @@ their leading space), numbers, runs of punctuation and runs of whitespace first:
     ['Hello', ' world', ',', ' it', "'s", ' ', '202', '4', '!']
 
 The two named patterns are the exact strings tiktoken uses (`r50k_base` for GPT-2 and
-`cl100k_base` for GPT-4). Python's built-in `re` has no `\\p{L}` (any letter) or possessive
-quantifiers (`++`, which never give back what they matched), so we use the `regex` package.
+`cl100k_base` for GPT-4). They use possessive quantifiers (`++`, which never give back what
+they matched) and `\\p{L}` (any letter); Python's built-in `re` has the first (since Python
+3.11) but not the second, so we use the `regex` package.
 
 `splitter(pattern)` is the fast way to split the same way: on ASCII text it hands the named
 patterns to Python's own `re`, rewritten without `\\p{..}` (see `ASCII_TWINS`).
