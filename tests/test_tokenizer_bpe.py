@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tokenizer import BPETokenizer
-from tokenizer.base import LONG_CHUNK, _apply_merges_heap, apply_merges, merge
+from tokenizer.base import apply_merges, merge
+from tokenizer.encode import _apply_merges_heap, apply_merges_fast
 from tokenizer.patterns import split
 
 CORPUS = (
@@ -56,14 +57,19 @@ def test_encode_matches_replaying_the_merges(tok, text):
 
 @settings(max_examples=100)
 @given(st.integers(0, len(CORPUS.encode())), st.integers(0, 200))
-def test_heap_merging_matches_the_simple_scan(tok, start, length):
+def test_chunk_encoders_match_replaying_the_merges(tok, start, length):
     ids = list(CORPUS.encode()[start : start + length])  # unsplit bytes, so chunks run long
     expected = ids
     for pair, idx in tok.merges.items():
         expected = merge(expected, pair, idx)
-    assert _apply_merges_heap(ids, tok._ranks) == expected
-    if len(ids) < LONG_CHUNK:
-        assert apply_merges(ids, tok._ranks) == expected
+    assert (
+        apply_merges(ids, tok._encoder.ranks) == expected
+    )  # the textbook: lowest rank, all at once
+    assert (
+        apply_merges_fast(ids, tok._encoder.ranks) == expected
+    )  # one at a time, or the heap if long
+    assert _apply_merges_heap(ids, tok._encoder.ranks) == expected
+    assert ids == list(CORPUS.encode()[start : start + length])  # the input is left alone
 
 
 mixed_text = st.lists(

@@ -5,7 +5,18 @@ import importlib
 
 import pytest
 
-MODULES = ["base", "bpe", "char", "files", "formats", "hf", "jsonfile", "patterns", "train"]
+MODULES = [
+    "base",
+    "bpe",
+    "char",
+    "encode",
+    "files",
+    "formats",
+    "hf",
+    "jsonfile",
+    "patterns",
+    "train",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

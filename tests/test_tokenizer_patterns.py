@@ -1,9 +1,20 @@
 """The regex split patterns on strings whose split is known (tiktoken splits them the same way)."""
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tokenizer import BPETokenizer
-from tokenizer.patterns import GPT2_PATTERN, GPT4_PATTERN, resolve_pattern, split
+from tokenizer.patterns import (
+    ASCII_TWINS,
+    GPT2_PATTERN,
+    GPT4_PATTERN,
+    resolve_pattern,
+    split,
+    splitter,
+)
 
 # The strings tiktoken uses for r50k_base (GPT-2) and cl100k_base (GPT-4), as given in the issue.
 R50K = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
@@ -32,9 +43,39 @@ CASES = [
 
 @pytest.mark.parametrize(("text", "gpt2", "gpt4"), CASES)
 def test_named_pattern_splits(text, gpt2, gpt4):
-    assert split(text, GPT2_PATTERN) == gpt2
-    assert split(text, GPT4_PATTERN) == gpt4
+    assert split(text, GPT2_PATTERN) == splitter(GPT2_PATTERN)(text) == gpt2
+    assert split(text, GPT4_PATTERN) == splitter(GPT4_PATTERN)(text) == gpt4
     assert "".join(gpt2) == "".join(gpt4) == text
+
+
+# Every ASCII character, with the ones the patterns treat specially drawn more often: the six
+# spaces, \x1c-\x1f (spaces to Python's `re`, not to `regex`), quotes, contractions, digits.
+ascii_text = st.lists(
+    st.one_of(
+        st.characters(max_codepoint=127),
+        st.sampled_from(["\t", "\n", "\x0b", "\x0c", "\r", " ", "\x1c", "\x1f", "'", "1"]),
+        st.sampled_from(["'s", "'LL", "'Ve", " a", "Ab", "  \n", "\r\n", "!!", "123456"]),
+    ),
+    max_size=40,
+).map("".join)
+
+
+@settings(max_examples=300)
+@given(ascii_text, st.sampled_from([GPT2_PATTERN, GPT4_PATTERN]))
+def test_ascii_twins_split_ascii_text_exactly_as_the_originals(text, pattern):
+    assert text.isascii()
+    twin = re.findall(ASCII_TWINS[pattern], text)
+    assert twin == split(text, pattern)
+    assert splitter(pattern)(text) == split(text, pattern)
+
+
+@given(st.text(max_size=40), st.sampled_from([GPT2_PATTERN, GPT4_PATTERN, r"\w+|\W"]))
+def test_splitter_splits_any_text_as_split_does(text, pattern):
+    assert splitter(pattern)(text) == split(text, pattern)
+
+
+def test_splitter_of_no_pattern_keeps_the_text_whole():
+    assert splitter(None)("a b") == ["a b"] and splitter(None)("") == []
 
 
 def test_named_patterns_are_tiktokens():

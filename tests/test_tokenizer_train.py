@@ -1,10 +1,14 @@
 """BPE training: hand-checked examples, and the fast trainer against the reference trainer."""
 
+import random
+from collections import Counter
+from unittest import mock
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tokenizer import BPETokenizer
+from tokenizer import BPETokenizer, train
 from tokenizer.base import get_stats, merge
 from tokenizer.patterns import GPT2_PATTERN, GPT4_PATTERN, split
 from tokenizer.train import train_fast, train_reference
@@ -65,11 +69,41 @@ def test_fast_trainer_matches_reference(chunks, num_merges):
     assert train_fast(chunks, num_merges) == train_reference(chunks, num_merges)
 
 
+@settings(max_examples=200)
+@given(corpora, st.integers(0, 30))
+def test_fast_trainer_merging_in_bulk_matches_reference(chunks, num_merges):
+    # BULK = 1: every merge of two different tokens takes the NumPy path (merge_bulk), and
+    # those whose occurrences touch (abab) go back to merge_each
+    with mock.patch.object(train, "BULK", 1):
+        assert train_fast(chunks, num_merges) == train_reference(chunks, num_merges)
+
+
 @settings(max_examples=100)
 @given(st.text(alphabet="ab c\n'1é😀", max_size=200), st.sampled_from([GPT2_PATTERN, GPT4_PATTERN]))
 def test_fast_trainer_matches_reference_on_split_text(text, pattern):
     chunks = [chunk.encode("utf-8") for chunk in split(text, pattern)]
     assert train_fast(chunks, 25) == train_reference(chunks, 25)
+
+
+@pytest.mark.parametrize("trainer", TRAINERS)
+def test_chunks_may_come_counted(trainer):
+    chunks = [b"low", b"lower", b"low", b"newest", b"widest", b"newest", b"low"]
+    assert trainer(Counter(chunks), 8) == trainer(chunks, 8) == train_reference(chunks, 8)
+    assert trainer({b"ab": 3, b"bc": 2}, 1) == [(97, 98)]
+
+
+def test_fast_trainer_matches_reference_on_a_corpus_that_merges_in_bulk():
+    rng = random.Random(0)
+    words = ["".join(rng.choices("abcdeh", k=rng.randint(2, 8))) for _ in range(600)]
+    text = " ".join(rng.choices(words, k=4000))
+    chunks = Counter(chunk.encode() for chunk in split(text, GPT4_PATTERN))
+    bulk = mock.patch.object(
+        train._Corpus, "merge_bulk", autospec=True, side_effect=train._Corpus.merge_bulk
+    )
+    with bulk as spy:
+        fast = train_fast(chunks, 60)
+    assert spy.call_count > 0  # the corpus is big enough for the NumPy path at the default BULK
+    assert fast == train_reference(chunks, 60)
 
 
 def test_tokenizer_train_ids_follow_merge_order():

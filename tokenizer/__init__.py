@@ -2,7 +2,8 @@
 
 - `CharTokenizer` (char.py): one id per character. Small and obvious.
 - `BPETokenizer` (bpe.py): byte-level byte-pair encoding as in GPT-2 / GPT-4, trained by
-  train.py from the helpers in base.py, after a regex split (patterns.py). It reads and writes
+  train.py from the helpers in base.py, after a regex split (patterns.py); encode.py holds the
+  fast ways to encode, each tested against base.py's definition. It reads and writes
   our own text format (files.py), GPT-2's and tiktoken's files (formats.py) and Hugging Face's
   tokenizer.json (hf.py).
 - `load(path)`: read any tokenizer we can: a file written by `save`, whichever class wrote it,

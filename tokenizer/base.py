@@ -15,12 +15,7 @@ vocabulary is the 256 bytes plus one token per merge. Encoding replays the merge
     [256, 97, 98, 100, 256, 97, 98, 97, 99]
 """
 
-import heapq
 from itertools import pairwise
-
-LONG_CHUNK = 64
-"""Chunks of at least this many tokens are merged with a heap (n log n) instead of the simple
-scan, which costs a pass over the chunk per merge (n squared on long chunks)."""
 
 
 def get_stats(ids, counts=None, weight=1):
@@ -64,50 +59,19 @@ def apply_merges(ids, ranks):
     """Encode one chunk: repeatedly merge the adjacent pair with the lowest rank.
 
     `ranks` maps a pair to `(rank, new_id)`; a lower rank was learned earlier and is applied
-    first, exactly as during training. Stops when no adjacent pair has a rank.
+    first, exactly as during training. Stops when no adjacent pair has a rank. This is the
+    definition; `tokenizer/encode.py` has the fast ways to get the same result.
 
     >>> ranks = {(97, 97): (0, 256), (256, 97): (1, 257)}
     >>> apply_merges(list(b"aaaa"), ranks), apply_merges(list(b"aaa"), ranks)
     ([256, 256], [257])
     """
-    if len(ids) >= LONG_CHUNK:
-        return _apply_merges_heap(ids, ranks)
     while len(ids) >= 2:
         pair = min(pairwise(ids), key=lambda p: ranks.get(p, (float("inf"),)))
         if pair not in ranks:
             break
         ids = merge(ids, pair, ranks[pair][1])
     return ids
-
-
-def _apply_merges_heap(ids, ranks):
-    """`apply_merges` for long chunks, in O(n log n) instead of O(n^2).
-
-    The tokens form a linked list (`nxt`, `prv`, by original position), and a heap holds
-    `(rank, position, left, right)` for every mergeable adjacent pair. Merging may make heap
-    entries stale (a neighbour changed); those are recognised and skipped when popped. Equal
-    ranks pop leftmost first, which is the left-to-right order of `merge`.
-    """
-    ids = list(ids)
-    n = len(ids)
-    nxt = list(range(1, n + 1))
-    prv = list(range(-1, n - 1))
-    heap = [(ranks[p][0], i, *p) for i, p in enumerate(pairwise(ids)) if p in ranks]
-    heapq.heapify(heap)
-    while heap:
-        _, i, left, right = heapq.heappop(heap)
-        j = nxt[i]
-        if ids[i] is None or j >= n or ids[i] != left or ids[j] != right:
-            continue  # stale: this pair is no longer there
-        ids[i] = ranks[left, right][1]
-        ids[j] = None
-        nxt[i] = nxt[j]
-        if nxt[i] < n:
-            prv[nxt[i]] = i
-        for a, b in ((prv[i], i), (i, nxt[i])):
-            if a >= 0 and b < n and (ids[a], ids[b]) in ranks:
-                heapq.heappush(heap, (ranks[ids[a], ids[b]][0], a, ids[a], ids[b]))
-    return [t for t in ids if t is not None]
 
 
 def to_utf8(text):

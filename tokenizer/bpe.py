@@ -11,17 +11,24 @@ a string is cut the way training would have cut it. Special tokens such as "<|en
 whole strings mapped straight to one id, matched before the split and never merged.
 """
 
-from functools import partial
+from collections import Counter
+from itertools import chain
 
 import regex
 
 from tokenizer import files, formats, hf
-from tokenizer.base import apply_merges, to_utf8
-from tokenizer.patterns import resolve_pattern, split
+from tokenizer.base import to_utf8
+from tokenizer.encode import ChunkEncoder
+from tokenizer.patterns import resolve_pattern, splitter
 from tokenizer.train import train_fast
 
 CACHE_SIZE = 100_000
-"""Chunk encodings remembered (text repeats its words, so most chunks are found here)."""
+"""Chunk encodings remembered (text repeats its words, so most chunks are found here); one text
+with more distinct chunks than this keeps them all until the next call."""
+
+MANY_CHUNKS = 100
+"""From this many new chunks on, one encode call merges them all at once with NumPy
+(`ChunkEncoder.encode_many`); fewer are quicker one by one (the two break even near 75)."""
 
 
 class BPETokenizer:
@@ -38,9 +45,7 @@ class BPETokenizer:
 
     def __init__(self, pattern="gpt4", special_tokens=None):
         self.pattern = resolve_pattern(pattern)
-        self._split = (
-            regex.compile(self.pattern).findall if self.pattern else partial(split, pattern=None)
-        )
+        self._split = splitter(self.pattern)
         self.special_tokens = {}
         self._set_merges(range(256), {})
         if special_tokens:
@@ -53,8 +58,7 @@ class BPETokenizer:
         self.vocab = {idx: bytes([b]) for b, idx in enumerate(self.byte_ids)}
         for (left, right), idx in self.merges.items():
             self.vocab[idx] = self.vocab[left] + self.vocab[right]
-        self._ranks = {pair: (rank, idx) for rank, (pair, idx) in enumerate(self.merges.items())}
-        self._identity = self.byte_ids == list(range(256))
+        self._encoder = ChunkEncoder(self.byte_ids, self.merges)
         self._cache = {}
         specials = {i: name.encode("utf-8") for name, i in self.special_tokens.items()}
         self._decoder = {**self.vocab, **specials}
@@ -93,7 +97,10 @@ class BPETokenizer:
         segments = [text]
         if self.special_tokens:  # train on the text between special tokens, never on them
             segments = self._special_regex(self.special_tokens).split(text)[::2]
-        chunks = [chunk.encode("utf-8") for seg in segments for chunk in self._split(seg)]
+        counted = Counter()  # count the chunks as text, then encode each distinct one once
+        for segment in segments:
+            counted.update(self._split(segment))
+        chunks = {chunk.encode("utf-8"): count for chunk, count in counted.items()}
         pairs = train_fast(chunks, num_merges, verbose=verbose)
         self._set_merges(range(256), {pair: 256 + i for i, pair in enumerate(pairs)})
         return self
@@ -127,19 +134,22 @@ class BPETokenizer:
         return self._encode_ordinary(text)
 
     def _encode_ordinary(self, text):
-        ids = []
+        # Text repeats its words: each distinct chunk is encoded once and remembered in the
+        # cache, many new ones together (`encode_many`), then the whole is put together from the
+        # cache inside C (`map`, `chain`).
+        chunks = self._split(text)
         cache = self._cache
-        for chunk in self._split(text):
-            chunk_ids = cache.get(chunk)
-            if chunk_ids is None:
-                data = chunk.encode("utf-8")
-                chunk_ids = list(data) if self._identity else [self.byte_ids[b] for b in data]
-                chunk_ids = apply_merges(chunk_ids, self._ranks)
-                if len(cache) >= CACHE_SIZE:
-                    cache.clear()
-                cache[chunk] = chunk_ids
-            ids.extend(chunk_ids)
-        return ids
+        unknown = set(chunks).difference(cache)
+        if len(cache) + len(unknown) > CACHE_SIZE:  # full: start afresh with this text's chunks
+            cache.clear()
+            unknown = set(chunks)
+        unknown = list(unknown)
+        data = [chunk.encode("utf-8") for chunk in unknown]
+        if len(data) >= MANY_CHUNKS:
+            cache.update(zip(unknown, self._encoder.encode_many(data), strict=True))
+        else:
+            cache.update(zip(unknown, map(self._encoder.encode, data), strict=True))
+        return list(chain.from_iterable(map(cache.__getitem__, chunks)))
 
     def _allowed_specials(self, allowed_special, text):
         """The {text: id} of the specials to match in `text`, per `encode`'s `allowed_special`."""
