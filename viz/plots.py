@@ -5,25 +5,28 @@ needs a screen or a global figure list: it works the same in a script, a test or
 Each returns the figure and, given `path`, saves it as PNG or SVG by the file's extension.
 """
 
+import io
 import math
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from engine.files import write_atomic
 from model.run import read_metrics
 
 FORMATS = (".png", ".svg")
 
 
 def save_figure(fig, path):
-    """Save `fig` to `path` (.png or .svg, by extension) and return the path."""
+    """Save `fig` to `path` (.png or .svg, by extension), atomically; returns the path."""
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
         raise ValueError(f"figure file must end in .png or .svg, got {str(path)!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150, bbox_inches="tight")
-    return path
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=path.suffix.lower()[1:], dpi=150, bbox_inches="tight")
+    return write_atomic(path, buffer.getvalue())
 
 
 def plot_losses(run, floor=None, path=None):
