@@ -5,9 +5,16 @@ dtype, shape and byte range, plus a `__metadata__` dict of strings) and the raw 
 pickle anywhere: loading a checkpoint can never run code.
 
 Every file is written atomically (`engine.files.write_atomic`): a crash leaves the old file
-or the new one, never half of one.
+or the new one, never half of one. What is loaded is checked: a damaged file, an array
+holding NaN or Inf, or a model too big for the memory of this machine is refused with an
+error that names the file (and the tensor).
+
+The model's own file (`save_model` / `load_model`) is GPT-2's parameter names with the
+model's config and anything else the caller records (the training step, the tokenizer's
+fingerprint) in its metadata: the one place a model is written and read.
 """
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -31,7 +38,8 @@ def save_arrays(path, arrays, metadata):
 
 
 def load_arrays(path):
-    """(name -> ndarray, metadata) from a file written by `save_arrays`; errors name the file."""
+    """(name -> ndarray, metadata) from a file written by `save_arrays`; errors name the file,
+    and the tensor when one holds NaN or Inf (a checkpoint never does: training stops first)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint file not found: {path}")
@@ -42,9 +50,12 @@ def load_arrays(path):
         arrays = safetensors.numpy.load(raw)  # checks the header against the data
     except Exception as e:  # safetensors raises its own error types for damaged files
         raise CheckpointError(f"{path} is not a readable safetensors file ({e})") from e
-    metadata = header.get("__metadata__") or {}
-    if metadata.get("format") != FORMAT:
+    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
         raise CheckpointError(f"{path} is a safetensors file but not a tinyllm checkpoint")
+    for name, a in arrays.items():
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            raise CheckpointError(f"{path}: tensor {name!r} holds NaN or Inf")
     try:
         return arrays, {k: json.loads(v) for k, v in metadata.items() if k != "format"}
     except json.JSONDecodeError as e:
@@ -62,21 +73,34 @@ def read_json(path):
         raise CheckpointError(f"{path} is not valid JSON ({e})") from e
 
 
-def save_model(path, model, step=None):
-    """Weights under GPT-2's names; the model's config (and training step) in the metadata."""
-    save_arrays(path, model.state_dict(), {"config": model.config.to_dict(), "step": step})
+def fingerprint(path):
+    """The SHA-256 of a file's bytes, as hex: what says two files hold the same content."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def save_model(path, model, **metadata):
+    """Weights under GPT-2's names; the model's config and `metadata` (JSON-able) beside them."""
+    save_arrays(path, model.state_dict(), {"config": model.config.to_dict(), **metadata})
 
 
 def load_model(path):
-    """Rebuild a GPT from a file written by `save_model`; returns (model, step)."""
+    """Rebuild a GPT from a file written by `save_model`; returns (model, metadata).
+
+    The memory the weights need is checked before they are allocated."""
     from model.gpt import GPT, GPTConfig
+    from model.memory import check_fits, parameter_count
 
     arrays, metadata = load_arrays(path)
-    if "config" not in metadata:
+    if not isinstance(metadata.get("config"), dict):
         raise CheckpointError(f"{path} holds no model config")
     try:
-        model = GPT(GPTConfig(**metadata["config"]))
+        config = GPTConfig(**metadata["config"])
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{path} holds a bad model config: {e}") from e
+    check_fits({"parameters": 4 * parameter_count(config)}, f"the model in {path}")
+    model = GPT(config)
+    try:
         model.load_state_dict(arrays)
-    except (TypeError, ValueError, KeyError) as e:
+    except ValueError as e:
         raise CheckpointError(f"{path} does not match its model config: {e}") from e
-    return model, metadata.get("step")
+    return model, metadata

@@ -51,6 +51,8 @@ class GPTConfig:
             )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"GPTConfig.dropout must be in [0, 1), got {self.dropout!r}")
+        if not isinstance(self.bias, bool):
+            raise ValueError(f"GPTConfig.bias must be True or False, got {self.bias!r}")
         if self.gelu not in ("tanh", "none"):
             raise ValueError(f"GPTConfig.gelu must be 'tanh' or 'none', got {self.gelu!r}")
 
