@@ -27,6 +27,21 @@ def test_train_sample_resume(tmp_path, capsys):
     assert first.startswith("Once")
     main(["sample", "--run", str(run), "--prompt", "Once", "--max-new-tokens", "20", "--seed", "1"])
     assert capsys.readouterr().out == first  # a seed makes it reproducible
+    newest = run / "checkpoints" / "step-000004"  # --run may name a checkpoint directory
+    main(
+        [
+            "sample",
+            "--run",
+            str(newest),
+            "--prompt",
+            "Once",
+            "--max-new-tokens",
+            "20",
+            "--seed",
+            "1",
+        ]
+    )
+    assert capsys.readouterr().out == first
     assert main(["train", "--resume", str(run), "--max-iters", "6", "--no-progress"]) == 0
     assert json.loads((run / "checkpoints" / "step-000006" / "state.json").read_text())["step"] == 6
     assert main(["plot", "--run", str(run)]) == 0
