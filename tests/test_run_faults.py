@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import engine.files
+import viz
 from model.checkpoint import CheckpointError
 from model.cli import main
 from model.run import Run
@@ -185,6 +186,22 @@ def test_a_full_disk_leaves_the_old_corpus_file(tmp_path, monkeypatch, capsys):
     assert out.read_text() == "the old text" and os.listdir(tmp_path) == ["stories.txt"]
 
 
+def test_a_full_disk_while_drawing_leaves_the_old_pictures(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "graph.svg"
+    out.write_text("the old picture")
+    fill_disk_on(monkeypatch, "graph.svg")
+    assert main(["graph", "--depth", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "graph.svg" in err and "No space" in err
+    assert out.read_text() == "the old picture" and os.listdir(tmp_path) == ["graph.svg"]
+    loss = tmp_path / "loss.png"
+    loss.write_text("the old curve")
+    fill_disk_on(monkeypatch, "loss.png")
+    with pytest.raises(OSError, match="loss.png"):
+        viz.plot_losses([{"step": 0, "train_loss": 1.0}, {"step": 1, "train_loss": 0.5}], path=loss)
+    assert loss.read_text() == "the old curve" and len(os.listdir(tmp_path)) == 2
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_second_writer_is_refused_and_a_signal_saves_and_exits_128_plus_it(
     tmp_path, capsys, signum
@@ -208,7 +225,8 @@ def test_a_second_writer_is_refused_and_a_signal_saves_and_exits_128_plus_it(
     for argv in (["train", "--resume", str(run_dir)], ["train", "--out-dir", str(run_dir)]):
         assert main([*argv, "--no-progress"]) == 2
         err = capsys.readouterr().err
-        assert len(err.strip().splitlines()) == 1 and f"(pid {child.pid})" in err
+        assert len(err.strip().splitlines()) == 1
+        assert f"{run_dir} is in use by another writer (pid {child.pid})" in err
 
     child.send_signal(signum)
     out, err = child.communicate(timeout=60)
