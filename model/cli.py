@@ -3,7 +3,9 @@
     tinyllm train                      the default run: a char-level GPT on generated stories
     tinyllm train --corpus my.txt --n-layer 6 --out-dir runs/mine
     tinyllm train --resume runs/NAME
+    tinyllm train --resume runs/NAME --lr 2e-4 --min-lr 2e-5    after the run diverged
     tinyllm sample --run runs/NAME --prompt "Once upon a time"
+    tinyllm sample --run runs/NAME/checkpoints/step-000500      a kept, older checkpoint
     tinyllm tokenizer train --corpus my.txt --vocab-size 1024 --out my.tok
     tinyllm corpus stories --out stories.txt
     tinyllm graph --depth 2 --out graph.svg

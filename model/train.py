@@ -4,9 +4,12 @@
         lr = warmup-then-cosine(step)
         every eval_interval: mean train/val loss over eval_batches, save a checkpoint
         train_step: grad_accum micro-batches forward and backward, clip, AdamW step, zero grads
+        a loss or gradient norm that is NaN or Inf: stop, with nothing saved over the last
+        checkpoint, and say how to resume it with a smaller lr
 
 Everything random (init, dropout, batches) flows from `seed`, and a checkpoint saves every
-generator's state, so a run resumed from a checkpoint continues bit for bit.
+generator's state, so a run resumed from a checkpoint continues bit for bit. Ctrl-C or SIGTERM
+stops at the end of the step and saves first. Every float knob must be finite and in range.
 """
 
 import math
