@@ -40,7 +40,7 @@ from model import checkpoint, corpus, memory
 from model.checkpoint import CheckpointError
 from model.data import TokenData
 from model.gpt import GPT
-from model.run_dir import RunDir, find_checkpoint
+from model.run_dir import CHECKPOINTS, RunDir, find_checkpoint
 from model.train import TrainConfig, make_optimizer
 
 MODEL, OPTIMIZER, STATE, TOKENIZER, METRICS, SAMPLES = (
@@ -152,6 +152,11 @@ class Run:
             )
         if not Path(run_dir).is_dir():
             raise FileNotFoundError(f"run directory not found: {run_dir}")
+        if Path(run_dir).parent.name == CHECKPOINTS:
+            raise ValueError(
+                f"{run_dir} is a checkpoint: resume its run directory, which continues the "
+                "newest checkpoint"
+            )
         disk = RunDir(run_dir).lock()
         try:
             return cls._resume(disk, changes, log)

@@ -216,20 +216,27 @@ def test_a_second_writer_is_refused_and_a_signal_saves_and_exits_128_plus_it(
         stderr=subprocess.PIPE,
         text=True,
     )
-    first = run_dir / "checkpoints" / "step-000000"
-    deadline = time.monotonic() + 60
-    while not first.exists() and child.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)  # step 0 is saved inside the loop, where the signals are handled
-    assert first.exists(), child.communicate()
+    try:
+        first = run_dir / "checkpoints" / "step-000000"
+        deadline = time.monotonic() + 60
+        while not first.exists() and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)  # step 0 is saved inside the loop, where the signals are handled
+        if not first.exists():
+            child.kill()
+            pytest.fail(f"no checkpoint of step 0 was saved: {child.communicate()}")
 
-    for argv in (["train", "--resume", str(run_dir)], ["train", "--out-dir", str(run_dir)]):
-        assert main([*argv, "--no-progress"]) == 2
-        err = capsys.readouterr().err
-        assert len(err.strip().splitlines()) == 1
-        assert f"{run_dir} is in use by another writer (pid {child.pid})" in err
+        for argv in (["train", "--resume", str(run_dir)], ["train", "--out-dir", str(run_dir)]):
+            assert main([*argv, "--no-progress"]) == 2
+            err = capsys.readouterr().err
+            assert len(err.strip().splitlines()) == 1
+            assert f"{run_dir} is in use by another writer (pid {child.pid})" in err
 
-    child.send_signal(signum)
-    out, err = child.communicate(timeout=60)
+        child.send_signal(signum)
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
     assert child.returncode == 128 + signum, err
     assert f"Stopped by {signal.Signals(signum).name}" in out
     assert f"tinyllm train --resume {run_dir}" in out

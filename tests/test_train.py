@@ -102,6 +102,8 @@ def test_the_best_checkpoint_is_kept_beside_the_newest(tmp_path, monkeypatch):
         assert run.step == 8 and run.best_step == 2 and run.best_val == 1.0
     model, _ = Run.load_for_sampling(run_dir / "checkpoints" / "step-000002")
     assert model.config.n_embd == 16
+    with pytest.raises(ValueError, match="is a checkpoint: resume its run directory"):
+        Run.resume(run_dir / "checkpoints" / "step-000002")
 
 
 def test_new_run_refuses_to_overwrite_a_run(tmp_path):
