@@ -217,13 +217,17 @@ def test_a_second_writer_is_refused_and_a_signal_saves_and_exits_128_plus_it(
         text=True,
     )
     try:
-        first = run_dir / "checkpoints" / "step-000000"
+        first, metrics = run_dir / "checkpoints" / "step-000000", run_dir / "metrics.jsonl"
+
+        def trained_a_step():  # saved step 0, then trained on (where signals are handled)
+            return first.exists() and '"kind": "train"' in metrics.read_text()
+
         deadline = time.monotonic() + 60
-        while not first.exists() and child.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)  # step 0 is saved inside the loop, where the signals are handled
-        if not first.exists():
+        while not trained_a_step() and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if not trained_a_step():
             child.kill()
-            pytest.fail(f"no checkpoint of step 0 was saved: {child.communicate()}")
+            pytest.fail(f"the run did not get past step 0: {child.communicate()}")
 
         for argv in (["train", "--resume", str(run_dir)], ["train", "--out-dir", str(run_dir)]):
             assert main([*argv, "--no-progress"]) == 2
