@@ -25,7 +25,7 @@ from dataclasses import fields
 import numpy as np
 
 from engine.files import write_atomic
-from model import corpus
+from model import corpus, memory
 from model.gpt import GPTConfig
 from model.train import TrainConfig
 
@@ -211,8 +211,14 @@ def cmd_sample(args):
     """`tinyllm sample`: continue a prompt with a trained run's model."""
     from model.run import Run
 
+    if args.num_samples < 1:
+        raise ValueError(f"--num-samples must be >= 1, got {args.num_samples}")
     model, tokenizer = Run.load_for_sampling(args.run)
-    prompt = np.array([tokenizer.encode(args.prompt)] * args.num_samples)
+    ids = tokenizer.encode(args.prompt)
+    length = len(ids) + max(args.max_new_tokens, 0)
+    what = f"sampling {args.num_samples:,} x {length:,} tokens"
+    memory.check_fits({"tokens": 8 * args.num_samples * length}, what)
+    prompt = np.array([ids] * args.num_samples)
     out = model.generate(
         prompt,
         args.max_new_tokens,
@@ -245,6 +251,7 @@ def cmd_tokenizer(args):
 
 def cmd_corpus(args):
     """`tinyllm corpus`: write a generated corpus to a text file."""
+    memory.check_corpus(args.chars)
     text, _ = corpus.get_corpus(args.name, seed=args.seed, n_chars=args.chars)
     write_atomic(args.out, text)
     print(f"wrote {args.out}: {len(text):,} characters")

@@ -48,6 +48,11 @@ def training_bytes(config):
     }
 
 
+def check_corpus(n_chars):
+    """Refuse (MemoryError) a corpus of `n_chars` characters that cannot fit."""
+    check_fits({"corpus": BYTES_PER_CORPUS_CHAR * n_chars}, f"a corpus of {n_chars:,} characters")
+
+
 def available_bytes():
     """The memory this process can still use: Linux's MemAvailable, lowered to the control
     group's limit when one is set (as in a container); None where it cannot be read."""
@@ -74,8 +79,9 @@ def check_fits(parts, what):
     if available is None or needed <= available:
         return
     detail = ", ".join(f"{name} {format_bytes(n)}" for name, n in parts.items())
+    detail = f" ({detail})" if len(parts) > 1 else ""
     raise MemoryError(
-        f"{what} needs about {format_bytes(needed)} of memory ({detail}), but only "
+        f"{what} needs about {format_bytes(needed)} of memory{detail}, but only "
         f"{format_bytes(available)} is available"
     )
 

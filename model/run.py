@@ -61,13 +61,11 @@ def load_corpus(config):
     """The corpus text and its entropy floor in nats per character (None when unknown). The
     memory it takes is checked before it is generated or read."""
     if config.corpus in corpus.CORPORA:
-        n_chars = config.corpus_chars
-        memory.check_fits({"corpus": memory.BYTES_PER_CORPUS_CHAR * n_chars}, "the corpus")
-        return corpus.get_corpus(config.corpus, seed=config.seed, n_chars=n_chars)
+        memory.check_corpus(config.corpus_chars)
+        return corpus.get_corpus(config.corpus, seed=config.seed, n_chars=config.corpus_chars)
     path = Path(config.corpus)
     if path.is_file():
-        n_chars = path.stat().st_size
-        memory.check_fits({"corpus": memory.BYTES_PER_CORPUS_CHAR * n_chars}, f"{path}")
+        memory.check_corpus(path.stat().st_size)
     min_chars = 10 * (config.model.block_size + 2)
     return corpus.load_text_corpus(path, min_chars=min_chars), None
 
@@ -117,6 +115,7 @@ class Run:
         """A new run: generate or read the corpus, build the tokenizer, initialise the model.
 
         The run directory may hold what a first save cut short, but no complete checkpoint."""
+        new_directory = not Path(config.out_dir).exists()
         disk = RunDir(config.out_dir).lock()
         try:
             disk.refuse_old_layout()
@@ -137,7 +136,7 @@ class Run:
                 tokenizer.train(text, config.bpe_vocab_size)
             return cls(config, text, floor, tokenizer, disk)
         except BaseException:
-            disk.unlock()
+            disk.discard() if new_directory else disk.unlock()
             raise
 
     @classmethod

@@ -19,6 +19,7 @@ One writer: `lock()` takes an exclusive `fcntl.flock` on `.lock`. The operating 
 when the process ends, however it ends, so a killed run never leaves its directory locked.
 """
 
+import contextlib
 import fcntl
 import os
 import re
@@ -106,6 +107,14 @@ class RunDir:
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # closing the file releases its flock
             self._lock_fd = None
+
+    def discard(self):
+        """Release the lock and remove the directory, if the lock file is all it holds: undo
+        `lock()` on a directory that a new run made and then gave up (a refused size, say)."""
+        (self.path / LOCK).unlink()  # while still locked: no one can take this lock meanwhile
+        self.unlock()
+        with contextlib.suppress(OSError):  # not empty: someone else's now
+            self.path.rmdir()
 
     def remove_debris(self):
         """Delete what cut-short saves and deletions left (hidden temporary files and

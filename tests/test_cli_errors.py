@@ -84,17 +84,37 @@ def test_train_options_must_be_finite_and_in_range(tmp_path, capsys, flag, value
 
 @pytest.mark.parametrize(
     ("flag", "value"),
-    [("--temperature", "nan"), ("--temperature", "inf"), ("--top-p", "nan"), ("--top-k", "0")],
+    [
+        ("--temperature", "nan"),
+        ("--temperature", "inf"),
+        ("--top-p", "nan"),
+        ("--top-k", "0"),
+        ("--num-samples", "0"),
+    ],
 )
 def test_sample_options_must_be_finite_and_in_range(run_dir, capsys, flag, value):
     err = one_line_error(capsys, ["sample", "--run", run_dir, flag, value])
-    assert flag[2:].replace("-", "_") in err
+    assert flag[2:].replace("-", "_") in err or flag in err
 
 
-@pytest.mark.parametrize("flags", [["--n-embd", "100000"], ["--batch-size", "10000000"]])
+@pytest.mark.parametrize(
+    "flags",
+    [["--n-embd", "100000"], ["--batch-size", "10000000"], ["--corpus-chars", str(10**15)]],
+)
 def test_sizes_too_big_for_memory_say_how_much_they_need(tmp_path, capsys, flags):
     err = one_line_error(capsys, ["train", "--out-dir", tmp_path / "run", *TINY_FLAGS, *flags])
     assert "needs about" in err and "is available" in err
+    assert not (tmp_path / "run").exists()  # the refused run leaves no directory behind
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["sample", "--num-samples", str(10**20)], ["sample", "--max-new-tokens", str(10**20)],
+     ["corpus", "stories", "--chars", str(10**15)]],
+)  # fmt: skip
+def test_sampling_or_a_corpus_too_big_for_memory_is_refused(run_dir, tmp_path, capsys, argv):
+    where = ["--run", run_dir] if argv[0] == "sample" else ["--out", tmp_path / "c.txt"]
+    assert "needs about" in one_line_error(capsys, [*argv, *where])
 
 
 def test_the_memory_estimate(monkeypatch):
