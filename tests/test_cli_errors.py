@@ -321,3 +321,16 @@ def test_resume_finds_its_corpus_from_anywhere_and_a_moved_one_by_its_content(
         train(run, progress=False, log=lambda message: None)
     state = json.loads((newest(tmp_path / "run") / "state.json").read_text())
     assert state["config"]["corpus"] == str(tmp_path / "moved.txt") and state["step"] == 3
+
+
+def test_a_model_file_whose_config_is_too_big_for_memory_is_refused_before_building_it(
+    run_dir, capsys
+):
+    path = newest(run_dir) / "model.safetensors"
+    arrays = safetensors.numpy.load_file(path)
+    with open(path, "rb") as f:
+        metadata = json.loads(f.read(int.from_bytes(f.read(8), "little")))["__metadata__"]
+    config = {**json.loads(metadata["config"]), "n_embd": 10**6}
+    safetensors.numpy.save_file(arrays, path, metadata={**metadata, "config": json.dumps(config)})
+    err = one_line_error(capsys, ["sample", "--run", run_dir])
+    assert "the model in" in err and "model.safetensors needs about" in err
