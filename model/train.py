@@ -73,7 +73,7 @@ class TrainConfig:
             if kind is float and isinstance(value, int) and not isinstance(value, bool):
                 value = float(value)
                 setattr(self, f.name, value)
-            if not isinstance(value, kind) or isinstance(value, bool):
+            if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
                 raise TypeError(f"{f.name} must be {kind.__name__}, got {value!r}")
             if kind is float and not math.isfinite(value):
                 raise ValueError(f"{f.name} must be a finite number, got {value!r}")
