@@ -1,7 +1,8 @@
 """A GPT language model, its training loop, sampler, checkpoints, corpora and command line.
 
 Read in this order: gpt.py (the model), sample.py (generation with a KV cache), data.py
-(batches), train.py (the loop), checkpoint.py and run.py (saving and resuming), corpus.py
+(batches), train.py (the loop), checkpoint.py, run_dir.py and run.py (saving and resuming:
+the files, the directory, the run), memory.py (what a run needs before it starts), corpus.py
 (the generated toy corpora), cli.py (the `tinyllm` command).
 """
 

@@ -5,18 +5,37 @@ dtype, shape and byte range, plus a `__metadata__` dict of strings) and the raw 
 pickle anywhere: loading a checkpoint can never run code.
 
 Every file is written atomically (`engine.files.write_atomic`): a crash leaves the old file
-or the new one, never half of one.
+or the new one, never half of one. What is loaded is checked: a damaged file, an array
+holding NaN or Inf, or a model too big for the memory of this machine is refused with an
+error that names the file (and the tensor).
+
+The model's own file (`save_model` / `load_model`) is GPT-2's parameter names with the
+model's config and anything else the caller records (the training step, the tokenizer's
+fingerprint) in its metadata: the one place a model is written and read. `load_checkpoint`
+reads a checkpoint directory's model with its tokenizer, checked to be the one it was trained
+with; `read_state` and `read_metrics_file` check the JSON a run keeps beside them.
 """
 
+import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 import safetensors.numpy
 
+import tokenizer as tok
 from engine.files import write_atomic
 
 FORMAT = "tinyllm"
+
+# The files of one checkpoint directory (model/run.py draws the whole run directory).
+MODEL, OPTIMIZER, STATE, TOKENIZER, METRICS = (
+    "model.safetensors",
+    "optimizer.safetensors",
+    "state.json",
+    "tokenizer.txt",
+    "metrics.jsonl",
+)
 
 
 class CheckpointError(ValueError):
@@ -31,7 +50,8 @@ def save_arrays(path, arrays, metadata):
 
 
 def load_arrays(path):
-    """(name -> ndarray, metadata) from a file written by `save_arrays`; errors name the file."""
+    """(name -> ndarray, metadata) from a file written by `save_arrays`; errors name the file,
+    and the tensor when one holds NaN or Inf (a checkpoint never does: training stops first)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint file not found: {path}")
@@ -42,9 +62,12 @@ def load_arrays(path):
         arrays = safetensors.numpy.load(raw)  # checks the header against the data
     except Exception as e:  # safetensors raises its own error types for damaged files
         raise CheckpointError(f"{path} is not a readable safetensors file ({e})") from e
-    metadata = header.get("__metadata__") or {}
-    if metadata.get("format") != FORMAT:
+    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
         raise CheckpointError(f"{path} is a safetensors file but not a tinyllm checkpoint")
+    for name, a in arrays.items():
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            raise CheckpointError(f"{path}: tensor {name!r} holds NaN or Inf")
     try:
         return arrays, {k: json.loads(v) for k, v in metadata.items() if k != "format"}
     except json.JSONDecodeError as e:
@@ -62,21 +85,108 @@ def read_json(path):
         raise CheckpointError(f"{path} is not valid JSON ({e})") from e
 
 
-def save_model(path, model, step=None):
-    """Weights under GPT-2's names; the model's config (and training step) in the metadata."""
-    save_arrays(path, model.state_dict(), {"config": model.config.to_dict(), "step": step})
+def fingerprint(path):
+    """The SHA-256 of a file's bytes, as hex: what says two files hold the same content."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def save_model(path, model, **metadata):
+    """Weights under GPT-2's names; the model's config and `metadata` (JSON-able) beside them."""
+    save_arrays(path, model.state_dict(), {"config": model.config.to_dict(), **metadata})
 
 
 def load_model(path):
-    """Rebuild a GPT from a file written by `save_model`; returns (model, step)."""
+    """Rebuild a GPT from a file written by `save_model`; returns (model, metadata).
+
+    The memory the weights need is checked before they are allocated."""
     from model.gpt import GPT, GPTConfig
+    from model.memory import check_fits, parameter_count
 
     arrays, metadata = load_arrays(path)
-    if "config" not in metadata:
+    if not isinstance(metadata.get("config"), dict):
         raise CheckpointError(f"{path} holds no model config")
     try:
-        model = GPT(GPTConfig(**metadata["config"]))
+        config = GPTConfig(**metadata["config"])
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{path} holds a bad model config: {e}") from e
+    check_fits({"parameters": 4 * parameter_count(config)}, f"the model in {path}")
+    model = GPT(config)
+    try:
         model.load_state_dict(arrays)
-    except (TypeError, ValueError, KeyError) as e:
+    except ValueError as e:
         raise CheckpointError(f"{path} does not match its model config: {e}") from e
-    return model, metadata.get("step")
+    return model, metadata
+
+
+def load_checkpoint(directory):
+    """(model, its file's metadata, tokenizer) of a checkpoint directory, after checking that
+    the tokenizer is the one the model was trained with (same size and SHA-256)."""
+    model_path, tokenizer_path = Path(directory) / MODEL, Path(directory) / TOKENIZER
+    model, metadata = load_model(model_path)
+    tokenizer = tok.load(tokenizer_path)
+    recorded = metadata.get("tokenizer")
+    if not isinstance(recorded, dict):
+        raise CheckpointError(f"{model_path} does not record the tokenizer it was trained with")
+    found = (tokenizer.vocab_size, fingerprint(tokenizer_path))
+    expected = (recorded.get("vocab_size"), recorded.get("sha256"))
+    if found != expected or model.config.vocab_size != tokenizer.vocab_size:
+        raise CheckpointError(
+            f"{tokenizer_path} ({found[0]} tokens, SHA-256 {found[1][:12]}...) is not the "
+            f"tokenizer {model_path} was trained with ({expected[0]} tokens, SHA-256 "
+            f"{str(expected[1])[:12]}...)"
+        )
+    return model, metadata, tokenizer
+
+
+STATE_FIELDS = {
+    "config": dict,
+    "step": int,
+    "best_val": float | int,
+    "best_step": int | None,
+    "entropy_floor": float | int | None,
+    "text_sha256": str,
+    "data_rng": dict,
+    "engine_rng": dict,
+}
+
+
+def read_state(path):
+    """A checkpoint's state.json, each field checked; errors name the file."""
+    state = read_json(path)
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path} is not a run state (not a JSON object)")
+    for name, kind in STATE_FIELDS.items():
+        if name not in state:
+            raise CheckpointError(f"{path} is not a run state: it has no {name!r}")
+        value = state[name]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            kind = getattr(kind, "__name__", kind)
+            raise CheckpointError(f"{path}: {name!r} is {value!r}, not of type {kind}")
+    if state["step"] < 0:
+        raise CheckpointError(f"{path}: 'step' is {state['step']}, below 0")
+    return state
+
+
+def read_metrics_file(path):
+    """The rows of a metrics.jsonl, each checked: a JSON object with an int `step`, numbers
+    (or null) as losses and lr, and a `kind` of 'train' or 'eval' (training writes one, for
+    plots it may be missing). Errors name file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no {path.name} in {str(path.parent)!r}")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        rows = [json.loads(line) for line in lines]
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{path} is not valid JSON lines ({e})") from e
+    for number, (line, row) in enumerate(zip(lines, rows, strict=True), 1):
+        numbers = isinstance(row, dict) and all(
+            isinstance(row.get(k), int | float | None) for k in ("train_loss", "val_loss", "lr")
+        )
+        kind = row.get("kind", "train") if numbers else None
+        if not (numbers and type(row.get("step")) is int and kind in ("train", "eval")):
+            raise CheckpointError(
+                f"{path}, line {number}: not a metrics row (a JSON object with an int step, a "
+                f"kind 'train' or 'eval', numbers as losses): {line[:80]}"
+            )
+    return rows

@@ -3,25 +3,31 @@
     tinyllm train                      the default run: a char-level GPT on generated stories
     tinyllm train --corpus my.txt --n-layer 6 --out-dir runs/mine
     tinyllm train --resume runs/NAME
+    tinyllm train --resume runs/NAME --lr 2e-4 --min-lr 2e-5    after the run diverged
     tinyllm sample --run runs/NAME --prompt "Once upon a time"
+    tinyllm sample --run runs/NAME/checkpoints/step-000500      a kept, older checkpoint
     tinyllm tokenizer train --corpus my.txt --vocab-size 1024 --out my.tok
     tinyllm corpus stories --out stories.txt
     tinyllm graph --depth 2 --out graph.svg
     tinyllm plot --run runs/NAME
     tinyllm --version
 
-Bad arguments and bad input files end with one line on stderr and exit status 2.
+Every user error (a bad argument, a damaged or mismatched file, a size too big for memory, a
+run that diverged) ends with one line on stderr and exit status 2; a traceback means a bug.
+Training stopped by Ctrl-C or SIGTERM saves, prints how to resume, and exits with 130 or 143.
 """
 
 import argparse
 import importlib.metadata
+import os
+import signal
 import sys
 from dataclasses import fields
 
 import numpy as np
 
 from engine.files import write_atomic
-from model import corpus
+from model import corpus, memory
 from model.gpt import GPTConfig
 from model.train import TrainConfig
 
@@ -71,12 +77,18 @@ def build_parser():
     train.add_argument(
         "--resume",
         metavar="DIR",
-        help="continue the run saved in DIR (only --max-iters may change)",
+        help="continue the run saved in DIR from its newest checkpoint (only --max-iters, --lr, "
+        "--min-lr and --corpus, the corpus file's new place, may be given)",
     )
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     sample = commands.add_parser("sample", help="sample text from a trained run")
-    sample.add_argument("--run", required=True, metavar="DIR", help="the run directory")
+    sample.add_argument(
+        "--run",
+        required=True,
+        metavar="DIR",
+        help="a run directory (its newest checkpoint), or one of its checkpoints/step-N",
+    )
     sample.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
     sample.add_argument("--max-new-tokens", type=int, default=300, help="default: 300")
     sample.add_argument(
@@ -140,39 +152,76 @@ def version():
         return "unknown (not installed: run `make test` or `pip install -e .`)"
 
 
+PATH_ARGUMENTS = ("out_dir", "resume", "run", "corpus", "out")
+
+
 def main(argv=None):
     """Run the command in `argv` (default: sys.argv); returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
+        _check_utf8_paths(args)
         return COMMANDS[args.command](args)
-    except (ValueError, OSError) as e:  # a CheckpointError is a ValueError
-        print(f"tinyllm {args.command}: error: {e}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"tinyllm {args.command}: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except (ValueError, OSError, MemoryError, FloatingPointError) as e:
+        # CheckpointError is a ValueError, TrainingDiverged a FloatingPointError.
+        message = "; ".join(line.strip() for line in str(e).splitlines() if line.strip())
+        print(f"tinyllm {args.command}: error: {message or type(e).__name__}", file=sys.stderr)
         return 2
+
+
+def _check_utf8_paths(args):
+    """Refuse a path that is not UTF-8 (it could be neither stored in JSON nor printed)."""
+    for name in PATH_ARGUMENTS:
+        value = getattr(args, name, None)
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                flag = "--" + name.replace("_", "-")
+                raise ValueError(
+                    f"{flag} {os.fsencode(value)!r} is not a UTF-8 name; use one that is"
+                ) from None
 
 
 def cmd_train(args):
     """`tinyllm train`: a new run from the flags, or `--resume DIR`."""
-    from model.run import Run
+    from model.report import final_report
+    from model.run import CHANGEABLE_ON_RESUME, Run
     from model.train import train
 
     names = [f.name for f in fields(GPTConfig) + fields(TrainConfig)]
     overrides = {name: getattr(args, name) for name in names if name in args}
-    if args.resume:
-        changed = sorted(set(overrides) - {"max_iters"})
+    if args.resume is not None:
+        if not args.resume:
+            raise ValueError("--resume needs the directory of a run, got ''")
+        changed = sorted(set(overrides) - set(CHANGEABLE_ON_RESUME))
         if changed:
-            raise ValueError(f"--resume continues a run as configured; cannot change {changed}")
-        run = Run.resume(args.resume, overrides.get("max_iters"))
+            flags = ", ".join("--" + name.replace("_", "-") for name in changed)
+            raise ValueError(
+                f"--resume continues a run as configured; it cannot change {flags} (only "
+                "--max-iters, --lr, --min-lr and --corpus)"
+            )
+        run = Run.resume(args.resume, **overrides)
+        if run.step >= run.config.max_iters:
+            run.close()
+            raise ValueError(
+                f"{args.resume} is at step {run.step} and --max-iters is "
+                f"{run.config.max_iters}: nothing to train; give a larger --max-iters to go on"
+            )
         print(f"Resuming {args.resume} at step {run.step}")
     else:
         run = Run.create(TrainConfig.from_flags(llama=args.llama, **overrides))
-    print(
-        f"{run.model.num_params():,} parameters; {len(run.data.train):,} training tokens; "
-        f"vocabulary {run.tokenizer.vocab_size}; run directory {run.dir}"
-    )
-    train(run, progress=not args.no_progress)
-    from model.report import final_report
-
-    final_report(run)
+    with run:
+        print(
+            f"{run.model.num_params():,} parameters; {len(run.data.train):,} training tokens; "
+            f"vocabulary {run.tokenizer.vocab_size}; run directory {run.dir}"
+        )
+        train(run, progress=not args.no_progress)
+        if run.interrupted_by is not None:
+            return 128 + run.interrupted_by
+        final_report(run)
     return 0
 
 
@@ -180,8 +229,14 @@ def cmd_sample(args):
     """`tinyllm sample`: continue a prompt with a trained run's model."""
     from model.run import Run
 
+    if args.num_samples < 1:
+        raise ValueError(f"--num-samples must be >= 1, got {args.num_samples}")
     model, tokenizer = Run.load_for_sampling(args.run)
-    prompt = np.array([tokenizer.encode(args.prompt)] * args.num_samples)
+    ids = tokenizer.encode(args.prompt)
+    length = len(ids) + max(args.max_new_tokens, 0)
+    what = f"sampling {args.num_samples:,} x {length:,} tokens"
+    memory.check_fits({"tokens": 8 * args.num_samples * length}, what)
+    prompt = np.array([ids] * args.num_samples)
     out = model.generate(
         prompt,
         args.max_new_tokens,
@@ -214,6 +269,7 @@ def cmd_tokenizer(args):
 
 def cmd_corpus(args):
     """`tinyllm corpus`: write a generated corpus to a text file."""
+    memory.check_corpus(args.chars)
     text, _ = corpus.get_corpus(args.name, seed=args.seed, n_chars=args.chars)
     write_atomic(args.out, text)
     print(f"wrote {args.out}: {len(text):,} characters")

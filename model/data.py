@@ -14,8 +14,9 @@ class TokenData:
 
     def __init__(self, ids, block_size, train_fraction=0.9):
         ids = np.asarray(ids)
-        dtype = np.uint16 if ids.size == 0 or ids.max() < 2**16 else np.int32
-        ids = ids.astype(dtype)  # uint16 halves the memory whenever the vocabulary fits
+        largest = ids.max() if ids.size else 0
+        dtype = np.uint16 if largest < 2**16 else np.int32 if largest < 2**31 else np.int64
+        ids = ids.astype(dtype)  # uint16 quarters the memory whenever the vocabulary fits
         n_train = int(len(ids) * train_fraction)
         self.train, self.val = ids[:n_train], ids[n_train:]
         self.block_size = block_size

@@ -1,16 +1,34 @@
 """A training run and its directory: everything needed to continue it, or to sample from it.
 
-run_dir/
-  model.safetensors      the weights (GPT-2 names), the model config in the metadata
-  optimizer.safetensors  AdamW's moments and step counts
-  state.json             training config, step, best val loss, every random generator's state
-  tokenizer.txt          the tokenizer
-  metrics.jsonl          one JSON line per log interval and per evaluation
-  samples.txt            text sampled at the end of training
+    run_dir/
+      checkpoints/
+        step-000500/              one complete checkpoint: every file of step 500
+          model.safetensors       the weights (GPT-2 names); in the metadata the model config,
+                                  the step, and the tokenizer's size and SHA-256
+          optimizer.safetensors   AdamW's moments and step counts; the param groups
+          state.json              training config (the corpus as a resolved path), step, best
+                                  val loss and its step, the corpus's SHA-256, every random
+                                  generator's state
+          tokenizer.txt           the tokenizer
+          metrics.jsonl           the metrics up to this step, which a resume continues
+        step-003000/              the newest
+      metrics.jsonl               every metric so far: a JSON line per log interval and per eval
+      samples.txt, loss.png, graph.svg, ...    what a finished run shows
+      .lock                       held by the one process that trains the run
+
+A save writes a whole new `step-N` directory and makes it complete with one rename
+(model/run_dir.py), so whenever a process dies, by kill -9 or a full disk, the newest complete
+checkpoint is untouched. At most two are kept: the newest, and the best by validation loss
+when that is an older one. Resume continues the newest (and says so when it skips one whose
+save was cut short); sampling, plots and graphs read the newest too, or the checkpoint
+directory named in place of the run. A model and a tokenizer that were not trained together,
+or a corpus whose content changed, are refused.
 """
 
 import hashlib
 import json
+import shlex
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,36 +36,56 @@ import numpy as np
 import engine
 import tokenizer as tok
 from engine.files import write_atomic
-from model import checkpoint, corpus
+from model import checkpoint, corpus, memory
+from model.checkpoint import (
+    METRICS,
+    MODEL,
+    OPTIMIZER,
+    STATE,
+    TOKENIZER,
+    CheckpointError,
+    load_checkpoint,
+    read_metrics_file,
+    read_state,
+)
 from model.data import TokenData
 from model.gpt import GPT
+from model.run_dir import CHECKPOINTS, RunDir, find_checkpoint
 from model.train import TrainConfig, make_optimizer
 
-MODEL, OPTIMIZER, STATE, TOKENIZER, METRICS, SAMPLES = (
-    "model.safetensors",
-    "optimizer.safetensors",
-    "state.json",
-    "tokenizer.txt",
-    "metrics.jsonl",
-    "samples.txt",
-)
+SAMPLES = "samples.txt"  # text sampled at the end of training, beside the checkpoints
+CHANGEABLE_ON_RESUME = ("max_iters", "lr", "min_lr", "corpus")
 
 
 def load_corpus(config):
-    """The corpus text and its entropy floor in nats per character (None when unknown)."""
+    """The corpus text and its entropy floor in nats per character (None when unknown). The
+    memory it takes is checked before it is generated or read."""
     if config.corpus in corpus.CORPORA:
+        memory.check_corpus(config.corpus_chars)
         return corpus.get_corpus(config.corpus, seed=config.seed, n_chars=config.corpus_chars)
+    path = Path(config.corpus)
+    if path.is_file():
+        memory.check_corpus(path.stat().st_size)
     min_chars = 10 * (config.model.block_size + 2)
-    return corpus.load_text_corpus(config.corpus, min_chars=min_chars), None
+    return corpus.load_text_corpus(path, min_chars=min_chars), None
+
+
+def sha256_text(text):
+    """The SHA-256 of a text's UTF-8 bytes: the corpus's fingerprint."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class Run:
-    """The state of one training run: config, tokenizer, data, model, optimizer, counters."""
+    """The state of one training run: config, tokenizer, data, model, optimizer, counters.
 
-    def __init__(self, config, text, floor_per_char, tokenizer, run_dir):
+    A run made by `create` or `resume` holds its directory's lock until `close()` (or the end
+    of a `with run:` block, or of the process)."""
+
+    def __init__(self, config, text, floor_per_char, tokenizer, disk):
         config = config.with_vocab_size(tokenizer.vocab_size)
-        self.config, self.tokenizer, self.dir = config, tokenizer, Path(run_dir)
-        self.text_sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        memory.check_fits(memory.training_bytes(config), "this run")
+        self.config, self.tokenizer, self.disk, self.dir = config, tokenizer, disk, disk.path
+        self.text_sha256 = sha256_text(text)
         ids = np.asarray(tokenizer.encode(text), dtype=np.int64)
         self.data = TokenData(ids, config.model.block_size)
         # Tokenizing loses no information, so the text's entropy spread over its tokens is
@@ -57,137 +95,228 @@ class Run:
         self.optimizer = make_optimizer(self.model, config)
         # Batches draw from a stream of their own, apart from init's and dropout's.
         self.data_rng = np.random.default_rng([config.seed, 1])
-        self.step, self.best_val, self.metrics = 0, float("inf"), []
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.step, self.metrics = 0, []
+        self.best_val, self.best_step = float("inf"), None
+        self.saved_step = None  # the step of the newest complete checkpoint on disk
+        self.interrupted_by = None  # the signal that stopped training, if one did
+
+    def close(self):
+        """Release the run directory's lock."""
+        self.disk.unlock()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     @classmethod
-    def create(cls, config):
-        """A new run: generate or read the corpus, build the tokenizer, initialise the model."""
-        if (Path(config.out_dir) / STATE).exists():
-            raise FileExistsError(
-                f"{config.out_dir} already holds a run: continue it with --resume "
-                f"{config.out_dir}, or choose another --out-dir"
-            )
-        engine.manual_seed(config.seed)
-        text, floor = load_corpus(config)
-        if config.tokenizer == "char":
-            tokenizer = tok.CharTokenizer.from_text(text)
-        else:
-            tokenizer = tok.BPETokenizer()
-            tokenizer.train(text, config.bpe_vocab_size)
-        return cls(config, text, floor, tokenizer, config.out_dir)
+    def create(cls, config, log=print):
+        """A new run: generate or read the corpus, build the tokenizer, initialise the model.
 
-    @classmethod
-    def resume(cls, run_dir, max_iters=None):
-        """Continue the run saved in `run_dir`, optionally to a new `max_iters`."""
-        run_dir = Path(run_dir)
-        if not run_dir.is_dir():
-            raise FileNotFoundError(f"run directory not found: {run_dir}")
-        state = checkpoint.read_json(run_dir / STATE)
+        The run directory may hold what a first save cut short, but no complete checkpoint."""
+        new_directory = not Path(config.out_dir).exists()
+        disk = RunDir(config.out_dir).lock()
         try:
-            saved = dict(state["config"], out_dir=str(run_dir))
-            if max_iters is not None:
-                saved["max_iters"] = max_iters
-            config = TrainConfig(**saved)
-            step, best_val = int(state["step"]), float(state["best_val"])
-            data_rng, engine_rng = state["data_rng"], state["engine_rng"]
-        except (KeyError, TypeError, ValueError) as e:
-            raise checkpoint.CheckpointError(f"{run_dir / STATE} is not a run state: {e}") from e
-        text, floor = load_corpus(config)
-        if hashlib.sha256(text.encode("utf-8")).hexdigest() != state.get("text_sha256"):
-            raise checkpoint.CheckpointError(
-                f"the corpus {config.corpus!r} differs from the one {run_dir} was trained on"
+            disk.refuse_old_layout()
+            if disk.checkpoints():
+                raise FileExistsError(
+                    f"{config.out_dir} already holds a run: continue it with --resume "
+                    f"{shlex.quote(config.out_dir)}, or choose another --out-dir"
+                )
+            _report_debris(disk, log)
+            if config.corpus not in corpus.CORPORA:
+                config = replace(config, corpus=str(Path(config.corpus).resolve()))
+            engine.manual_seed(config.seed)
+            text, floor = load_corpus(config)
+            if config.tokenizer == "char":
+                tokenizer = tok.CharTokenizer.from_text(text)
+            else:
+                tokenizer = tok.BPETokenizer()
+                tokenizer.train(text, config.bpe_vocab_size)
+            return cls(config, text, floor, tokenizer, disk)
+        except BaseException:
+            disk.discard() if new_directory else disk.unlock()
+            raise
+
+    @classmethod
+    def resume(cls, run_dir, log=print, **changes):
+        """Continue the run saved in `run_dir` from its newest complete checkpoint.
+
+        `changes` may set max_iters, lr and min_lr (a smaller lr after a run diverged, say),
+        and corpus: the corpus file's new place, accepted only if its content is the same."""
+        changes = {name: value for name, value in changes.items() if value is not None}
+        unknown = sorted(set(changes) - set(CHANGEABLE_ON_RESUME))
+        if unknown:
+            raise ValueError(
+                f"--resume continues a run as configured; it may change only "
+                f"{', '.join(CHANGEABLE_ON_RESUME)}, not {', '.join(unknown)}"
             )
-        run = cls(config, text, floor, tok.load(run_dir / TOKENIZER), run_dir)
-        model, model_step = checkpoint.load_model(run_dir / MODEL)
+        if not Path(run_dir).is_dir():
+            raise FileNotFoundError(f"run directory not found: {run_dir}")
+        if Path(run_dir).parent.name == CHECKPOINTS:
+            raise ValueError(
+                f"{run_dir} is a checkpoint: resume its run directory, which continues the "
+                "newest checkpoint"
+            )
+        disk = RunDir(run_dir).lock()
+        try:
+            return cls._resume(disk, changes, log)
+        except BaseException:
+            disk.unlock()
+            raise
+
+    @classmethod
+    def _resume(cls, disk, changes, log):
+        disk.refuse_old_layout()
+        latest = disk.latest()
+        if latest is None:
+            again = f"tinyllm train --out-dir {shlex.quote(str(disk.path))}"
+            raise CheckpointError(
+                f"{disk.path} holds no complete checkpoint to resume (was its first save cut "
+                f"short?): start it again with {again}"
+            )
+        for cut in disk.incomplete():
+            log(f"Skipping {cut.name}: its save was cut short. Resuming from {latest.name}.")
+        disk.remove_debris()
+        state = read_state(latest / STATE)
+        try:
+            config = TrainConfig(**dict(state["config"], out_dir=str(disk.path)))
+        except (TypeError, ValueError) as e:
+            raise CheckpointError(f"{latest / STATE} holds a bad config: {e}") from e
+        if "corpus" in changes and changes["corpus"] not in corpus.CORPORA:
+            changes["corpus"] = str(Path(changes["corpus"]).resolve())
+        config = replace(config, **changes)
+        model, metadata, tokenizer = load_checkpoint(latest)
+        text, floor = _load_same_corpus(config, state, latest)
+        run = cls(config, text, floor, tokenizer, disk)
         if model.config != run.model.config:
-            raise checkpoint.CheckpointError(
-                f"{run_dir / MODEL} holds a model of another config ({model.config}) than "
-                f"{run_dir / STATE} ({run.model.config})"
+            saved, expected = model.config.to_dict(), run.model.config.to_dict()
+            differ = ", ".join(
+                f"{name} {saved[name]!r} vs {expected[name]!r}"
+                for name in expected
+                if saved[name] != expected[name]
+            )
+            raise CheckpointError(
+                f"{latest / MODEL} holds a model of another config than {latest / STATE} ({differ})"
             )
         run.model.load_state_dict(model.state_dict())
-        arrays, metadata = checkpoint.load_arrays(run_dir / OPTIMIZER)
+        arrays, optimizer = checkpoint.load_arrays(latest / OPTIMIZER)
         try:
             run.optimizer.load_state_dict(
-                {"state": arrays, "param_groups": metadata["param_groups"]}
+                {"state": arrays, "param_groups": optimizer.get("param_groups")}
             )
-        except (KeyError, ValueError) as e:
-            raise checkpoint.CheckpointError(f"{run_dir / OPTIMIZER} does not fit: {e}") from e
-        # Each file is written atomically, but not the set: a save cut short leaves files of
-        # two different steps, which must not be mixed into a silently inexact resume.
-        if not model_step == metadata.get("step") == step:
-            raise checkpoint.CheckpointError(
-                f"{run_dir} holds files of different steps (model {model_step}, optimizer "
-                f"{metadata.get('step')}, state {step}): a save was interrupted"
+        except ValueError as e:
+            raise CheckpointError(f"{latest / OPTIMIZER} does not fit this run: {e}") from e
+        step = state["step"]
+        if not metadata.get("step") == optimizer.get("step") == step:
+            raise CheckpointError(
+                f"{latest} holds files of different steps (model {metadata.get('step')}, "
+                f"optimizer {optimizer.get('step')}, state {step})"
             )
         try:
-            run.data_rng.bit_generator.state = data_rng
-            engine.set_rng_state(engine_rng)
+            run.data_rng.bit_generator.state = state["data_rng"]
+            engine.set_rng_state(state["engine_rng"])
         except (KeyError, TypeError, ValueError) as e:
-            raise checkpoint.CheckpointError(f"{run_dir / STATE} has a damaged RNG state") from e
-        run.step, run.best_val = step, best_val
-        run.metrics = [m for m in read_metrics(run_dir)[0] if m["step"] <= step]
+            raise CheckpointError(f"{latest / STATE} has a damaged RNG state") from e
+        run.step = run.saved_step = step
+        run.best_val, run.best_step = state["best_val"], state["best_step"]
+        run.metrics = [m for m in read_metrics_file(latest / METRICS) if m["step"] <= step]
+        run._write_metrics()  # drop what was logged after the checkpoint: it is trained again
         return run
 
     @staticmethod
-    def load_for_sampling(run_dir):
-        """(model, tokenizer) of a saved run, the model in eval mode."""
-        run_dir = Path(run_dir)
-        if not run_dir.is_dir():
-            raise FileNotFoundError(f"run directory not found: {run_dir}")
-        model, _ = checkpoint.load_model(run_dir / MODEL)
+    def load_for_sampling(path):
+        """(model, tokenizer) of a run's newest checkpoint (or of the checkpoint directory
+        `path`), the model in eval mode."""
+        model, _, tokenizer = load_checkpoint(find_checkpoint(path))
         model.eval()
-        return model, tok.load(run_dir / TOKENIZER)
+        return model, tokenizer
 
     def save(self):
-        """Write the whole run directory (each file atomically)."""
-        checkpoint.save_model(self.dir / MODEL, self.model, self.step)
-        optimizer = self.optimizer.state_dict()
-        metadata = {"param_groups": optimizer["param_groups"], "step": self.step}
-        checkpoint.save_arrays(self.dir / OPTIMIZER, optimizer["state"], metadata)
-        self.tokenizer.save(self.dir / TOKENIZER)
-        state = {
+        """Save a checkpoint of this step: all its files into a new directory that one rename
+        makes complete, then delete the checkpoints that are neither the newest nor the best.
+
+        A failure (a full disk, say) raises the OSError, naming the file, and leaves the
+        checkpoints on disk as they were."""
+        try:
+            with self.disk.new_checkpoint(self.step) as directory:
+                self.tokenizer.save(directory / TOKENIZER)
+                fingerprint = checkpoint.fingerprint(directory / TOKENIZER)
+                pair = {"vocab_size": self.tokenizer.vocab_size, "sha256": fingerprint}
+                checkpoint.save_model(directory / MODEL, self.model, step=self.step, tokenizer=pair)
+                optimizer = self.optimizer.state_dict()
+                metadata = {"param_groups": optimizer["param_groups"], "step": self.step}
+                checkpoint.save_arrays(directory / OPTIMIZER, optimizer["state"], metadata)
+                write_atomic(directory / STATE, json.dumps(self._state(), indent=2))
+                write_atomic(directory / METRICS, self._metrics_lines())
+        except OSError as e:
+            if e.errno is None:
+                raise
+            kept = "" if self.saved_step is None else f"; the one of step {self.saved_step} is kept"
+            note = f"{e.strerror} (saving the checkpoint of step {self.step}{kept})"
+            raise type(e)(e.errno, note, e.filename) from e
+        self.saved_step = self.step
+        self.disk.keep_only({self.step, self.best_step})
+
+    def _state(self):
+        return {
             "config": self.config.to_dict(),
             "step": self.step,
             "best_val": self.best_val,
+            "best_step": self.best_step,
             "entropy_floor": self.floor,
             "text_sha256": self.text_sha256,
             "data_rng": self.data_rng.bit_generator.state,
             "engine_rng": engine.get_rng_state(),
         }
-        write_atomic(self.dir / STATE, json.dumps(state, indent=2))
-        self._write_metrics()
 
     def log_metrics(self, **values):
         """Append one line (step, losses, lr, ...) to metrics.jsonl."""
         self.metrics.append(values)
         self._write_metrics()
 
+    def _metrics_lines(self):
+        return "".join(json.dumps(m) + "\n" for m in self.metrics)
+
     def _write_metrics(self):
-        lines = "".join(json.dumps(m) + "\n" for m in self.metrics)
-        write_atomic(self.dir / METRICS, lines)
+        write_atomic(self.dir / METRICS, self._metrics_lines())
 
     def last_eval_step(self):
         """The step of the latest evaluation in the metrics, -1 before the first."""
-        return max((m["step"] for m in self.metrics if m["kind"] == "eval"), default=-1)
+        return max((m["step"] for m in self.metrics if m.get("kind") == "eval"), default=-1)
 
     def floor_note(self):
         """', entropy floor 1.23' when the corpus's floor is known."""
         return "" if self.floor is None else f" (entropy floor {self.floor:.4f})"
 
 
-def read_metrics(run_dir):
-    """(rows of run_dir/metrics.jsonl, the corpus's entropy floor from state.json or None).
+def _report_debris(disk, log):
+    removed = disk.remove_debris()
+    if removed:
+        log(f"Removed {len(removed)} temporary file(s) that a cut-short save left in {disk.path}")
 
-    Errors name the file: a missing metrics.jsonl, or one that is not JSON lines.
-    """
-    path = Path(run_dir) / METRICS
-    if not path.is_file():
-        raise FileNotFoundError(f"no {METRICS} in run directory {str(run_dir)!r}")
+
+def _load_same_corpus(config, state, latest):
+    """The corpus of a resumed run, checked to be the very text it was trained on."""
     try:
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise checkpoint.CheckpointError(f"{path} is not valid JSON lines ({e})") from e
-    state_path = Path(run_dir) / STATE
-    floor = checkpoint.read_json(state_path).get("entropy_floor") if state_path.is_file() else None
+        text, floor = load_corpus(config)
+    except FileNotFoundError as e:
+        raise FileNotFoundError(f"{e}; if it moved, name its new place with --corpus") from e
+    if sha256_text(text) != state["text_sha256"]:
+        raise CheckpointError(
+            f"the corpus {config.corpus} differs from the one {latest.parent.parent} was "
+            f"trained on (SHA-256 {sha256_text(text)[:12]}..., not {state['text_sha256'][:12]}...)"
+        )
+    return text, floor
+
+
+def read_metrics(run_dir):
+    """(rows of run_dir/metrics.jsonl, the corpus's entropy floor or None), for plots.
+
+    Errors name the file: a missing metrics.jsonl, or one that is not metrics rows.
+    """
+    rows = read_metrics_file(Path(run_dir) / METRICS)
+    latest = RunDir(run_dir).latest()
+    floor = None if latest is None else read_state(latest / STATE)["entropy_floor"]
     return rows, floor

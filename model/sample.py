@@ -15,6 +15,8 @@ sliding cache (drop the oldest position, keep the rest) would not give the same 
   computed from tokens that have since been cropped away, which re-running cannot see.
 """
 
+import math
+
 import numpy as np
 
 import engine
@@ -47,8 +49,8 @@ def next_token_probs(logits, temperature=1.0, top_k=None, top_p=None):
 def _check_options(model, max_new_tokens, temperature, top_k, top_p):
     if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature!r}")
+    if not (math.isfinite(temperature) and temperature >= 0):
+        raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
     if top_p is not None and not 0 < top_p <= 1:
         raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
     if top_k is not None:
@@ -64,7 +66,9 @@ def generate(
 ):
     """Extend idx (B, T) by `max_new_tokens` sampled tokens: returns (B, T + max_new_tokens).
 
-    `seed` makes the draw reproducible (None: the shared engine generator).
+    `seed` makes the draw reproducible (None: the shared engine generator). Logits that are
+    NaN or Inf (a broken model) raise FloatingPointError naming the step, instead of turning
+    into tokens.
     """
     top_k = _check_options(model, max_new_tokens, temperature, top_k, top_p)
     idx = np.asarray(idx.data if isinstance(idx, engine.Tensor) else idx)
@@ -111,7 +115,7 @@ class KVCache:
 def _sample_loop(model, idx, max_new_tokens, temperature, top_k, top_p, rng, use_cache):
     block_size = model.config.block_size
     caches = None
-    for _ in range(max_new_tokens):
+    for step in range(max_new_tokens):
         context = idx[:, -block_size:]
         if use_cache and idx.shape[1] <= block_size:
             if caches is None:
@@ -120,6 +124,10 @@ def _sample_loop(model, idx, max_new_tokens, temperature, top_k, top_p, rng, use
         else:
             logits, _ = model(context)  # the plain sampler, and every cropped context
         last = logits.data[:, -1, :]
+        if not np.isfinite(last).all():
+            raise FloatingPointError(
+                f"generate: the logits of step {step} are NaN or Inf: the model is broken"
+            )
         if temperature == 0:
             token = last.argmax(axis=-1)
         else:

@@ -4,13 +4,17 @@
         lr = warmup-then-cosine(step)
         every eval_interval: mean train/val loss over eval_batches, save a checkpoint
         train_step: grad_accum micro-batches forward and backward, clip, AdamW step, zero grads
+        a loss or gradient norm that is NaN or Inf: stop, with nothing saved over the last
+        checkpoint, and say how to resume it with a smaller lr
 
 Everything random (init, dropout, batches) flows from `seed`, and a checkpoint saves every
-generator's state, so a run resumed from a checkpoint continues bit for bit.
+generator's state, so a run resumed from a checkpoint continues bit for bit. Ctrl-C or SIGTERM
+stops at the end of the step and saves first. Every float knob must be finite and in range.
 """
 
 import math
 import os
+import shlex
 import signal
 import sys
 import time
@@ -63,6 +67,17 @@ class TrainConfig:
     def __post_init__(self):
         if isinstance(self.model, dict):  # as read back from a checkpoint's state.json
             self.model = GPTConfig(**self.model)
+        if not isinstance(self.model, GPTConfig):
+            raise TypeError(f"model must be a GPTConfig, got {self.model!r}")
+        for f in fields(self)[1:]:
+            value, kind = getattr(self, f.name), type(f.default)
+            if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+                setattr(self, f.name, value)
+            if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+                raise TypeError(f"{f.name} must be {kind.__name__}, got {value!r}")
+            if kind is float and not math.isfinite(value):
+                raise ValueError(f"{f.name} must be a finite number, got {value!r}")
         if not self.out_dir:
             self.out_dir = time.strftime("runs/%Y%m%d-%H%M%S")
         positive = (
@@ -85,8 +100,18 @@ class TrainConfig:
                 f"lr_decay_iters ({self.lr_decay_iters}) must be greater than warmup_iters "
                 f"({self.warmup_iters})"
             )
+        # AdamW moves every weight by about lr each step: beyond 1, it only throws them away.
+        if not 0 < self.lr <= 1:
+            raise ValueError(f"lr must be in (0, 1], got {self.lr!r}")
         if not 0 < self.min_lr <= self.lr:
             raise ValueError(f"need 0 < min_lr <= lr, got min_lr={self.min_lr}, lr={self.lr}")
+        if self.lr * self.weight_decay >= 1:  # each step multiplies weights by 1 - lr · decay
+            raise ValueError(
+                f"lr x weight_decay must be below 1, got {self.lr} x {self.weight_decay}"
+            )
+        for name in ("beta1", "beta2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
         if self.tokenizer not in ("char", "bpe"):
             raise ValueError(f"tokenizer must be 'char' or 'bpe', got {self.tokenizer!r}")
 
@@ -157,23 +182,51 @@ def estimate_loss(model, data, config):
     return losses
 
 
+class TrainingDiverged(FloatingPointError):
+    """The loss or the gradient norm stopped being a finite number: training stops unsaved."""
+
+
+def _check_finite(run, step, what, value):
+    """Raise TrainingDiverged if `value` is NaN or Inf, saying how to go on from the last
+    checkpoint (which nothing after this step has overwritten)."""
+    if math.isfinite(value):
+        return
+    config = run.config
+    if run.saved_step is None:
+        advice = f"no checkpoint was saved: start again with a smaller --lr than {config.lr:g}"
+    else:
+        advice = (
+            f"nothing was saved after step {run.saved_step}; resume from there with a smaller "
+            f"learning rate: tinyllm train --resume {shlex.quote(str(run.dir))} "
+            f"--lr {config.lr / 10:.3g} --min-lr {config.min_lr / 10:.3g}"
+        )
+    raise TrainingDiverged(f"at step {step} the {what} is {value}; {advice}")
+
+
 class _StopRequest:
-    """Turns the first Ctrl-C into a request to stop at the end of the current step (so the
-    checkpoint is consistent); a second Ctrl-C interrupts at once."""
+    """Turns the first Ctrl-C (SIGINT) or SIGTERM into a request to stop at the end of the
+    current step, so the checkpoint then saved is consistent. A second one acts at once:
+    Ctrl-C raises KeyboardInterrupt, SIGTERM ends the process."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
-        self.requested = False
+        self.signal = None  # the number of the signal that asked to stop
 
     def __enter__(self):
-        self._previous = signal.signal(signal.SIGINT, self._handle)
+        self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
         return self
 
     def _handle(self, signum, frame):
-        self.requested = True
-        signal.signal(signal.SIGINT, self._previous)
+        self.signal = signum
+        self._restore()
+
+    def _restore(self):
+        for s, previous in self._previous.items():
+            signal.signal(s, previous)
 
     def __exit__(self, *exc):
-        signal.signal(signal.SIGINT, self._previous)
+        self._restore()
 
 
 def progress_bar(total, initial, progress):
@@ -200,7 +253,10 @@ def progress_bar(total, initial, progress):
 def train(run, progress=True, log=print):
     """Train `run` (a `model.run.Run`: model, optimizer, data, state) up to its max_iters.
 
-    Returns the final losses. Writes metrics.jsonl and checkpoints into `run.dir`.
+    Returns the final losses. Writes metrics.jsonl and checkpoints into `run.dir`. Ctrl-C or
+    SIGTERM stops at the end of the step, saves, and sets `run.interrupted_by` to the signal's
+    number. A loss or gradient norm that is NaN or Inf raises TrainingDiverged, with nothing
+    saved over the last checkpoint.
     """
     config, model, optimizer, data = run.config, run.model, run.optimizer, run.data
     engine.keep_freed_memory()  # reuse each step's arrays instead of re-faulting them
@@ -222,7 +278,10 @@ def train(run, progress=True, log=print):
             due = step % config.eval_interval == 0 or step == config.max_iters
             if due and step > run.last_eval_step():  # a resumed run evaluated this step before
                 losses = estimate_loss(model, data, config)
-                run.best_val = min(run.best_val, losses["val"])
+                for split in ("train", "val"):
+                    _check_finite(run, step, f"{split} loss of the evaluation", losses[split])
+                if losses["val"] < run.best_val:
+                    run.best_val, run.best_step = losses["val"], step
                 run.log_metrics(
                     step=step,
                     train_loss=losses["train"],
@@ -235,9 +294,9 @@ def train(run, progress=True, log=print):
                     f"{losses['val']:.4f}{run.floor_note()}"
                 )
                 run.save()
-            if stop.requested:
+            if stop.signal is not None and run.saved_step != step:
                 run.save()
-            if step >= config.max_iters or stop.requested:
+            if step >= config.max_iters or stop.signal is not None:
                 break
             for group in optimizer.param_groups:
                 group["lr"] = lr
@@ -245,7 +304,9 @@ def train(run, progress=True, log=print):
                 data.get_batch("train", config.batch_size, run.data_rng)
                 for _ in range(config.grad_accum)
             ]
-            train_loss, _ = train_step(model, optimizer, batches, config.grad_clip)
+            train_loss, grad_norm = train_step(model, optimizer, batches, config.grad_clip)
+            _check_finite(run, step, "training loss", train_loss)
+            _check_finite(run, step, "gradient norm", grad_norm)
             run.step = step + 1
             bar.update(1)
             if run.step % config.log_interval == 0:
@@ -267,9 +328,10 @@ def train(run, progress=True, log=print):
                     kind="train",
                 )
     bar.close()
-    if stop.requested:
+    run.interrupted_by = stop.signal
+    if stop.signal is not None:
         log(
-            f"Interrupted at step {run.step}; checkpoint saved in {run.dir}. "
-            f"Resume with: tinyllm train --resume {run.dir}"
+            f"Stopped by {signal.Signals(stop.signal).name} at step {run.step}; checkpoint "
+            f"saved in {run.dir}. Resume with: tinyllm train --resume {shlex.quote(str(run.dir))}"
         )
     return losses

@@ -14,14 +14,25 @@ safetensors file, the rest as JSON in its metadata):
                     e.g. "0.exp_avg", "0.exp_avg_sq", and "0.step" (a 0-d int64 array)
     "param_groups": [{"lr": 0.001, "betas": [0.9, 0.999], ..., "params": [0, 1, 2]}, ...]
                     (JSON-able: numbers, lists, and the parameter indices of each group)
-`load_state_dict` restores both, so a resumed run continues bit for bit.
+`load_state_dict` restores both, so a resumed run continues bit for bit, and refuses a state
+that would not: one with a parameter's entries missing, of another shape, or NaN or Inf.
+
+Every hyperparameter must be a finite number in its range (NaN and Inf are refused, naming the
+option and the value), in the constructor and in a loaded state alike.
 """
 
 import math
+import numbers
 
 import numpy as np
 
 from engine import Tensor
+
+
+def _check_finite(optimizer, name, value):
+    """Raise ValueError unless `value` is a finite number >= 0 (NaN and Inf are refused)."""
+    if not (isinstance(value, numbers.Real) and math.isfinite(value) and value >= 0):
+        raise ValueError(f"{optimizer}: {name} must be a finite number >= 0, got {value!r}")
 
 
 class Optimizer:
@@ -61,10 +72,8 @@ class Optimizer:
         self.param_groups.append(full)
 
     def _check(self, group):
-        if group["lr"] < 0:
-            raise ValueError(f"learning rate must be >= 0, got {group['lr']}")
-        if group["weight_decay"] < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {group['weight_decay']}")
+        _check_finite(type(self).__name__, "learning rate (lr)", group["lr"])
+        _check_finite(type(self).__name__, "weight_decay", group["weight_decay"])
 
     def _params(self):
         return [p for group in self.param_groups for p in group["params"]]
@@ -92,38 +101,75 @@ class Optimizer:
             groups.append(saved)
         return {"state": state, "param_groups": groups}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict, strict=True):
         """Restore hyperparameters and per-parameter state saved by `state_dict()`.
 
-        The groups must hold the same number of parameters, in the same order, with the same
-        shapes; every mismatch is listed in one ValueError and nothing is changed.
+        As `Module.load_state_dict` does, every problem is found before anything changes and
+        all are listed in one ValueError: groups of other sizes, hyperparameters that are
+        missing, unknown or out of range, state keys this optimizer does not know, shapes that
+        are not the parameter's, values that are NaN or Inf, and a parameter with only part of
+        its state. With `strict` (the default), every parameter's state must be there, unless
+        the saved state is empty altogether (an optimizer that has not stepped yet); without,
+        parameters missing from it start afresh.
         """
-        params, groups = self._params(), state_dict["param_groups"]
-        problems = []
-        if [len(g["params"]) for g in groups] != [len(g["params"]) for g in self.param_groups]:
+        try:
+            groups, saved_state = list(state_dict["param_groups"]), dict(state_dict["state"])
+        except (KeyError, TypeError) as e:
+            raise ValueError(f"load_state_dict needs 'state' and 'param_groups': {e}") from None
+        params, problems = self._params(), []
+        sizes = [len(g["params"]) for g in self.param_groups]
+        saved_sizes = [len(g.get("params", ())) if isinstance(g, dict) else None for g in groups]
+        if saved_sizes != sizes:
             problems.append(
-                f"saved groups hold {[len(g['params']) for g in groups]} parameters, this "
-                f"optimizer's hold {[len(g['params']) for g in self.param_groups]}"
+                f"saved groups hold {saved_sizes} parameters, this optimizer's hold {sizes}"
             )
+        new_groups = []
+        for i, (group, saved) in enumerate(zip(self.param_groups, groups, strict=False)):
+            if not isinstance(saved, dict):
+                continue
+            names = set(saved) - {"params"}
+            if names != set(self.defaults):
+                problems.append(
+                    f"param_groups[{i}] has options {sorted(names)}, this optimizer "
+                    f"{sorted(self.defaults)}"
+                )
+                continue
+            values = {k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()}
+            new = {**group, **values, "params": group["params"]}
+            try:
+                self._check(new)
+            except (TypeError, ValueError) as e:
+                problems.append(f"param_groups[{i}]: {e}")
+            new_groups.append(new)
         loaded = {}
-        for key, value in state_dict["state"].items():
-            i, _, name = key.partition(".")
+        for key, value in saved_state.items():
+            i, _, name = str(key).partition(".")
             if not i.isdigit() or int(i) >= len(params) or name not in self._state_names:
                 problems.append(f"unexpected state key {key!r}")
                 continue
             p, value = params[int(i)], np.asarray(value)
-            if name == "step":
-                loaded.setdefault(p, {})[name] = int(value)
+            if value.dtype.kind not in "fiu":
+                problems.append(f"{key}: dtype {value.dtype} is not a number")
+            elif name == "step":
+                if value.shape != () or value.dtype.kind not in "iu" or value < 0:
+                    problems.append(f"{key}: a step count must be one int >= 0, got {value!r}")
+                else:
+                    loaded.setdefault(p, {})[name] = int(value)
             elif value.shape != p.shape:
                 problems.append(f"{key}: shape {value.shape}, parameter has {p.shape}")
+            elif not np.isfinite(value).all():
+                problems.append(f"{key} holds NaN or Inf")
             else:
                 loaded.setdefault(p, {})[name] = value.astype(p.dtype, copy=True)
+        for i, p in enumerate(params):
+            if p in loaded or (strict and saved_state):
+                have = loaded.get(p, {})
+                missing = [f"{i}.{name}" for name in self._state_names if name not in have]
+                problems += [f"missing state {key!r}" for key in missing]
         if problems:
             raise ValueError("optimizer load_state_dict failed:\n  " + "\n  ".join(problems))
-        for group, saved in zip(self.param_groups, groups, strict=True):
-            for k, v in saved.items():
-                if k != "params":
-                    group[k] = tuple(v) if isinstance(v, list) else v
+        for group, new in zip(self.param_groups, new_groups, strict=True):
+            group.update(new)
         self.state = loaded
 
 
@@ -150,8 +196,7 @@ class AdamW(Optimizer):
         if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
             name = type(self).__name__
             raise ValueError(f"{name} betas must be in [0, 1), got {tuple(group['betas'])}")
-        if group["eps"] < 0:
-            raise ValueError(f"{type(self).__name__} eps must be >= 0, got {group['eps']}")
+        _check_finite(type(self).__name__, "eps", group["eps"])
 
     def step(self):
         """Update every parameter whose `.grad` is not None, in place."""
@@ -240,8 +285,7 @@ class SGD(Optimizer):
 
     def _check(self, group):
         super()._check(group)
-        if group["momentum"] < 0:
-            raise ValueError(f"SGD momentum must be >= 0, got {group['momentum']}")
+        _check_finite("SGD", "momentum", group["momentum"])
 
     def step(self):
         """Update every parameter whose `.grad` is not None, in place."""

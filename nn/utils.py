@@ -19,7 +19,7 @@ def clip_grad_norm_(parameters, max_norm):
     as a Python float (worth logging: spikes show instability). As in PyTorch, the scale is
     max_norm / (norm + 1e-6), applied only when that is below 1.
     """
-    if max_norm <= 0:
+    if not max_norm > 0:  # NaN too
         raise ValueError(f"clip_grad_norm_: max_norm must be > 0, got {max_norm}")
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
     grads = [p.grad for p in params if p.grad is not None]

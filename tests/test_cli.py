@@ -35,8 +35,23 @@ def test_train_sample_resume(tmp_path, capsys):
     assert first.startswith("Once")
     main(["sample", "--run", str(run), "--prompt", "Once", "--max-new-tokens", "20", "--seed", "1"])
     assert capsys.readouterr().out == first  # a seed makes it reproducible
+    newest = run / "checkpoints" / "step-000004"  # --run may name a checkpoint directory
+    main(
+        [
+            "sample",
+            "--run",
+            str(newest),
+            "--prompt",
+            "Once",
+            "--max-new-tokens",
+            "20",
+            "--seed",
+            "1",
+        ]
+    )
+    assert capsys.readouterr().out == first
     assert main(["train", "--resume", str(run), "--max-iters", "6", "--no-progress"]) == 0
-    assert json.loads((run / "state.json").read_text())["step"] == 6
+    assert json.loads((run / "checkpoints" / "step-000006" / "state.json").read_text())["step"] == 6
     assert main(["plot", "--run", str(run)]) == 0
     assert (run / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (run / "embeddings.png").is_file()
@@ -87,7 +102,7 @@ def test_tokenizer_command(tmp_path, capsys):
         (["train", "--n-embd", "10", "--n-head", "4", "--no-progress"], "n_embd"),
         (["train", "--corpus", "no/such/file.txt", "--no-progress"], "no/such/file.txt"),
         (["sample", "--run", "no/such/run"], "no/such/run"),
-        (["train", "--resume", "x", "--n-layer", "2"], "n_layer"),
+        (["train", "--resume", "x", "--n-layer", "2"], "--n-layer"),
         (["frobnicate"], "frobnicate"),
     ],
 )

@@ -153,6 +153,9 @@ def test_top_k_one_is_greedy():
     "options, match",
     [
         (dict(temperature=-1.0), "temperature"),
+        (dict(temperature=float("nan")), "temperature"),
+        (dict(temperature=float("inf")), "temperature"),
+        (dict(top_p=float("nan")), "top_p"),
         (dict(top_p=0.0), "top_p"),
         (dict(top_p=1.5), "top_p"),
         (dict(top_k=0), "top_k"),
@@ -161,6 +164,14 @@ def test_top_k_one_is_greedy():
 def test_bad_sampling_options(options, match):
     with pytest.raises(ValueError, match=match):
         tiny_model().generate(random_ids((1, 2)), 3, **options)
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_generate_stops_at_the_first_non_finite_logits(use_cache):
+    model = tiny_model()
+    model.transformer.wpe.weight.data[3] = np.nan  # position 3: its logits come at step 3
+    with pytest.raises(FloatingPointError, match="step 3 are NaN"):
+        model.generate(random_ids((2, 1)), 6, use_cache=use_cache, seed=0)
 
 
 def test_generate_refuses_float_prompts_and_restores_the_mode():

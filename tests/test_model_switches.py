@@ -171,6 +171,14 @@ def test_untied_and_grouped_shapes_and_parameter_counts():
     assert model_of(mlp="swiglu").state_dict()["transformer.h.0.mlp.c_fc.weight"].shape == (96, C)
 
 
+@pytest.mark.parametrize("switches", SWITCHES + [dict(bias=False, mlp="swiglu", norm="rmsnorm")])
+def test_the_memory_estimate_counts_the_parameters_of_each_switch(switches):
+    from model import memory
+
+    config = GPTConfig(**{**TINY, **switches})
+    assert memory.parameter_count(config) == GPT(config).num_params()
+
+
 def test_llama_like_preset_and_overrides():
     config = GPTConfig.llama_like(**TINY)
     assert (config.norm, config.pos, config.mlp) == ("rmsnorm", "rope", "swiglu")

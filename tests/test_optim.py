@@ -323,3 +323,66 @@ def test_state_dict_is_plain_arrays_and_json():
     json.dumps(sd["param_groups"])  # raises if anything is not JSON-able
     sd["state"]["0.exp_avg"][...] = 7  # a copy
     assert not (opt.state[params[0]]["exp_avg"] == 7).any()
+
+
+# ---- finite hyperparameters and strict state ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cls", "options", "name"),
+    [(AdamW, {"lr": math.nan}, "lr"), (AdamW, {"lr": math.inf}, "lr"),
+     (AdamW, {"weight_decay": math.inf}, "weight_decay"), (AdamW, {"eps": math.nan}, "eps"),
+     (AdamW, {"betas": (math.nan, 0.9)}, "betas"), (SGD, {"lr": math.nan}, "lr"),
+     (SGD, {"momentum": math.inf}, "momentum"), (SGD, {"weight_decay": math.nan}, "weight_decay")],
+)  # fmt: skip
+def test_hyperparameters_that_are_nan_or_inf_are_refused(cls, options, name):
+    with pytest.raises(ValueError, match=name) as error:
+        cls(make_params(), **{"lr": 0.1, **options})
+    assert "nan" in str(error.value) or "inf" in str(error.value)  # the value, named
+
+
+def test_clip_grad_norm_refuses_a_nan_max_norm():
+    with pytest.raises(ValueError, match="max_norm"):
+        clip_grad_norm_(make_params(), math.nan)
+
+
+def stepped_state():
+    params = make_params()
+    opt = AdamW(params)
+    run(opt, params, 1)
+    return params, opt.state_dict()
+
+
+def test_load_state_dict_wants_every_parameters_state():
+    params, sd = stepped_state()
+    without_2 = {**sd, "state": {k: v for k, v in sd["state"].items() if not k.startswith("2.")}}
+    with pytest.raises(ValueError, match="missing state '2.exp_avg'"):
+        AdamW(params).load_state_dict(without_2)
+    relaxed = AdamW(params)
+    relaxed.load_state_dict(without_2, strict=False)  # parameter 2 starts afresh
+    assert params[2] not in relaxed.state and relaxed.state[params[0]]["step"] == 1
+    partial = {**sd, "state": {k: v for k, v in sd["state"].items() if k != "0.exp_avg_sq"}}
+    with pytest.raises(ValueError, match="missing state '0.exp_avg_sq'"):
+        AdamW(params).load_state_dict(partial, strict=False)  # half a state is never loaded
+    fresh = AdamW(params)
+    fresh.load_state_dict(AdamW(params).state_dict())  # no step yet: nothing to restore
+    assert fresh.state == {}
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [(lambda sd: sd["state"]["1.exp_avg"].fill(np.nan), "1.exp_avg holds NaN or Inf"),
+     (lambda sd: sd["state"].update({"0.step": np.array(1.5)}), "0.step"),
+     (lambda sd: sd["param_groups"][0].update(lr=math.inf), "lr"),
+     (lambda sd: sd["param_groups"][0].update(lr="fast"), "lr"),
+     (lambda sd: sd["param_groups"][0].pop("betas"), "options"),
+     (lambda sd: sd.update(param_groups=[7]), "parameters"),
+     (lambda sd: sd.pop("state"), "'state'")],
+)  # fmt: skip
+def test_load_state_dict_refuses_damaged_state_and_changes_nothing(damage, message):
+    params, sd = stepped_state()
+    damage(sd)
+    opt = AdamW(params, lr=0.5)
+    with pytest.raises(ValueError, match=message):
+        opt.load_state_dict(sd)
+    assert opt.state == {} and opt.param_groups[0]["lr"] == 0.5

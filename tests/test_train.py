@@ -1,4 +1,4 @@
-"""Training runs: exact resume, atomic checkpoints, and clear errors for damaged ones."""
+"""Training runs: exact resume, checkpoints saved whole, and clear errors for damaged ones."""
 
 import json
 import os
@@ -10,7 +10,7 @@ import pytest
 from engine.files import write_atomic
 from model import checkpoint
 from model.data import TokenData
-from model.run import MODEL, OPTIMIZER, STATE, Run
+from model.run import METRICS, MODEL, OPTIMIZER, STATE, TOKENIZER, Run
 from model.sample import next_token_probs
 from model.train import TrainConfig, train
 
@@ -36,94 +36,192 @@ def tiny_config(tmp_path, name="run", **overrides):
     return TrainConfig.from_flags(**{**TINY_RUN, "out_dir": str(tmp_path / name), **overrides})
 
 
-def test_resume_is_bit_identical(tmp_path):
-    straight = Run.create(tiny_config(tmp_path, "straight"))
-    train(straight, progress=False)
+def trained(tmp_path, name="run", **overrides):
+    """The directory of a tiny run trained to its end (its lock released)."""
+    with Run.create(tiny_config(tmp_path, name, **overrides)) as run:
+        train(run, progress=False)
+    return run.dir
 
-    halves = Run.create(tiny_config(tmp_path, "halves", max_iters=4))
-    train(halves, progress=False)
-    resumed = Run.resume(tmp_path / "halves", max_iters=8)
-    assert resumed.step == 4
-    train(resumed, progress=False)
 
-    a, b = straight.model.state_dict(), resumed.model.state_dict()
+def checkpoint_steps(run_dir):
+    return sorted(int(p.name[5:]) for p in (run_dir / "checkpoints").iterdir())
+
+
+def latest(run_dir):
+    return run_dir / "checkpoints" / f"step-{checkpoint_steps(run_dir)[-1]:06d}"
+
+
+def assert_same_weights(a, b):
+    a, b = a.state_dict(), b.state_dict()
     assert a.keys() == b.keys()
     for name in a:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
-    steps = [
-        m["step"]
-        for m in json.loads(
-            "[" + ",".join((tmp_path / "halves" / "metrics.jsonl").read_text().splitlines()) + "]"
-        )
-    ]
+
+
+def test_resume_is_bit_identical(tmp_path):
+    with Run.create(tiny_config(tmp_path, "straight")) as straight:
+        train(straight, progress=False)
+    halves = trained(tmp_path, "halves", max_iters=4)
+    with Run.resume(halves, max_iters=8) as resumed:
+        assert resumed.step == 4
+        train(resumed, progress=False)
+    assert_same_weights(straight.model, resumed.model)
+    lines = (halves / METRICS).read_text().splitlines()
+    steps = [json.loads(line)["step"] for line in lines]
     assert steps == sorted(steps) and steps[-1] == 8
 
 
-def test_run_directory_contents(tmp_path):
-    run = Run.create(tiny_config(tmp_path, max_iters=2, eval_interval=2))
-    losses = train(run, progress=False)
+def test_run_directory_holds_the_newest_checkpoint_whole(tmp_path):
+    with Run.create(tiny_config(tmp_path, max_iters=2, eval_interval=2)) as run:
+        losses = train(run, progress=False)
     names = {p.name for p in run.dir.iterdir()}
-    assert {MODEL, OPTIMIZER, STATE, "tokenizer.txt", "metrics.jsonl"} <= names
-    assert not [n for n in names if n.endswith(".tmp")]
-    state = json.loads((run.dir / STATE).read_text())
+    assert names == {"checkpoints", METRICS, ".lock"}
+    newest = latest(run.dir)
+    assert {p.name for p in newest.iterdir()} == {MODEL, OPTIMIZER, STATE, TOKENIZER, METRICS}
+    state = json.loads((newest / STATE).read_text())
     assert state["step"] == 2 and state["best_val"] == pytest.approx(losses["val"])
     assert state["entropy_floor"] > 0
-    metrics = [json.loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines()]
-    evals = [m for m in metrics if m["kind"] == "eval"]
-    assert [m["step"] for m in evals] == [0, 2]
+    assert checkpoint_steps(run.dir) == sorted({state["best_step"], 2})  # newest and best
+    metrics = [json.loads(line) for line in (run.dir / METRICS).read_text().splitlines()]
+    assert [m["step"] for m in metrics if m["kind"] == "eval"] == [0, 2]
     assert all({"step", "train_loss", "val_loss", "lr"} <= m.keys() for m in metrics)
+    assert (newest / METRICS).read_text() == (run.dir / METRICS).read_text()
+
+
+def test_the_best_checkpoint_is_kept_beside_the_newest(tmp_path, monkeypatch):
+    val_losses = iter([3.0, 1.0, 2.0, 4.0, 5.0])  # evaluations at steps 0, 2, 4, 6, 8
+
+    def estimate_loss(model, data, config):
+        val = next(val_losses)
+        return {"train": val, "val": val}
+
+    monkeypatch.setattr("model.train.estimate_loss", estimate_loss)
+    run_dir = trained(tmp_path, eval_interval=2)
+    assert checkpoint_steps(run_dir) == [2, 8]
+    with Run.resume(run_dir) as run:  # the newest, not the best
+        assert run.step == 8 and run.best_step == 2 and run.best_val == 1.0
+    model, _ = Run.load_for_sampling(run_dir / "checkpoints" / "step-000002")
+    assert model.config.n_embd == 16
+    with pytest.raises(ValueError, match="is a checkpoint: resume its run directory"):
+        Run.resume(run_dir / "checkpoints" / "step-000002")
 
 
 def test_new_run_refuses_to_overwrite_a_run(tmp_path):
-    Run.create(tiny_config(tmp_path, max_iters=0)).save()
+    trained(tmp_path, max_iters=0)
     with pytest.raises(FileExistsError, match="resume"):
         Run.create(tiny_config(tmp_path, max_iters=0))
 
 
+def test_a_run_whose_first_save_was_cut_short_starts_again(tmp_path):
+    run_dir = tmp_path / "run"
+    cut = run_dir / "checkpoints" / ".step-000000.0badc0de.tmp"
+    cut.mkdir(parents=True)
+    (cut / MODEL).write_bytes(b"half a file")
+    (run_dir / f".{METRICS}.0badc0de.tmp").write_text("{")
+    with pytest.raises(checkpoint.CheckpointError, match="no complete checkpoint"):
+        Run.resume(run_dir)
+    messages = []
+    with Run.create(tiny_config(tmp_path, max_iters=0), log=messages.append) as run:
+        train(run, progress=False)
+    assert "Removed 2 temporary file(s)" in messages[0]
+    assert sorted(p.name for p in run_dir.iterdir()) == [".lock", "checkpoints", METRICS]
+    assert checkpoint_steps(run_dir) == [0]
+
+
+def test_resume_skips_a_checkpoint_cut_short_and_says_so(tmp_path):
+    run_dir = trained(tmp_path, max_iters=4)
+    cut = run_dir / "checkpoints" / ".step-000006.0badc0de.tmp"
+    cut.mkdir()
+    (cut / MODEL).write_bytes(b"half a file")
+    messages = []
+    with Run.resume(run_dir, log=messages.append) as run:
+        assert run.step == 4
+    assert ".step-000006" in messages[0] and "cut short" in messages[0]
+    assert not cut.exists()
+
+
+def test_a_run_of_the_old_layout_is_refused_clearly(tmp_path):
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / MODEL).write_bytes(b"")
+    (old / STATE).write_text("{}")
+    for attempt in (lambda: Run.resume(old), lambda: Run.load_for_sampling(old)):
+        with pytest.raises(checkpoint.CheckpointError, match="older tinyllm"):
+            attempt()
+    with pytest.raises(checkpoint.CheckpointError, match="older tinyllm"):
+        Run.create(tiny_config(tmp_path, "old"))
+
+
 @pytest.fixture
 def saved_run(tmp_path):
-    run = Run.create(tiny_config(tmp_path, max_iters=0))
-    run.save()
-    return run.dir
+    """A run saved at step 0; returns its checkpoint directory."""
+    return latest(trained(tmp_path, max_iters=0))
 
 
 def test_missing_checkpoint_file_is_named(saved_run):
     (saved_run / MODEL).unlink()
     with pytest.raises(FileNotFoundError, match=MODEL):
-        Run.resume(saved_run)
+        Run.resume(saved_run.parent.parent)
 
 
 def test_truncated_checkpoint_is_named(saved_run):
     path = saved_run / MODEL
     path.write_bytes(path.read_bytes()[:-100])
     with pytest.raises(checkpoint.CheckpointError, match=MODEL):
-        Run.load_for_sampling(saved_run)
+        Run.load_for_sampling(saved_run.parent.parent)
 
 
 def test_not_a_checkpoint_is_named(saved_run):
     (saved_run / OPTIMIZER).write_bytes(b"hello, this is not safetensors")
     with pytest.raises(checkpoint.CheckpointError, match=OPTIMIZER):
-        Run.resume(saved_run)
+        Run.resume(saved_run.parent.parent)
     write_atomic(
         saved_run / MODEL,
         __import__("safetensors.numpy").numpy.save({"x": np.zeros(3, dtype=np.float32)}),
     )
     with pytest.raises(checkpoint.CheckpointError, match="not a tinyllm checkpoint"):
-        Run.load_for_sampling(saved_run)
+        Run.load_for_sampling(saved_run.parent.parent)
 
 
 def test_checkpoint_of_another_config_is_refused(tmp_path, saved_run):
-    other = Run.create(tiny_config(tmp_path, "other", max_iters=0, n_embd=32))
-    other.save()
-    (saved_run / MODEL).write_bytes((other.dir / MODEL).read_bytes())
-    with pytest.raises(checkpoint.CheckpointError, match="another config"):
-        Run.resume(saved_run)
+    other = latest(trained(tmp_path, "other", max_iters=0, n_embd=32))
+    (saved_run / MODEL).write_bytes((other / MODEL).read_bytes())
+    with pytest.raises(checkpoint.CheckpointError, match=r"another config .*n_embd 32 vs 16"):
+        Run.resume(saved_run.parent.parent)
 
 
 def test_damaged_state_is_named(saved_run):
     (saved_run / STATE).write_text("{not json")
     with pytest.raises(checkpoint.CheckpointError, match=STATE):
-        Run.resume(saved_run)
+        Run.resume(saved_run.parent.parent)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda state: [state],
+        lambda state: {k: v for k, v in state.items() if k != "step"},
+        lambda state: {**state, "step": "four"},
+        lambda state: {**state, "config": {**state["config"], "lr": "fast"}},
+        lambda state: {**state, "config": {**state["config"], "batch_size": 4.5}},
+        lambda state: {**state, "config": {**state["config"], "surprise": 1}},
+        lambda state: {**state, "data_rng": {"state": 7}},
+    ],
+)
+def test_malformed_state_is_named(saved_run, damage):
+    state = json.loads((saved_run / STATE).read_text())
+    (saved_run / STATE).write_text(json.dumps(damage(state)))
+    with pytest.raises(checkpoint.CheckpointError, match=STATE):
+        Run.resume(saved_run.parent.parent)
+
+
+def test_files_mixed_from_two_checkpoints_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr("model.train.estimate_loss", lambda *a: {"train": 1.0, "val": 1.0})
+    run_dir = trained(tmp_path, max_iters=4, eval_interval=2)  # keeps steps 0 (best) and 4
+    first, newest = (run_dir / "checkpoints" / f"step-{s:06d}" for s in (0, 4))
+    (newest / MODEL).write_bytes((first / MODEL).read_bytes())
+    with pytest.raises(checkpoint.CheckpointError, match="different steps"):
+        Run.resume(run_dir)
 
 
 def test_batches_are_shifted_windows():
@@ -134,6 +232,7 @@ def test_batches_are_shifted_windows():
     np.testing.assert_array_equal(x[:, 1:], y[:, :-1])
     np.testing.assert_array_equal((x[:, :1] + 1) % 97, y[:, :1])
     assert data.train.dtype == np.uint16 and len(data.train) == 900
+    assert TokenData(np.arange(1000) + 2**40, block_size=8).train[-1] == 2**40 + 899
     with pytest.raises(ValueError, match="too short"):
         TokenData(np.arange(50), block_size=8)
 
@@ -151,57 +250,53 @@ def test_top_k_and_top_p_keep_the_right_tokens():
 
 def test_learning_rate_reaches_min_lr_at_lr_decay_iters(tmp_path):
     config = tiny_config(tmp_path, max_iters=8, lr_decay_iters=6, warmup_iters=2, log_interval=1)
-    run = Run.create(config)
-    train(run, progress=False)
+    with Run.create(config) as run:
+        train(run, progress=False)
     lrs = {m["step"]: m["lr"] for m in run.metrics if m["kind"] == "train"}
     assert lrs[1] == pytest.approx(config.lr / 2)  # warmup: step 0 trains at lr * 1/2
     assert lrs[7] == pytest.approx(config.min_lr) and lrs[8] == pytest.approx(config.min_lr)
     assert config.min_lr < lrs[4] < config.lr
 
 
-def test_ctrl_c_saves_and_resume_from_there_is_exact(tmp_path, monkeypatch, capsys):
-    straight = Run.create(tiny_config(tmp_path, "straight"))
-    train(straight, progress=False)
-
-    run = Run.create(tiny_config(tmp_path, "interrupted"))
+def signal_during_step_2(run, monkeypatch, signum):
+    """Make the process receive `signum` while it trains step 2 (of 0..7), not at an eval."""
     get_batch, calls = run.data.get_batch, []
 
-    def get_batch_then_ctrl_c(split, batch_size, rng):
+    def get_batch_then_signal(split, batch_size, rng):
         if rng is run.data_rng:  # a training batch, not an evaluation's
             calls.append(split)
-            if len(calls) == 3:  # during step 2 (of 0..7): not at an evaluation step
-                os.kill(os.getpid(), signal.SIGINT)
+            if len(calls) == 3:
+                os.kill(os.getpid(), signum)
         return get_batch(split, batch_size, rng)
 
-    monkeypatch.setattr(run.data, "get_batch", get_batch_then_ctrl_c)
-    messages = []
-    train(run, progress=False, log=messages.append)
-    assert run.step == 3
-    assert "--resume" in messages[-1] and str(run.dir) in messages[-1]
-    assert json.loads((run.dir / STATE).read_text())["step"] == 3
+    monkeypatch.setattr(run.data, "get_batch", get_batch_then_signal)
 
-    resumed = Run.resume(run.dir)
-    train(resumed, progress=False)
-    for name, value in straight.model.state_dict().items():
-        np.testing.assert_array_equal(resumed.model.state_dict()[name], value, err_msg=name)
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_saves_and_resume_from_there_is_exact(tmp_path, monkeypatch, signum):
+    with Run.create(tiny_config(tmp_path, "straight")) as straight:
+        train(straight, progress=False)
+
+    messages, handler = [], signal.getsignal(signum)
+    with Run.create(tiny_config(tmp_path, "interrupted")) as run:
+        signal_during_step_2(run, monkeypatch, signum)
+        train(run, progress=False, log=messages.append)
+    assert run.step == 3 and run.interrupted_by == signum
+    assert signal.Signals(signum).name in messages[-1]
+    assert f"tinyllm train --resume {run.dir}" in messages[-1]
+    assert json.loads((latest(run.dir) / STATE).read_text())["step"] == 3
+    assert signal.getsignal(signum) is handler
+
+    with Run.resume(run.dir) as resumed:
+        train(resumed, progress=False)
+    assert_same_weights(straight.model, resumed.model)
     eval_steps = [m["step"] for m in resumed.metrics if m["kind"] == "eval"]
     assert eval_steps == [0, 4, 8]  # no evaluation twice
 
 
-def test_files_of_an_interrupted_save_are_refused(tmp_path):
-    run = Run.create(tiny_config(tmp_path, max_iters=2, eval_interval=1))
-    train(run, progress=False)
-    old_model = (run.dir / MODEL).read_bytes()
-    run.step += 1
-    run.save()
-    (run.dir / MODEL).write_bytes(old_model)  # as if the save had stopped after one file
-    with pytest.raises(checkpoint.CheckpointError, match="different steps"):
-        Run.resume(run.dir)
-
-
 def test_grad_clip_zero_means_no_clipping(tmp_path):
-    run = Run.create(tiny_config(tmp_path, max_iters=2, grad_clip=0.0))
-    losses = train(run, progress=False)
+    with Run.create(tiny_config(tmp_path, max_iters=2, grad_clip=0.0)) as run:
+        losses = train(run, progress=False)
     assert np.isfinite(losses["val"])
 
 
@@ -215,8 +310,9 @@ def test_gradient_accumulation_matches_one_big_batch(tmp_path):
     for name, batch_size, grad_accum in (("big", 8, 1), ("accumulated", 4, 2)):
         config = tiny_config(tmp_path, name, batch_size=batch_size, grad_accum=grad_accum,
                              dropout=0.0, max_iters=3)  # fmt: skip
-        runs.append(Run.create(config))
-        train(runs[-1], progress=False)
+        with Run.create(config) as run:
+            train(run, progress=False)
+        runs.append(run)
     big, accumulated = (run.model.state_dict() for run in runs)
     for name in big:
         np.testing.assert_allclose(accumulated[name], big[name], rtol=1e-4, atol=1e-6)

@@ -20,7 +20,11 @@ def run_dir(tmp_path):
         row["val_loss"] = row["train_loss"] + 0.1
     lines = "".join(json.dumps(row) + "\n" for row in rows)
     (tmp_path / "metrics.jsonl").write_text(lines, encoding="utf-8")
-    (tmp_path / "state.json").write_text(json.dumps({"entropy_floor": 1.5}), encoding="utf-8")
+    checkpoint = tmp_path / "checkpoints" / "step-000099"  # as model/run.py lays a run out
+    checkpoint.mkdir(parents=True)
+    state = {"config": {}, "step": 99, "best_val": 3.1, "best_step": 75, "entropy_floor": 1.5,
+             "text_sha256": "", "data_rng": {}, "engine_rng": {}}  # fmt: skip
+    (checkpoint / "state.json").write_text(json.dumps(state), encoding="utf-8")
     return tmp_path
 
 
@@ -45,7 +49,7 @@ def test_plot_losses_from_a_run_directory(run_dir):
     assert len(lines["train (per step)"].get_xdata()) == 100
     assert list(lines["validation"].get_xdata()) == [0, 25, 50, 75]
     floors = [line for line in ax.get_lines() if set(line.get_ydata()) == {1.5}]
-    assert len(floors) == 1  # the entropy floor from state.json
+    assert len(floors) == 1  # the entropy floor from the newest checkpoint's state.json
     assert any("entropy floor 1.500" in t.get_text() for t in ax.texts)
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import graphviz
 import numpy as np
 
+from engine.files import write_atomic
 from viz import labels
 from viz.trace import trace
 
@@ -85,14 +86,14 @@ def place(graph, tensor, depth):
 
 
 def save_graph(dot, path):
-    """Render `dot` to `path` with Graphviz; the extension picks the format (svg, png, pdf)."""
+    """Render `dot` to `path` with Graphviz, atomically; the extension picks the format (svg,
+    png, pdf)."""
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
         raise ValueError(f"graph file must end in one of {FORMATS}, got {str(path)!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    dot.render(outfile=path, format=fmt, cleanup=True)
-    return path
+    return write_atomic(path, dot.pipe(format=fmt))
 
 
 def build(graph, depth, show_data, show_rules, rankdir, paint=None):

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from engine.files import write_atomic
 from model.run import read_metrics
 
 FORMATS = (".png", ".svg")
@@ -30,13 +31,14 @@ class InlineFigure(Figure):
 
 
 def save_figure(fig, path):
-    """Save `fig` to `path` (.png or .svg, by extension) and return the path."""
+    """Save `fig` to `path` (.png or .svg, by extension), atomically; returns the path."""
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
         raise ValueError(f"figure file must end in .png or .svg, got {str(path)!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150, bbox_inches="tight")
-    return path
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=path.suffix.lower()[1:], dpi=150, bbox_inches="tight")
+    return write_atomic(path, buffer.getvalue())
 
 
 def plot_losses(run, floor=None, path=None):

@@ -1,0 +1,174 @@
+"""A run directory on disk: one writer at a time, checkpoints that are saved whole or not at all.
+
+    run_dir/.lock                              held (flock) by the one process writing the run
+    run_dir/checkpoints/step-000500/           a complete checkpoint: every file of step 500
+    run_dir/checkpoints/.step-000600.RANDOM.tmp/   a checkpoint being written, or cut short
+    run_dir/checkpoints/.step-000300.RANDOM.old/   a checkpoint being deleted
+
+A checkpoint is several files (weights, optimizer, state, ...), and no file system can replace
+several files at once. So a save never touches a checkpoint on disk:
+  1. every file of step N goes into a new hidden directory, `.step-N.RANDOM.tmp` (each file
+     written atomically and synced to the disk);
+  2. one rename makes it `step-N`, and the rename is synced;
+  3. older checkpoints that are no longer kept are renamed to `.old` and then deleted.
+A directory named `step-N` is therefore always complete, whatever moment a kill -9, a power cut
+or a full disk strikes at; anything hidden is what a cut-short save or deletion left behind, and
+is removed the next time the run is opened for writing.
+
+One writer: `lock()` takes an exclusive `fcntl.flock` on `.lock`. The operating system drops it
+when the process ends, however it ends, so a killed run never leaves its directory locked.
+"""
+
+import contextlib
+import fcntl
+import os
+import re
+import secrets
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+
+from engine.files import remove_temporary_files, sync_directory
+from model.checkpoint import CheckpointError
+
+CHECKPOINTS = "checkpoints"
+LOCK = ".lock"
+STEP_NAME = re.compile(r"step-(\d+)")
+OLD_LAYOUT_FILES = ("model.safetensors", "state.json")  # at the top of a run, before checkpoints/
+
+
+class RunDirInUseError(OSError):
+    """Another process holds the run directory's lock."""
+
+
+class RunDir:
+    """The directory of one run: its checkpoints, its lock and the debris of cut-short saves."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.checkpoints_dir = self.path / CHECKPOINTS
+        self._lock_fd = None
+
+    def checkpoints(self):
+        """[(step, directory)] of every complete checkpoint, oldest first."""
+        if not self.checkpoints_dir.is_dir():
+            return []
+        found = []
+        for p in self.checkpoints_dir.iterdir():
+            match = STEP_NAME.fullmatch(p.name)
+            if match and p.is_dir():
+                found.append((int(match[1]), p))
+        return sorted(found)
+
+    def latest(self):
+        """The directory of the newest complete checkpoint, or None."""
+        found = self.checkpoints()
+        return found[-1][1] if found else None
+
+    def incomplete(self):
+        """The hidden directories of checkpoints whose save was cut short."""
+        if not self.checkpoints_dir.is_dir():
+            return []
+        return sorted(p for p in self.checkpoints_dir.iterdir() if p.name.endswith(".tmp"))
+
+    def refuse_old_layout(self):
+        """Raise CheckpointError if this is a run of the layout before checkpoints/step-N."""
+        old = [name for name in OLD_LAYOUT_FILES if (self.path / name).exists()]
+        if old and not self.checkpoints_dir.exists():
+            raise CheckpointError(
+                f"{self.path} is a run of an older tinyllm, with {old[0]} at its top; this "
+                f"version keeps checkpoints in {CHECKPOINTS}/step-N/ and cannot read it: train "
+                "the run again"
+            )
+
+    def lock(self):
+        """Take the run's lock (creating the directory): raises RunDirInUseError, naming the
+        holder's pid, if another process has it. Returns self."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 20, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise RunDirInUseError(
+                f"{self.path} is in use by another writer (pid {holder}); wait for it "
+                "to finish or stop it, or choose another directory"
+            ) from None
+        # The pid goes into the locked file itself, not through write_atomic: the lock belongs
+        # to this open file, and an atomic rename would put a new, unlocked file in its place.
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._lock_fd = fd
+        return self
+
+    def unlock(self):
+        """Release the lock (if held)."""
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the file releases its flock
+            self._lock_fd = None
+
+    def discard(self):
+        """Release the lock and remove the directory, if the lock file is all it holds: undo
+        `lock()` on a directory that a new run made and then gave up (a refused size, say)."""
+        (self.path / LOCK).unlink()  # while still locked: no one can take this lock meanwhile
+        self.unlock()
+        with contextlib.suppress(OSError):  # not empty: someone else's now
+            self.path.rmdir()
+
+    def remove_debris(self):
+        """Delete what cut-short saves and deletions left (hidden temporary files and
+        directories); returns their names. Only with the lock held."""
+        removed = remove_temporary_files(self.path)
+        if self.checkpoints_dir.is_dir():
+            for p in sorted(self.checkpoints_dir.iterdir()):
+                if p.name.startswith("."):
+                    shutil.rmtree(p) if p.is_dir() else p.unlink()
+                    removed.append(f"{CHECKPOINTS}/{p.name}")
+        return removed
+
+    @contextmanager
+    def new_checkpoint(self, step):
+        """Save a checkpoint of `step`: yields an empty hidden directory to write its files
+        into; when the block ends, one rename makes it `checkpoints/step-N`. If the block
+        raises, the directory is deleted and the checkpoints on disk are as they were."""
+        if not self.checkpoints_dir.is_dir():
+            self.checkpoints_dir.mkdir()
+            sync_directory(self.path)
+        final = self.checkpoints_dir / f"step-{step:06d}"
+        tmp = self.checkpoints_dir / f".{final.name}.{secrets.token_hex(4)}.tmp"
+        tmp.mkdir()
+        try:
+            yield tmp
+            os.rename(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        sync_directory(self.checkpoints_dir)
+
+    def keep_only(self, steps):
+        """Delete every complete checkpoint whose step is not in `steps` (renamed to a hidden
+        name first, so a deletion cut short never leaves a partial `step-N`)."""
+        for step, path in self.checkpoints():
+            if step not in steps:
+                trash = path.with_name(f".{path.name}.{secrets.token_hex(4)}.old")
+                os.rename(path, trash)
+                shutil.rmtree(trash, ignore_errors=True)
+        sync_directory(self.checkpoints_dir)
+
+
+def find_checkpoint(path):
+    """The checkpoint a reader (sampling, plots, graphs) means by `path`: a run directory's
+    newest complete checkpoint, or `path` itself when it is a checkpoint directory."""
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"run directory not found: {path}")
+    if STEP_NAME.fullmatch(path.name) and path.parent.name == CHECKPOINTS:
+        return path
+    run_dir = RunDir(path)
+    run_dir.refuse_old_layout()
+    latest = run_dir.latest()
+    if latest is None:
+        why = "its first save was cut short" if run_dir.incomplete() else "not a run directory?"
+        raise CheckpointError(f"{path} holds no complete checkpoint ({why})")
+    return latest

@@ -1,0 +1,336 @@
+"""Every way a user can get it wrong, on the command line: one line on stderr, exit status 2.
+
+These are the probes of a hostile user (NaN options, damaged and mismatched files, sizes too
+big for memory, names that are not UTF-8, a run that diverges); none may end in a traceback,
+a silent wrong result or lost work.
+"""
+
+import json
+import math
+import os
+import shlex
+import shutil
+
+import numpy as np
+import pytest
+import safetensors.numpy
+
+import model.train
+import tokenizer
+from model import GPT, GPTConfig, memory
+from model.cli import main
+from model.run import Run
+from model.train import TrainConfig, TrainingDiverged, train
+
+TINY = dict(
+    corpus="stories", corpus_chars=20_000, block_size=16, n_layer=1, n_head=2, n_embd=16,
+    batch_size=4, max_iters=4, lr_decay_iters=4, warmup_iters=1, eval_interval=2,
+    eval_batches=1, log_interval=1,
+)  # fmt: skip
+TINY_FLAGS = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()] + ["--no-progress"]
+
+
+def train_tiny(run_dir, **overrides):
+    config = TrainConfig.from_flags(**{**TINY, "out_dir": str(run_dir), **overrides})
+    with Run.create(config) as run:
+        train(run, progress=False, log=lambda message: None)
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def trained_runs(tmp_path_factory):
+    """A stories run (char tokenizer), an addition run (13 tokens) and a BPE run."""
+    root = tmp_path_factory.mktemp("runs")
+    return {
+        "stories": train_tiny(root / "stories", max_iters=0),
+        "addition": train_tiny(root / "addition", corpus="addition", max_iters=0),
+        "bpe": train_tiny(root / "bpe", tokenizer="bpe", bpe_vocab_size=260, max_iters=0),
+    }
+
+
+@pytest.fixture
+def run_dir(trained_runs, tmp_path):
+    """A copy of the stories run, free to damage; its one checkpoint is run_dir.checkpoint."""
+    return shutil.copytree(trained_runs["stories"], tmp_path / "run")
+
+
+def newest(run_dir):
+    return max((run_dir / "checkpoints").iterdir())
+
+
+def one_line_error(capsys, argv, status=2):
+    """Run the CLI; check it ended with `status` and one line on stderr; return that line."""
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as e:  # argparse's own usage errors
+        code = e.code
+    err = capsys.readouterr().err
+    assert code == status, err
+    assert len(err.strip().splitlines()) == 1, err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--lr", "inf"), ("--lr", "1e30"), ("--lr", "nan"), ("--min-lr", "nan"),
+     ("--weight-decay", "inf"), ("--weight-decay", "20000"), ("--grad-clip", "nan"),
+     ("--beta1", "nan"), ("--beta2", "1"), ("--dropout", "nan")],
+)  # fmt: skip
+def test_train_options_must_be_finite_and_in_range(tmp_path, capsys, flag, value):
+    err = one_line_error(capsys, ["train", "--out-dir", tmp_path / "run", flag, value])
+    assert flag[2:].replace("-", "_") in err
+    assert not (tmp_path / "run").exists()  # refused before anything was made
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--temperature", "nan"),
+        ("--temperature", "inf"),
+        ("--top-p", "nan"),
+        ("--top-k", "0"),
+        ("--num-samples", "0"),
+    ],
+)
+def test_sample_options_must_be_finite_and_in_range(run_dir, capsys, flag, value):
+    err = one_line_error(capsys, ["sample", "--run", run_dir, flag, value])
+    assert flag[2:].replace("-", "_") in err or flag in err
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--n-embd", "100000"], ["--batch-size", "10000000"], ["--corpus-chars", str(10**15)]],
+)
+def test_sizes_too_big_for_memory_say_how_much_they_need(tmp_path, capsys, flags):
+    err = one_line_error(capsys, ["train", "--out-dir", tmp_path / "run", *TINY_FLAGS, *flags])
+    assert "needs about" in err and "is available" in err
+    assert not (tmp_path / "run").exists()  # the refused run leaves no directory behind
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["sample", "--num-samples", str(10**20)], ["sample", "--max-new-tokens", str(10**20)],
+     ["corpus", "stories", "--chars", str(10**15)]],
+)  # fmt: skip
+def test_sampling_or_a_corpus_too_big_for_memory_is_refused(run_dir, tmp_path, capsys, argv):
+    where = ["--run", run_dir] if argv[0] == "sample" else ["--out", tmp_path / "c.txt"]
+    assert "needs about" in one_line_error(capsys, [*argv, *where])
+
+
+def test_the_memory_estimate(monkeypatch):
+    for bias in (True, False):
+        config = GPTConfig(vocab_size=50, block_size=8, n_layer=2, n_head=2, n_embd=12, bias=bias)
+        assert memory.parameter_count(config) == GPT(config).num_params()
+    config = TrainConfig.from_flags(**TINY).with_vocab_size(10**12)  # a special id 999999999999
+    parts = memory.training_bytes(config)
+    assert parts["parameters"] == 4 * memory.parameter_count(config.model) > 4 * 16 * 10**12
+    assert parts["AdamW state"] == 2 * parts["gradients"] == 2 * parts["parameters"]
+    monkeypatch.setattr(memory, "available_bytes", lambda: 10 * 2**30)
+    message = r"this run needs about [\d.]+ TiB of memory \(parameters .*, but only 10\.0 GiB is"
+    with pytest.raises(MemoryError, match=message):
+        memory.check_fits(parts, "this run")
+    memory.check_fits({"parameters": 9 * 2**30}, "a model that fits")
+
+
+def test_a_diverging_run_stops_unsaved_and_says_how_to_resume(tmp_path, monkeypatch, capsys):
+    real_train_step, calls = model.train.train_step, []
+
+    def train_step_whose_sixth_step_diverges(gpt, optimizer, batches, grad_clip):
+        calls.append(1)
+        if len(calls) == 6:  # step 5: after the checkpoint of step 4
+            gpt.lm_head.weight.data[0, 0] = np.nan
+        return real_train_step(gpt, optimizer, batches, grad_clip)
+
+    monkeypatch.setattr(model.train, "train_step", train_step_whose_sixth_step_diverges)
+    run_dir = tmp_path / "run"
+    flags = [*TINY_FLAGS, "--max-iters", "8", "--lr-decay-iters", "8"]
+    err = one_line_error(capsys, ["train", "--out-dir", run_dir, *flags])
+    assert "at step 5 the training loss is nan" in err and "after step 4" in err
+    assert newest(run_dir).name == "step-000004" and not list(run_dir.glob("checkpoints/.*"))
+    metrics = (run_dir / "metrics.jsonl").read_text()
+    assert "NaN" not in metrics and json.loads(metrics.splitlines()[-1])["step"] == 5
+
+    monkeypatch.undo()
+    command = shlex.split(err.split("learning rate: ")[1])
+    assert command[:3] == ["tinyllm", "train", "--resume"] and "--lr" in command
+    assert main([*command[1:], "--no-progress"]) == 0
+    assert json.loads((newest(run_dir) / "state.json").read_text())["config"]["lr"] == 2e-4
+
+
+def test_an_infinite_gradient_norm_stops_training_too(tmp_path, monkeypatch):
+    real_train_step = model.train.train_step
+    monkeypatch.setattr(model.train, "train_step", lambda *a: (real_train_step(*a)[0], math.inf))
+    run = Run.create(TrainConfig.from_flags(**TINY, out_dir=str(tmp_path / "run")))
+    with run, pytest.raises(TrainingDiverged, match="at step 0 the gradient norm is inf"):
+        train(run, progress=False)
+    assert run.saved_step == 0 and [p.name for p in run.dir.glob("checkpoints/*")] == [
+        "step-000000"
+    ]
+
+
+def poison(arrays, name):
+    arrays[name] = arrays[name].copy()
+    arrays[name].flat[0] = np.nan
+
+
+def set_in_safetensors(path, name, change):
+    """Rewrite the safetensors file `path` with `change` applied to its array `name`."""
+    arrays = dict(safetensors.numpy.load_file(path))
+    with open(path, "rb") as f:
+        header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+    change(arrays, name)
+    safetensors.numpy.save_file(arrays, path, metadata=header["__metadata__"])
+
+
+@pytest.mark.parametrize(
+    ("command", "file", "tensor"),
+    [("sample", "model.safetensors", "transformer.h.0.mlp.c_fc.weight"),
+     ("resume", "model.safetensors", "transformer.wte.weight"),
+     ("resume", "optimizer.safetensors", "0.exp_avg")],
+)  # fmt: skip
+def test_weights_or_optimizer_state_with_nan_are_refused_naming_the_tensor(
+    trained_runs, tmp_path, capsys, command, file, tensor
+):
+    run_dir = shutil.copytree(trained_runs["stories"], tmp_path / "run")
+    with Run.resume(run_dir, max_iters=1) as run:  # one step, so the optimizer has moments
+        train(run, progress=False, log=lambda message: None)
+    set_in_safetensors(newest(run_dir) / file, tensor, poison)
+    argv = ["sample", "--run", run_dir] if command == "sample" else ["train", "--resume", run_dir]
+    err = one_line_error(capsys, [*argv, "--max-iters", "3"] if command == "resume" else argv)
+    assert file in err and tensor in err and "NaN or Inf" in err
+
+
+def test_an_optimizer_file_with_missing_entries_is_refused(run_dir, capsys):
+    with Run.resume(run_dir, max_iters=1) as run:
+        train(run, progress=False, log=lambda message: None)
+    set_in_safetensors(newest(run_dir) / "optimizer.safetensors", "3.exp_avg", dict.pop)
+    err = one_line_error(capsys, ["train", "--resume", run_dir, "--max-iters", "3"])
+    assert "optimizer.safetensors" in err and "missing state '3.exp_avg'" in err
+
+
+def test_a_model_and_a_tokenizer_not_trained_together_are_refused(trained_runs, tmp_path, capsys):
+    addition = shutil.copytree(trained_runs["addition"], tmp_path / "addition")
+    stories_tokenizer = newest(trained_runs["stories"]) / "tokenizer.txt"
+    shutil.copy(stories_tokenizer, newest(addition) / "tokenizer.txt")
+    sizes = [tokenizer.load(stories_tokenizer).vocab_size, 13]
+    for argv in (["sample", "--run", addition], ["train", "--resume", addition, "--max-iters", 3],
+                 ["graph", "--run", addition, "--out", tmp_path / "g.svg"]):  # fmt: skip
+        err = one_line_error(capsys, argv)
+        assert str(newest(addition) / "tokenizer.txt") in err and "model.safetensors" in err
+        assert f"({sizes[0]} tokens" in err and f"({sizes[1]} tokens" in err
+    # The same size, other content: two characters swapped.
+    lines = (newest(trained_runs["addition"]) / "tokenizer.txt").read_text().splitlines()
+    lines[3], lines[4] = lines[4], lines[3]
+    (newest(addition) / "tokenizer.txt").write_text("\n".join(lines) + "\n")
+    assert "SHA-256" in one_line_error(capsys, ["sample", "--run", addition])
+
+
+def test_a_special_token_id_of_999999999999_gives_one_line(trained_runs, tmp_path, capsys):
+    bpe = shutil.copytree(trained_runs["bpe"], tmp_path / "bpe")
+    path = newest(bpe) / "tokenizer.txt"
+    text = path.read_text().replace(
+        "special_tokens: 0\n", 'special_tokens: 1\n999999999999 "<|x|>"\n'
+    )
+    path.write_text(text)
+    for argv in (["sample", "--run", bpe], ["train", "--resume", bpe, "--max-iters", 3]):
+        assert "1000000000000 tokens" in one_line_error(capsys, argv)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [lambda s: "[1, 2]", lambda s: s.replace('"step": 0', '"step": "zero"'),
+     lambda s: s.replace('"lr": 0.002', '"lr": "fast"'),
+     lambda s: s.replace('"config": {', '"config": {"surprise": 1, '),
+     lambda s: s.replace('"batch_size": 4', '"batch_size": 4.5'), lambda s: s[:-20]],
+)  # fmt: skip
+def test_a_malformed_state_json_gives_one_line_naming_it(run_dir, capsys, damage):
+    state = newest(run_dir) / "state.json"
+    changed = damage(state.read_text())
+    assert changed != state.read_text()
+    state.write_text(changed)
+    err = one_line_error(capsys, ["train", "--resume", run_dir, "--max-iters", 3])
+    assert "state.json" in err
+
+
+@pytest.mark.parametrize(
+    "param_groups", ['"not a list"', "[]", '[{"params": [0]}, 7]', '[{"lr": "x"}, {}]']
+)
+def test_malformed_optimizer_metadata_gives_one_line(run_dir, capsys, param_groups):
+    path = newest(run_dir) / "optimizer.safetensors"
+    arrays = safetensors.numpy.load_file(path)
+    metadata = {"format": "tinyllm", "param_groups": param_groups, "step": "0"}
+    safetensors.numpy.save_file(arrays, path, metadata=metadata)
+    err = one_line_error(capsys, ["train", "--resume", run_dir, "--max-iters", 3])
+    assert "optimizer.safetensors" in err
+
+
+@pytest.mark.parametrize("line", ["[1, 2]", '{"step": "one", "kind": "eval"}', '{"kind": 1}'])
+def test_malformed_metrics_give_one_line_naming_them(run_dir, capsys, line):
+    (run_dir / "metrics.jsonl").write_text(line + "\n")
+    assert "metrics.jsonl, line 1" in one_line_error(capsys, ["plot", "--run", run_dir])
+    (newest(run_dir) / "metrics.jsonl").write_text(line + "\n")
+    assert "metrics.jsonl, line 1" in one_line_error(
+        capsys, ["train", "--resume", run_dir, "--max-iters", 3]
+    )
+
+
+@pytest.mark.parametrize("command", ["train", "sample", "plot"])
+def test_a_run_directory_name_that_is_not_utf8_gives_one_line(tmp_path, capsys, command):
+    name = os.fsdecode(bytes(tmp_path) + b"/run-\xff")
+    argv = {"train": ["train", "--out-dir", name], "sample": ["sample", "--run", name],
+            "plot": ["plot", "--run", name]}[command]  # fmt: skip
+    err = one_line_error(capsys, argv)
+    assert "run-\\xff" in err and "not a UTF-8 name" in err
+
+
+def test_resume_without_a_directory_or_with_nothing_left_to_train(run_dir, capsys):
+    assert "--resume" in one_line_error(capsys, ["train", "--resume", ""])
+    err = one_line_error(capsys, ["train", "--resume", run_dir, "--no-progress"])
+    assert "at step 0 and --max-iters is 0: nothing to train" in err
+
+
+def test_ctrl_c_in_sample_stops_cleanly(run_dir, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(GPT, "generate", interrupted)
+    assert "interrupted" in one_line_error(capsys, ["sample", "--run", run_dir], status=130)
+
+
+def test_resume_finds_its_corpus_from_anywhere_and_a_moved_one_by_its_content(
+    tmp_path, monkeypatch, capsys
+):
+    (tmp_path / "a").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    assert main(["corpus", "stories", "--out", "corpus.txt", "--chars", "20000"]) == 0
+    train_tiny(tmp_path / "run", corpus="corpus.txt", max_iters=2)
+    state = json.loads((newest(tmp_path / "run") / "state.json").read_text())
+    assert state["config"]["corpus"] == str(tmp_path / "a" / "corpus.txt")
+
+    monkeypatch.chdir(tmp_path)  # a resume from another directory
+    with Run.resume("run", max_iters=3) as run:
+        assert run.step == 2
+    os.rename("a/corpus.txt", "moved.txt")
+    err = one_line_error(capsys, ["train", "--resume", "run", "--max-iters", 3])
+    assert "corpus.txt" in err and "--corpus" in err
+    other = (tmp_path / "moved.txt").read_text(encoding="utf-8").replace("Luna", "Lena")
+    (tmp_path / "other.txt").write_text(other, encoding="utf-8")
+    err = one_line_error(capsys, ["train", "--resume", "run", "--corpus", "other.txt"])
+    assert "differs" in err and "other.txt" in err
+    with Run.resume("run", max_iters=3, corpus="moved.txt") as run:
+        train(run, progress=False, log=lambda message: None)
+    state = json.loads((newest(tmp_path / "run") / "state.json").read_text())
+    assert state["config"]["corpus"] == str(tmp_path / "moved.txt") and state["step"] == 3
+
+
+def test_a_model_file_whose_config_is_too_big_for_memory_is_refused_before_building_it(
+    run_dir, capsys
+):
+    path = newest(run_dir) / "model.safetensors"
+    arrays = safetensors.numpy.load_file(path)
+    with open(path, "rb") as f:
+        metadata = json.loads(f.read(int.from_bytes(f.read(8), "little")))["__metadata__"]
+    config = {**json.loads(metadata["config"]), "n_embd": 10**6}
+    safetensors.numpy.save_file(arrays, path, metadata={**metadata, "config": json.dumps(config)})
+    err = one_line_error(capsys, ["sample", "--run", run_dir])
+    assert "the model in" in err and "model.safetensors needs about" in err
