@@ -14,10 +14,14 @@ M_TRIM_THRESHOLD = -1  # mallopt's parameter numbers, from glibc's <malloc.h>
 M_MMAP_THRESHOLD = -3
 
 
-def keep_freed_memory(mmap_threshold=4 * 2**20, trim_threshold=128 * 2**20):
+def keep_freed_memory(mmap_threshold=32 * 2**20, trim_threshold=512 * 2**20):
     """Ask glibc to serve blocks under `mmap_threshold` bytes from its heap, and to keep up to
     `trim_threshold` free bytes there. Returns whether glibc took both settings (False, with
-    nothing changed, where the C library is not glibc)."""
+    nothing changed, where the C library is not glibc).
+
+    32 MiB is the largest threshold glibc accepts on 64-bit machines: an (B, T, 4C) activation
+    of a 512-wide model, or a block-256 attention's (B, nh, T, T) scores, is over 4 MiB, and
+    each would otherwise be mapped and faulted in afresh on every call."""
     try:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:

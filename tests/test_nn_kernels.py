@@ -218,15 +218,23 @@ def test_packed_attention_kernel(t, n_head, dropout_p):
 def test_tiles_skip_the_keys_a_causal_mask_hides_from_a_whole_block():
     causal = np.where(np.triu(np.ones((6, 6), bool), 1), -np.inf, 0.0)
     with split_work():  # tiles of 2 queries
-        pairs = attention.tiles(causal, 6, 6)
-        assert [(q.start, q.stop, k.start, k.stop) for q, k in pairs] == [
+        found = attention.tiles(causal, 6, 6)
+        assert [(t.queries.start, t.queries.stop, t.keys.start, t.keys.stop) for t in found] == [
             (0, 2, 0, 2), (2, 4, 0, 4), (4, 6, 0, 6)
         ]  # fmt: skip
+        # The mask is added only on the diagonal: keys 1, 3..4 and 5 of the three blocks.
+        assert [(t.masked_keys.start, t.masked_keys.stop) for t in found] == [
+            (1, 2),
+            (3, 4),
+            (5, 6),
+        ]
+        assert [(t.masked.start, t.masked.stop) for t in found] == [(1, 2), (3, 4), (5, 6)]
         window = np.where(np.abs(np.arange(6)[:, None] - np.arange(6)) <= 1, 0.0, -np.inf)
-        assert [(k.start, k.stop) for _, k in attention.tiles(window, 6, 6)] == [
+        assert [(t.keys.start, t.keys.stop) for t in attention.tiles(window, 6, 6)] == [
             (0, 3), (1, 5), (3, 6)
         ]  # fmt: skip
-        assert [(k.start, k.stop) for _, k in attention.tiles(None, 5, 3)] == [(0, 3)] * 3
+        unmasked = attention.tiles(None, 5, 3)
+        assert [(t.keys.start, t.keys.stop, t.masked) for t in unmasked] == [(0, 3, None)] * 3
 
 
 @pytest.mark.parametrize("dropout", [0.0, 0.3])

@@ -11,6 +11,8 @@ masked (the causal mask, or the caller's `attn_mask`); `keep` is the dropout mas
 1/(1 - p), drawn by `F.scaled_dot_product_attention` so that both paths use the same one.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
 from engine import Function
@@ -21,23 +23,29 @@ from nn.kernels import parallel
 class FusedAttention(Function):
     """Replaces `F.scaled_dot_product_attention`'s reference: Y = (W * keep) V.
 
-    Backward, with D = W * keep the weights actually used:
+    With E = exp(S - max) and s = Σ_j E (each query's sum over the keys), W = E / s. Backward,
+    with D = W * keep the weights actually used:
         dV = Dᵀ G
         dD = G Vᵀ,  dW = dD * keep
-        dS = W * (dW - sum_j(dW * W))     (softmax's backward, row by row; 0 where masked)
+        dS = W * (dW - Σ_j(dW * W))       (softmax's backward, row by row; 0 where masked)
         dQ = dS K · scale,  dK = dSᵀ Q · scale
+    The division by s is never done on the (L, S) weights: it moves onto the small arrays on
+    either side. Y = ((E * keep) V) / s, dV = (E * keep)ᵀ (G / s), and with dW' = dW / s
+    (made from G / s), dS = E * (dW' - Σ_j(dW' * E) / s): one pass fewer over the weights.
 
-    Three things make it fast, none of which changes a number:
+    Four more things make it fast, none of which changes a number:
     - Tiles. The queries go in blocks (`tiles`); a block only meets the keys that the mask
       lets at least one of its queries see. A causal mask hides the future, so a block of
       late queries meets every key and one of early queries few: about half the work of the
-      full (L, S) product, and none of the wasted exp(-inf).
+      full (L, S) product, and none of the wasted exp(-inf). The mask is only added to the
+      keys where it is not 0: under a causal mask, the block's diagonal.
     - Groups of heads. The heads are independent, so both passes go a group at a time, each
       core taking its share of the groups (`parallel`), in groups small enough that a tile's
       arrays stay in the core's cache through the softmax's passes over them.
-    - Transposed tiles, keys along axis -2: Sᵀ = K (Q · scale)ᵀ, then Wᵀ, Dᵀ, dSᵀ. The
+    - Transposed tiles, keys along axis -2: Sᵀ = K (Q · scale)ᵀ, then Eᵀ, Dᵀ, dSᵀ. The
       softmax then reduces over axis -2, which NumPy vectorises across the queries (its max
       along the last axis goes row by row, ~3x slower); matmuls take transposed views free.
+    - In place: each tile's Sᵀ becomes Eᵀ, and its dDᵀ becomes dSᵀ, in the same array.
     """
 
     rules = ("dQ = dS K · scale", "dK = dSᵀ Q · scale", "dV = Dᵀ G (D: the weights after dropout)")
@@ -49,33 +57,41 @@ class FusedAttention(Function):
         self.q_scaled = np.broadcast_to(q * scale, (*lead, *q.shape[-2:]))
         self.k, self.v = (np.broadcast_to(a, (*lead, *a.shape[-2:])) for a in (k, v))
         self.scale = scale
-        self.bias, self.keep = (_broadcast(a, (*lead, L, S)) for a in (bias, keep))
+        self.bias = bias if bias is None or bias.ndim == 2 else np.broadcast_to(bias, (*lead, L, S))
+        self.keep = None if keep is None else np.broadcast_to(keep, (*lead, L, S))
         self.tiles = tiles(bias, L, S)
         self.shares = _shares(lead[0], int(np.prod(lead[1:], dtype=int)) * L * S)
-        self.w_t = {}  # (first query, first head) of a tile -> its Wᵀ
+        self.saved = {}  # (first query, first head) of a tile -> its Eᵀ and 1 / s
         y = np.empty((*lead, L, v.shape[-1]), dtype=q.dtype)
         self._in_groups(self._forward_group, y)
         return y.reshape(out_shape)
 
     def _forward_group(self, h, y):
-        for queries, keys in self.tiles:
-            w_t = self.k[h, ..., keys, :] @ np.swapaxes(self.q_scaled[h, ..., queries, :], -1, -2)
-            if self.bias is not None:
-                w_t += np.swapaxes(self.bias[h, ..., queries, keys], -1, -2)
-            w_t -= w_t.max(axis=-2, keepdims=True)  # softmax over the keys, in place
-            np.exp(w_t, out=w_t)
-            w_t /= w_t.sum(axis=-2, keepdims=True)
-            self.w_t[queries.start, h.start] = w_t
-            used = np.swapaxes(self._used(w_t, h, queries, keys), -1, -2)  # D
-            np.matmul(used, self.v[h, ..., keys, :], out=y[h, ..., queries, :])
+        for tile in self.tiles:
+            qs, ks = tile.queries, tile.keys
+            e_t = self.k[h, ..., ks, :] @ np.swapaxes(self.q_scaled[h, ..., qs, :], -1, -2)  # Sᵀ
+            if tile.masked is not None:  # the mask where it is not 0
+                e_t[..., tile.masked, :] += self._bias_t(h, qs, tile.masked_keys)
+            e_t -= e_t.max(axis=-2, keepdims=True)  # exp(S - max), in place: Sᵀ becomes Eᵀ
+            np.exp(e_t, out=e_t)
+            inv_s = 1.0 / e_t.sum(axis=-2, keepdims=True)  # (..., 1, nq)
+            self.saved[qs.start, h.start] = e_t, inv_s
+            out = y[h, ..., qs, :]
+            np.matmul(np.swapaxes(self._used(e_t, h, tile), -1, -2), self.v[h, ..., ks, :], out=out)
+            out *= np.swapaxes(inv_s, -1, -2)  # ((E * keep) V) / s
 
-    def _used(self, w_t, h, queries, keys):
-        """Dᵀ, the weights after dropout, of one tile."""
-        return (
-            w_t
-            if self.keep is None
-            else w_t * np.swapaxes(self.keep[h, ..., queries, keys], -1, -2)
-        )
+    def _bias_t(self, h, queries, keys):
+        """The mask's (keys, queries) block, for the heads `h`: a (L, S) mask (the causal
+        one) broadcasts over the heads as it is, which is about twice as fast as a view."""
+        if self.bias.ndim == 2:
+            return self.bias[queries, keys].T
+        return np.swapaxes(self.bias[h, ..., queries, keys], -1, -2)
+
+    def _used(self, e_t, h, tile):
+        """The tile's (E * keep)ᵀ: its weights after dropout, not yet divided by s."""
+        if self.keep is None:
+            return e_t
+        return e_t * np.swapaxes(self.keep[h, ..., tile.queries, tile.keys], -1, -2)
 
     def backward(self, g):
         g = g.reshape(*self.q_scaled.shape[:-1], g.shape[-1])
@@ -90,26 +106,25 @@ class FusedAttention(Function):
         return dq, self.dk, self.dv  # in the broadcast shape: the engine sums them back
 
     def _backward_group(self, h, g):
-        for queries, keys in self.tiles:
-            w_t, g_tile = self.w_t[queries.start, h.start], g[h, ..., queries, :]
+        for tile in self.tiles:
+            qs, ks = tile.queries, tile.keys
+            e_t, inv_s = self.saved[qs.start, h.start]
+            g_s = g[h, ..., qs, :] * np.swapaxes(inv_s, -1, -2)  # G / s: (..., nq, Ev)
             if self.dv is not None:
-                self.dv[h, ..., keys, :] += self._used(w_t, h, queries, keys) @ g_tile
+                self.dv[h, ..., ks, :] += self._used(e_t, h, tile) @ g_s
             if self.dq is None and self.dk is None:
                 continue
-            ds_t = self.v[h, ..., keys, :] @ np.swapaxes(g_tile, -1, -2)  # dDᵀ -> dWᵀ -> dSᵀ
+            ds_t = self.v[h, ..., ks, :] @ np.swapaxes(g_s, -1, -2)  # dD'ᵀ, in place -> dSᵀ
             if self.keep is not None:
-                ds_t *= np.swapaxes(self.keep[h, ..., queries, keys], -1, -2)
-            ds_t -= np.einsum("...jq,...jq->...q", ds_t, w_t)[..., None, :]  # sum over keys
-            ds_t *= w_t
+                ds_t *= np.swapaxes(self.keep[h, ..., qs, ks], -1, -2)  # dW'ᵀ
+            ds_t -= np.einsum("...jq,...jq->...q", ds_t, e_t)[..., None, :] * inv_s
+            ds_t *= e_t
             if self.dq is not None:
-                np.matmul(
-                    np.swapaxes(ds_t, -1, -2),
-                    self.k[h, ..., keys, :],
-                    out=self.dq[h, ..., queries, :],
-                )
-                self.dq[h, ..., queries, :] *= self.scale
+                dq = self.dq[h, ..., qs, :]
+                np.matmul(np.swapaxes(ds_t, -1, -2), self.k[h, ..., ks, :], out=dq)
+                dq *= self.scale
             if self.dk is not None:
-                self.dk[h, ..., keys, :] += ds_t @ self.q_scaled[h, ..., queries, :]
+                self.dk[h, ..., ks, :] += ds_t @ self.q_scaled[h, ..., qs, :]
 
     def _in_groups(self, fn, array):
         """fn(heads, array) for each group of heads in `self.shares`, each core walking its
@@ -118,13 +133,15 @@ class FusedAttention(Function):
         parallel.run_all([lambda gs=groups: [fn(h, array) for h in gs] for groups in self.shares])
 
 
-def _shares(n, per_head):
-    """Groups of heads (slices of range(n)) for each core: as many heads as fit their
-    `per_head` score entries in CACHE_ELEMENTS, in one share per core (`parallel.pieces`)."""
-    step = max(1, CACHE_ELEMENTS // per_head)
+def _shares(n, per_item):
+    """Groups of the first axis's n items (slices of range(n)), each item's heads holding
+    `per_item` score entries: as many items per group as fit in CACHE_ELEMENTS, and one share
+    of the groups per core (`parallel.pieces`, which counts the eight or so passes over each
+    score entry, two of them matmuls, as its work)."""
+    step = max(1, CACHE_ELEMENTS // per_item)
     return [
         [slice(i, min(i + step, part.stop)) for i in range(part.start, part.stop, step)]
-        for part in parallel.pieces(n, per_head)
+        for part in parallel.pieces(n, 8 * per_item)
     ]
 
 
@@ -136,24 +153,38 @@ TILE = 64
 """Queries per tile: small enough to skip most masked keys, large enough for few NumPy calls."""
 
 
+class Tile(NamedTuple):
+    """A block of queries and the keys it meets: `keys`, the range some query of the block may
+    see; `masked`, the rows of the tile (keys - keys.start) where the mask is not 0 for some
+    query of the block (None: nowhere), and `masked_keys`, the same range as keys."""
+
+    queries: slice
+    keys: slice
+    masked: slice | None
+    masked_keys: slice | None
+
+
 def tiles(bias, L, S):
-    """(queries, keys) slice pairs covering the (L, S) scores: blocks of TILE queries, each
-    with the range of keys that the mask lets some query of the block see (all without one)."""
-    visible = None if bias is None else np.isfinite(bias).reshape(-1, L, S).any(axis=0)
-    pairs = []
+    """The Tiles covering the (L, S) scores: blocks of TILE queries, each with the keys that
+    the mask lets some query of the block see (all of them without a mask)."""
+    if bias is None:
+        return [
+            Tile(slice(q, min(q + TILE, L)), slice(0, S), None, None) for q in range(0, L, TILE)
+        ]
+    bias = bias.reshape(-1, L, S)
+    visible, nonzero = np.isfinite(bias).any(axis=0), (bias != 0).any(axis=0)
+    found = []
     for first in range(0, L, TILE):
         queries = slice(first, min(first + TILE, L))
-        keys = slice(0, S)
-        if visible is not None:
-            seen = np.flatnonzero(visible[queries].any(axis=0))
-            keys = slice(seen[0], seen[-1] + 1) if seen.size else slice(0, 1)
-        pairs.append((queries, keys))
-    return pairs
-
-
-def _broadcast(a, shape):
-    """A mask (..., L, S) broadcast to the kernel's full `shape` (a view); None stays None."""
-    return None if a is None else np.broadcast_to(a, shape)
+        seen = np.flatnonzero(visible[queries].any(axis=0))
+        keys = slice(seen[0], seen[-1] + 1) if seen.size else slice(0, 1)
+        changed = np.flatnonzero(nonzero[queries, keys].any(axis=0))
+        if changed.size:
+            a, b = changed[0], changed[-1] + 1
+            found.append(Tile(queries, keys, slice(a, b), slice(keys.start + a, keys.start + b)))
+        else:
+            found.append(Tile(queries, keys, None, None))
+    return found
 
 
 class FusedPackedAttention(Function):

@@ -2,13 +2,11 @@
 
 The reference `x @ weight.T + bias` is three engine ops; for x (B, T, in) its MatMul
 broadcasts W over the batch, so backward makes dW as B matmuls and sums them. Here every
-position is a row of one (N, in) matrix, and each gradient is a single BLAS call.
+position is a row of one (N, in) matrix, and each gradient is a single BLAS call, which BLAS
+itself spreads over the cores.
 """
 
-import numpy as np
-
 from engine import Function
-from nn.kernels import parallel
 
 
 def _rows(a):
@@ -29,25 +27,14 @@ class FusedLinear(Function):
 
     def forward(self, x, weight, bias):
         self.x, self.weight = x, weight
-        x2 = _rows(x)  # (N, in): one BLAS call per core covers every position
-        y = np.empty((x2.shape[0], weight.shape[0]), dtype=x.dtype)
-
-        def rows(part):
-            np.matmul(x2[part], weight.T, out=y[part])
-            if bias is not None:
-                y[part] += bias
-
-        parallel.for_each_piece(rows, x2.shape[0], weight.size)
+        y = _rows(x) @ weight.T  # (N, in) @ (in, out): one BLAS call for all positions
+        if bias is not None:
+            y += bias
         return y.reshape(*x.shape[:-1], weight.shape[0])
 
     def backward(self, g):
-        g2, x2 = _rows(g), _rows(self.x)  # (N, out), (N, in)
-        tasks = []  # dX and dW are independent: they run at once, on different cores
-        if self.needs_grad[0]:
-            tasks.append(lambda: (g2 @ self.weight).reshape(self.x.shape))
-        if self.needs_grad[1]:
-            tasks.append(lambda: g2.T @ x2)
-        if self.needs_grad[2]:
-            tasks.append(lambda: g2.sum(axis=0))
-        results = iter(parallel.run_all(tasks))
-        return tuple(next(results) if need else None for need in self.needs_grad)
+        g2 = _rows(g)  # (N, out)
+        dx = (g2 @ self.weight).reshape(self.x.shape) if self.needs_grad[0] else None
+        dw = g2.T @ _rows(self.x) if self.needs_grad[1] else None
+        db = g2.sum(axis=0) if self.needs_grad[2] else None
+        return dx, dw, db
