@@ -199,6 +199,13 @@ def test_attention_kernel(lq, lk, mask, dropout_p):
     assert_paths_agree(fn, [q, k, v], "FusedAttention")
 
 
+@pytest.mark.parametrize("dropout_p", [0.0, 0.4])
+def test_attention_kernel_on_two_dimensional_inputs(dropout_p):
+    q, k, v = leaves(13, (5, 3), (4, 3), (4, 2))
+    fn = lambda q, k, v: F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)  # noqa: E731
+    assert_paths_agree(fn, [q, k, v], "FusedAttention")
+
+
 @FAST
 @given(t=st.integers(1, 6), n_head=st.integers(1, 3), dropout_p=st.sampled_from([0.0, 0.4]))
 def test_packed_attention_kernel(t, n_head, dropout_p):
