@@ -30,7 +30,6 @@ def tinyllm_step(options):
     from model.train import make_optimizer, train_step
 
     engine.keep_freed_memory()  # as train() does
-    nn.kernels.parallel.use_all_cores()
     engine.manual_seed(0)
     shape = {k: options[k] for k in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd")}
     model = GPT(GPTConfig(**shape, bias=options["bias"], dropout=0.0))

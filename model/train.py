@@ -260,7 +260,6 @@ def train(run, progress=True, log=print):
     """
     config, model, optimizer, data = run.config, run.model, run.optimizer, run.data
     engine.keep_freed_memory()  # reuse each step's arrays instead of re-faulting them
-    nn.kernels.parallel.use_all_cores()  # the kernels split their work over every core
     tokens_per_step = config.batch_size * config.model.block_size * config.grad_accum
     model.train()
     bar, plain = progress_bar(config.max_iters, run.step, progress)

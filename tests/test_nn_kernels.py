@@ -18,7 +18,7 @@ import nn
 import nn.functional as F
 from engine import Tensor, gradcheck
 from model import GPT, GPTConfig
-from nn.kernels import attention, parallel
+from nn.kernels import attention
 from viz.trace import trace
 
 FAST = settings(max_examples=10, deadline=None)
@@ -51,19 +51,19 @@ def run(fn, inputs, fused, seed=0):
 
 @contextlib.contextmanager
 def split_work():
-    """The kernels as `use_all_cores()` runs them, on two threads, with every split forced
-    even at test sizes: pieces of any size, tiles of 2 queries, groups of one head."""
-    saved = parallel.WORKERS, parallel.MIN_WORK, attention.TILE, attention.CACHE_ELEMENTS
-    parallel.WORKERS, parallel.MIN_WORK, attention.TILE, attention.CACHE_ELEMENTS = 2, 1, 2, 1
+    """The attention kernel with every split forced even at test sizes: tiles of 2 queries,
+    groups of one head."""
+    saved = attention.TILE, attention.CACHE_ELEMENTS
+    attention.TILE, attention.CACHE_ELEMENTS = 2, 1
     try:
         yield
     finally:
-        parallel.WORKERS, parallel.MIN_WORK, attention.TILE, attention.CACHE_ELEMENTS = saved
+        attention.TILE, attention.CACHE_ELEMENTS = saved
 
 
 def assert_paths_agree(fn, inputs, kernel):
-    """The kernel named `kernel` really ran, in one piece and split over threads, and agrees
-    with the reference; both paths pass gradcheck."""
+    """The kernel named `kernel` really ran, in one piece and split into tiles and groups, and
+    agrees with the reference; both paths pass gradcheck."""
     reference, reference_ops, reference_grads = run(fn, inputs, fused=False)
     assert not any(name.startswith("Fused") for name in reference_ops)
     for split in (contextlib.nullcontext(), split_work()):

@@ -17,7 +17,6 @@ import numpy as np
 
 from engine import Function
 from engine.shape_ops import GetItem
-from nn.kernels import parallel
 
 
 class FusedAttention(Function):
@@ -39,9 +38,9 @@ class FusedAttention(Function):
       late queries meets every key and one of early queries few: about half the work of the
       full (L, S) product, and none of the wasted exp(-inf). The mask is only added to the
       keys where it is not 0: under a causal mask, the block's diagonal.
-    - Groups of heads. The heads are independent, so both passes go a group at a time, each
-      core taking its share of the groups (`parallel`), in groups small enough that a tile's
-      arrays stay in the core's cache through the softmax's passes over them.
+    - Groups of heads. The heads are independent, so both passes go a group at a time, in
+      groups small enough that a tile's arrays stay in the cache through the softmax's passes
+      over them.
     - Transposed tiles, keys along axis -2: Sᵀ = K (Q · scale)ᵀ, then Eᵀ, Dᵀ, dSᵀ. The
       softmax then reduces over axis -2, which NumPy vectorises across the queries (its max
       along the last axis goes row by row, ~3x slower); matmuls take transposed views free.
@@ -60,7 +59,8 @@ class FusedAttention(Function):
         self.bias = bias if bias is None or bias.ndim == 2 else np.broadcast_to(bias, (*lead, L, S))
         self.keep = None if keep is None else np.broadcast_to(keep, (*lead, L, S))
         self.tiles = tiles(bias, L, S)
-        self.shares = _shares(lead[0], int(np.prod(lead[1:], dtype=int)) * L * S)
+        step = max(1, CACHE_ELEMENTS // (int(np.prod(lead[1:], dtype=int)) * L * S))
+        self.groups = [slice(i, i + step) for i in range(0, lead[0], step)]
         self.saved = {}  # (first query, first head) of a tile -> its Eᵀ and 1 / s
         y = np.empty((*lead, L, v.shape[-1]), dtype=q.dtype)
         self._in_groups(self._forward_group, y)
@@ -127,22 +127,10 @@ class FusedAttention(Function):
                 self.dk[h, ..., ks, :] += ds_t @ self.q_scaled[h, ..., qs, :]
 
     def _in_groups(self, fn, array):
-        """fn(heads, array) for each group of heads in `self.shares`, each core walking its
-        share of the groups (chosen once, in forward, so that backward finds each tile's saved
-        weights under the same key)."""
-        parallel.run_all([lambda gs=groups: [fn(h, array) for h in gs] for groups in self.shares])
-
-
-def _shares(n, per_item):
-    """Groups of the first axis's n items (slices of range(n)), each item's heads holding
-    `per_item` score entries: as many items per group as fit in CACHE_ELEMENTS, and one share
-    of the groups per core (`parallel.pieces`, which counts the eight or so passes over each
-    score entry, two of them matmuls, as its work)."""
-    step = max(1, CACHE_ELEMENTS // per_item)
-    return [
-        [slice(i, min(i + step, part.stop)) for i in range(part.start, part.stop, step)]
-        for part in parallel.pieces(n, 8 * per_item)
-    ]
+        """fn(heads, array) for each group of heads (slices of the first axis, chosen in
+        forward), as many at a time as fit their score entries in CACHE_ELEMENTS."""
+        for heads in self.groups:
+            fn(heads, array)
 
 
 CACHE_ELEMENTS = 1 << 18
