@@ -25,7 +25,6 @@ def tinyllm_step(options):
     import numpy as np
 
     import engine
-    import nn
     from model.gpt import GPT, GPTConfig
     from model.train import make_optimizer, train_step
 
