@@ -205,27 +205,33 @@ class AdamW(Optimizer):
             lr, eps, decay = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
             beta1, beta2 = (float(b) for b in group["betas"])
             for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g, state = p.grad, self.state.setdefault(p, {})
-                if not state:
-                    state.update(
-                        step=0, exp_avg=np.zeros_like(p.data), exp_avg_sq=np.zeros_like(p.data)
-                    )
-                state["step"] += 1
-                t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
-                if decay:
-                    p.data *= 1.0 - lr * decay
-                m *= beta1
-                m += (1.0 - beta1) * g
-                v *= beta2
-                v += (1.0 - beta2) * (g * g)
-                denom = np.sqrt(v)
-                denom /= math.sqrt(1.0 - beta2**t)
-                denom += eps
-                update = m / denom
-                update *= lr / (1.0 - beta1**t)
-                p.data -= update
+                if p.grad is not None:
+                    g = self._decay(p, lr, decay)
+                    self._update(p, g, lr, beta1, beta2, eps)
+
+    def _decay(self, p, lr, decay):
+        """AdamW's decay, decoupled from the gradient: p ← p - lr · decay · p. Returns g."""
+        if decay:
+            p.data *= 1.0 - lr * decay
+        return p.grad
+
+    def _update(self, p, g, lr, beta1, beta2, eps):
+        """Adam's step for one parameter: the moments m and v of g, then p, in place."""
+        state = self.state.setdefault(p, {})
+        if not state:
+            state.update(step=0, exp_avg=np.zeros_like(p.data), exp_avg_sq=np.zeros_like(p.data))
+        state["step"] += 1
+        t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+        m *= beta1
+        m += (1.0 - beta1) * g
+        v *= beta2
+        v += (1.0 - beta2) * (g * g)
+        denom = np.sqrt(v)
+        denom /= math.sqrt(1.0 - beta2**t)
+        denom += eps
+        update = m / denom
+        update *= lr / (1.0 - beta1**t)
+        p.data -= update
 
 
 class Adam(AdamW):
@@ -243,30 +249,9 @@ class Adam(AdamW):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
-    def step(self):
-        """Update every parameter whose `.grad` is not None, in place."""
-        for group in self.param_groups:
-            lr, eps, decay = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
-            beta1, beta2 = (float(b) for b in group["betas"])
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = p.grad + decay * p.data if decay else p.grad
-                state = self.state.setdefault(p, {})
-                if not state:
-                    state.update(
-                        step=0, exp_avg=np.zeros_like(p.data), exp_avg_sq=np.zeros_like(p.data)
-                    )
-                state["step"] += 1
-                t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
-                m *= beta1
-                m += (1.0 - beta1) * g
-                v *= beta2
-                v += (1.0 - beta2) * (g * g)
-                denom = np.sqrt(v)
-                denom /= math.sqrt(1.0 - beta2**t)
-                denom += eps
-                p.data -= (lr / (1.0 - beta1**t)) * (m / denom)
+    def _decay(self, p, lr, decay):
+        """Adam's L2 decay, added to the gradient: returns g + decay · p."""
+        return p.grad + decay * p.data if decay else p.grad
 
 
 class SGD(Optimizer):
