@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass, field
 CHOICES = {"norm": ("layernorm", "rmsnorm"), "pos": ("learned", "rope"), "mlp": ("gelu", "swiglu")}
 
 
-def _flag(default, help, **metadata):
-    """A field whose help is the `tinyllm train` flag's."""
+def flag(default, help, **metadata):
+    """A config field that is also a `tinyllm train --flag`: `help` is the flag's help."""
     return field(default=default, metadata={"help": help, **metadata})
 
 
@@ -30,29 +30,29 @@ class GPTConfig:
     """The shape of a GPT. Each field is a `tinyllm train --flag` of the same name (but
     vocab_size, which a run takes from its tokenizer)."""
 
-    vocab_size: int = _flag(50257, "tokens in the vocabulary (a run takes its tokenizer's)")
-    block_size: int = _flag(64, "context length in tokens")
-    n_layer: int = _flag(4, "number of transformer blocks")
-    n_head: int = _flag(4, "attention heads per block")
-    n_embd: int = _flag(128, "width of the residual stream (divisible by --n-head)")
-    dropout: float = _flag(0.0, "dropout probability while training")
-    bias: bool = _flag(True, "biases in Linear and LayerNorm layers")
-    gelu: str = _flag("tanh", "GELU form: 'tanh' (GPT-2) or 'none' (exact erf)")
-    norm: str = _flag("layernorm", "normalisation: 'layernorm' (GPT-2) or 'rmsnorm' (Llama)")
-    norm_eps: float = _flag(1e-5, "the normalisation's epsilon")
-    pos: str = _flag("learned", "positions: 'learned' (GPT-2's table) or 'rope' (rotary)")
-    rope_theta: float = _flag(10000.0, "rotary base: the longest wavelength, in positions")
-    mlp: str = _flag("gelu", "MLP: 'gelu' (GPT-2) or 'swiglu' (Llama's gated MLP)")
-    n_inner: int | None = _flag(
+    vocab_size: int = flag(50257, "tokens in the vocabulary (a run takes its tokenizer's)")
+    block_size: int = flag(64, "context length in tokens")
+    n_layer: int = flag(4, "number of transformer blocks")
+    n_head: int = flag(4, "attention heads per block")
+    n_embd: int = flag(128, "width of the residual stream (divisible by --n-head)")
+    dropout: float = flag(0.0, "dropout probability while training")
+    bias: bool = flag(True, "biases in Linear and LayerNorm layers")
+    gelu: str = flag("tanh", "GELU form: 'tanh' (GPT-2) or 'none' (exact erf)")
+    norm: str = flag("layernorm", "normalisation: 'layernorm' (GPT-2) or 'rmsnorm' (Llama)")
+    norm_eps: float = flag(1e-5, "the normalisation's epsilon")
+    pos: str = flag("learned", "positions: 'learned' (GPT-2's table) or 'rope' (rotary)")
+    rope_theta: float = flag(10000.0, "rotary base: the longest wavelength, in positions")
+    mlp: str = flag("gelu", "MLP: 'gelu' (GPT-2) or 'swiglu' (Llama's gated MLP)")
+    n_inner: int | None = flag(
         None,
         "MLP hidden size (default: 4 n_embd for gelu; for swiglu 8/3 n_embd rounded up to a "
         "multiple of 8, so its three matrices hold about as many weights as gelu's two)",
         type=int,
     )
-    n_kv_head: int | None = _flag(
+    n_kv_head: int | None = flag(
         None, "key/value heads, dividing n_head (default: n_head; fewer: grouped-query)", type=int
     )
-    tie_weights: bool = _flag(True, "use the token embedding as the output matrix (GPT-2)")
+    tie_weights: bool = flag(True, "use the token embedding as the output matrix (GPT-2)")
 
     def __post_init__(self):
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):

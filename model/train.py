@@ -24,12 +24,7 @@ import numpy as np
 
 import engine
 import nn
-from model.gpt import GPTConfig
-
-
-def _knob(default, help):
-    """A TrainConfig field whose help is the `tinyllm train` flag's."""
-    return field(default=default, metadata={"help": help})
+from model.config import GPTConfig, flag
 
 
 @dataclass
@@ -38,31 +33,31 @@ class TrainConfig:
     tokenizer decides), is a `tinyllm train --flag` of the same name."""
 
     model: GPTConfig = field(default_factory=GPTConfig)
-    out_dir: str = _knob(
+    out_dir: str = flag(
         "",
         "run directory for checkpoints, metrics and samples (default: a new runs/YYYYMMDD-HHMMSS)",
     )
-    corpus: str = _knob(
+    corpus: str = flag(
         "stories", "'stories' or 'addition' (generated), or the path of a UTF-8 text file"
     )
-    corpus_chars: int = _knob(500_000, "characters of generated corpus")
-    tokenizer: str = _knob("char", "'char' (one token per character) or 'bpe' (byte-level BPE)")
-    bpe_vocab_size: int = _knob(512, "vocabulary size of the BPE tokenizer (with --tokenizer bpe)")
-    batch_size: int = _knob(16, "sequences per micro-batch")
-    grad_accum: int = _knob(1, "micro-batches whose gradients add up to one optimizer step")
-    max_iters: int = _knob(3000, "optimizer steps in all")
-    lr: float = _knob(2e-3, "peak learning rate, reached after warmup")
-    min_lr: float = _knob(2e-4, "learning rate at the end of the cosine decay")
-    warmup_iters: int = _knob(100, "steps of linear learning-rate warmup")
-    lr_decay_iters: int = _knob(3000, "step at which the cosine decay reaches --min-lr")
-    weight_decay: float = _knob(0.1, "AdamW weight decay for matrices and embeddings")
-    beta1: float = _knob(0.9, "AdamW beta1")
-    beta2: float = _knob(0.99, "AdamW beta2")
-    grad_clip: float = _knob(1.0, "clip the gradient's global L2 norm to this (0: no clipping)")
-    eval_interval: int = _knob(500, "steps between evaluations and checkpoints")
-    eval_batches: int = _knob(20, "batches per split in each evaluation")
-    log_interval: int = _knob(10, "steps between lines in metrics.jsonl")
-    seed: int = _knob(1337, "seed of every random draw in the run")
+    corpus_chars: int = flag(500_000, "characters of generated corpus")
+    tokenizer: str = flag("char", "'char' (one token per character) or 'bpe' (byte-level BPE)")
+    bpe_vocab_size: int = flag(512, "vocabulary size of the BPE tokenizer (with --tokenizer bpe)")
+    batch_size: int = flag(16, "sequences per micro-batch")
+    grad_accum: int = flag(1, "micro-batches whose gradients add up to one optimizer step")
+    max_iters: int = flag(3000, "optimizer steps in all")
+    lr: float = flag(2e-3, "peak learning rate, reached after warmup")
+    min_lr: float = flag(2e-4, "learning rate at the end of the cosine decay")
+    warmup_iters: int = flag(100, "steps of linear learning-rate warmup")
+    lr_decay_iters: int = flag(3000, "step at which the cosine decay reaches --min-lr")
+    weight_decay: float = flag(0.1, "AdamW weight decay for matrices and embeddings")
+    beta1: float = flag(0.9, "AdamW beta1")
+    beta2: float = flag(0.99, "AdamW beta2")
+    grad_clip: float = flag(1.0, "clip the gradient's global L2 norm to this (0: no clipping)")
+    eval_interval: int = flag(500, "steps between evaluations and checkpoints")
+    eval_batches: int = flag(20, "batches per split in each evaluation")
+    log_interval: int = flag(10, "steps between lines in metrics.jsonl")
+    seed: int = flag(1337, "seed of every random draw in the run")
 
     def __post_init__(self):
         if isinstance(self.model, dict):  # as read back from a checkpoint's state.json
