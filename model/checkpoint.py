@@ -17,6 +17,26 @@ ties it again (a file of an older tinyllm that holds both names is read if the t
 `load_checkpoint` reads a checkpoint directory's model with its tokenizer, checked to be the one
 it was trained with; `read_state` and `read_metrics_file` check the JSON a run keeps beside them.
 
+Continuing in nanoGPT. Our names are nanoGPT's, so a GPT-2-shaped run (the default switches:
+layernorm, learned positions, a gelu MLP of 4 n_embd, tied, n_kv_head = n_head) loads into
+nanoGPT's model.py with `strict=True` (PyTorch >= 2.0, which has no `attn.bias` mask buffer).
+nanoGPT's MLP is `nn.GELU()`, the exact form: train with `--gelu none` for the same function
+(our default, GPT-2's tanh form, gives logits some 1e-5 apart). Our config's extra keys (gelu,
+norm, pos, ...) are dropped, and the embedding, stored once, is also the tied lm_head:
+
+    import json
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+    from model import GPT, GPTConfig                 # nanoGPT's model.py
+
+    path = "runs/NAME/checkpoints/step-003000/model.safetensors"
+    with safe_open(path, "pt") as f:
+        ours = json.loads(f.metadata()["config"])
+    keys = ("block_size", "vocab_size", "n_layer", "n_head", "n_embd", "dropout", "bias")
+    model = GPT(GPTConfig(**{k: ours[k] for k in keys}))
+    state = load_file(path)
+    state["lm_head.weight"] = state["transformer.wte.weight"]
+    model.load_state_dict(state, strict=True)
 """
 
 import hashlib
