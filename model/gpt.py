@@ -184,7 +184,8 @@ class GPT(nn.Module):
     @classmethod
     def from_pretrained(cls, path):
         """The GPT of a Hugging Face model directory: GPT-2 (`GPT2LMHeadModel`) or Llama
-        (`LlamaForCausalLM`), its config.json and model.safetensors (model/hf.py)."""
+        (`LlamaForCausalLM`), its config.json and model.safetensors (model/hf.py). It comes in
+        eval mode, as in transformers."""
         return hf.load(path)
 
     def save_pretrained(self, path, tokenizer=None):

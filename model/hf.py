@@ -42,7 +42,8 @@ def is_model_directory(path):
 
 
 def load(path):
-    """The GPT of a Hugging Face GPT-2 or Llama directory (see the top of this file)."""
+    """The GPT of a Hugging Face GPT-2 or Llama directory (see the top of this file), in eval
+    mode."""
     from model.gpt import GPT
     from model.memory import check_fits, parameter_count
 
@@ -72,7 +73,7 @@ def load(path):
     tensors.check_all_taken(fmt.ARCHITECTURE)
     model = GPT(config)
     model.load_state_dict(state)
-    return model
+    return model.eval()  # as transformers' from_pretrained: dropout off until model.train()
 
 
 def read_config(directory):

@@ -147,7 +147,9 @@ def test_llama_directories_load_with_the_logits_of_the_format(case, dtype, tmp_p
 def test_a_llama_directory_loads_as_the_llama_like_config(tmp_path):
     t = llama_tensors(np.random.default_rng(4), V, C, L, NH, 2, 24)
     fields = dict(num_key_value_heads=2, rms_norm_eps=1e-5, rope_theta=500.0, attention_dropout=0.1)
-    config = GPT.from_pretrained(write_dir(tmp_path / "l", llama_config(**fields), t)).config
+    model = GPT.from_pretrained(write_dir(tmp_path / "l", llama_config(**fields), t))
+    assert not model.training  # eval mode, as transformers loads a model
+    config = model.config
     assert (config.norm, config.pos, config.mlp, config.bias, config.tie_weights) == (
         "rmsnorm", "rope", "swiglu", False, False,
     )  # fmt: skip
