@@ -3,8 +3,9 @@
     run_dir/
       checkpoints/
         step-000500/              one complete checkpoint: every file of step 500
-          model.safetensors       the weights (GPT-2 names); in the metadata the model config,
-                                  the step, and the tokenizer's size and SHA-256
+          model.safetensors       the weights (GPT-2 names, a tied lm_head once); in the
+                                  metadata the model config, the step, and the tokenizer's
+                                  size and SHA-256
           optimizer.safetensors   AdamW's moments and step counts; the param groups
           state.json              training config (the corpus as a resolved path), step, best
                                   val loss and its step, the corpus's SHA-256, every random

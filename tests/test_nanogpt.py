@@ -9,6 +9,8 @@ lists the tied `lm_head.weight` too, and has no `attn.bias` mask buffer since Py
 """
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 import safetensors
@@ -73,3 +75,12 @@ def test_a_saved_model_loads_into_nanogpt_with_strict_true(bias, tmp_path):
     assert [(n, a.shape) for n, a in model.state_dict().items()] == list(expected.items())
     assert ours["gelu"] == "none"  # nanoGPT's nn.GELU() is the exact form
     assert "gelu" in checkpoint.__doc__ and "strict=True" in checkpoint.__doc__
+
+
+def test_the_readme_gives_the_docstrings_lines():
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Continuing in nanoGPT", 1)[1]
+    block = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
+    lines = [line.split("#")[0].strip() for line in block.splitlines() if line.strip()]
+    documented = [line.split("#")[0].strip() for line in checkpoint.__doc__.splitlines()]
+    assert len(lines) == 12 and all(line in documented for line in lines)
