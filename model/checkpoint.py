@@ -47,6 +47,7 @@ import numpy as np
 import safetensors
 import safetensors.numpy
 
+import nn
 import tokenizer as tok
 from engine.files import write_atomic
 from model.config import GPTConfig
@@ -142,7 +143,7 @@ def load_model(path):
         if not np.array_equal(head, arrays[EMBEDDING]):
             raise CheckpointError(f"{path}: the tied {TIED!r} differs from {EMBEDDING!r}")
         arrays[TIED] = arrays[EMBEDDING]
-    model = GPT(config)
+    model = nn.utils.skip_init(GPT, config)  # every weight is loaded: no random draws
     try:
         model.load_state_dict(arrays)
     except ValueError as e:

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import safetensors.numpy
 
+import nn
 from engine.files import write_atomic
 from model import hf_gpt2, hf_llama
 from model.checkpoint import CheckpointError
@@ -71,7 +72,7 @@ def load(path):
             if not np.array_equal(head, state["lm_head.weight"]):
                 raise tensors.error("lm_head.weight", "differs from the tied token embedding")
     tensors.check_all_taken(fmt.ARCHITECTURE)
-    model = GPT(config)
+    model = nn.utils.skip_init(GPT, config)  # every weight is loaded: no random draws
     model.load_state_dict(state)
     return model.eval()  # as transformers' from_pretrained: dropout off until model.train()
 
