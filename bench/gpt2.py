@@ -84,6 +84,16 @@ def transformers_worker(directory):
 WORKERS = {"tinyllm": tinyllm_worker, "transformers": transformers_worker}
 
 
+def peak_memory():
+    """This process's peak resident memory in bytes: Linux's VmHWM, which starts afresh with the
+    program (ru_maxrss would count the driver's model too: a forked child inherits it)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def measure(engine_name, directory, logits_path):
     """Run one engine's worker in a process of its own; returns its results."""
     result = subprocess.run(
@@ -101,7 +111,7 @@ def main():
     if len(sys.argv) == 4:  # a worker: ENGINE DIRECTORY LOGITS.npy
         results, logits = WORKERS[sys.argv[1]](sys.argv[2])
         np.save(sys.argv[3], logits[0].astype(np.float32))
-        results["memory"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        results["memory"] = peak_memory()
         print(json.dumps(results))
         return
     import engine
