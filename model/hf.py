@@ -51,9 +51,9 @@ def load(path):
     directory = Path(path)
     if not directory.is_dir():
         raise FileNotFoundError(f"Hugging Face model directory not found: {directory}")
-    _refuse_pickles(directory)
     fmt, config = read_config(directory)
-    check_fits({"parameters": 8 * parameter_count(config)}, f"the model in {directory}")
+    size = 4 * parameter_count(config)
+    check_fits({"weights read": size, "parameters": size}, f"the model in {directory}")
     tensors = Tensors.read(directory)
     tensors.skip(fmt.SKIPPED)
     tensors.add_prefix(fmt.PREFIX)
@@ -79,6 +79,7 @@ def load(path):
 
 def read_config(directory):
     """(format module, GPTConfig) of a model directory's config.json."""
+    _refuse_pickles(Path(directory))
     path = Path(directory) / CONFIG
     if not path.is_file():
         raise FileNotFoundError(f"{directory}: no {CONFIG}, which says the model's shape")

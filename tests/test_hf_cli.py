@@ -138,10 +138,13 @@ def test_init_from_refuses_flags_that_contradict_the_model(runs, flags, words, t
     assert not (tmp_path / "x").exists()
 
 
-def test_init_from_a_directory_with_no_model(tmp_path, capsys):
+def test_init_from_a_directory_with_no_model_or_a_pickle(tmp_path, capsys):
     (tmp_path / "nothing").mkdir()
     err = one_line_error(capsys, ["train", "--init-from", tmp_path / "nothing", *RUN_FLAGS])
     assert "holds no complete checkpoint" in err
+    (tmp_path / "nothing" / "pytorch_model.bin").write_bytes(b"not to be read")
+    err = one_line_error(capsys, ["train", "--init-from", tmp_path / "nothing", *RUN_FLAGS])
+    assert "pytorch_model.bin is a pickle, which tinyllm never loads" in err
 
 
 @pytest.mark.parametrize("kind", ["file", "hf-dir", "tokenizer.json"])
