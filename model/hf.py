@@ -6,10 +6,12 @@
         or model.safetensors.index.json + model-00001-of-00002.safetensors, ...   (sharded)
       tokenizer.json, vocab.json, merges.txt, tokenizer_config.json   (tokenizer/hf.py)
 
-Each format is a module, model/hf_gpt2.py and model/hf_llama.py, with its name table: for each
-of our tensors, the HF tensors that make it (stacked on axis 0) and whether it is transposed.
-This file reads the directory, takes each tensor of the table by name with its shape checked
-against config.json, and writes the same table backwards.
+Each format is a module, model/hf_gpt2.py and model/hf_llama.py, with its config.json fields
+and its name table, one row per tensor of ours: (our name, [(HF name, HF shape), ...],
+transposed): the HF tensors stacked on axis 0 make ours, transposed or not (our name is None
+for a zero bias that HF's GPT-2 has and a bias-free model lacks). This file reads the
+directory, takes each tensor of the table by name with its shape checked against config.json,
+and writes the same table backwards.
 
 Every error names the file and the field or tensor: a config.json that is damaged, of an
 unknown `model_type` or of a variant tinyllm cannot run; a missing tensor, a tensor of the wrong
