@@ -3,7 +3,9 @@
 Read in this order: gpt.py (the model), sample.py (generation with a KV cache), data.py
 (batches), train.py (the loop), checkpoint.py, run_dir.py and run.py (saving and resuming:
 the files, the directory, the run), memory.py (what a run needs before it starts), corpus.py
-(the generated toy corpora), cli.py (the `tinyllm` command).
+(the generated toy corpora), hf.py with hf_gpt2.py and hf_llama.py (Hugging Face directories,
+both ways), pretrained.py (what a command reads or a fine-tuning starts from), cli.py (the
+`tinyllm` command).
 """
 
 from model.gpt import GPT, GPTConfig

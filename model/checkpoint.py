@@ -11,9 +11,32 @@ error that names the file (and the tensor).
 
 The model's own file (`save_model` / `load_model`) is GPT-2's parameter names with the
 model's config and anything else the caller records (the training step, the tokenizer's
-fingerprint) in its metadata: the one place a model is written and read. `load_checkpoint`
-reads a checkpoint directory's model with its tokenizer, checked to be the one it was trained
-with; `read_state` and `read_metrics_file` check the JSON a run keeps beside them.
+fingerprint) in its metadata: the one place a model is written and read. A tied output matrix
+is the token embedding itself, so it is stored once, as `transformer.wte.weight`, and loading
+ties it again (a file of an older tinyllm that holds both names is read if the two are equal).
+`load_checkpoint` reads a checkpoint directory's model with its tokenizer, checked to be the one
+it was trained with; `read_state` and `read_metrics_file` check the JSON a run keeps beside them.
+
+Continuing in nanoGPT. Our names are nanoGPT's, so a GPT-2-shaped run (the default switches:
+layernorm, learned positions, a gelu MLP of 4 n_embd, tied, n_kv_head = n_head) loads into
+nanoGPT's model.py with `strict=True` (PyTorch >= 2.0, which has no `attn.bias` mask buffer).
+nanoGPT's MLP is `nn.GELU()`, the exact form: train with `--gelu none` for the same function
+(our default, GPT-2's tanh form, gives logits some 1e-5 apart). Our config's extra keys (gelu,
+norm, pos, ...) are dropped, and the embedding, stored once, is also the tied lm_head:
+
+    import json
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+    from model import GPT, GPTConfig                 # nanoGPT's model.py
+
+    path = "runs/NAME/checkpoints/step-003000/model.safetensors"
+    with safe_open(path, "pt") as f:
+        ours = json.loads(f.metadata()["config"])
+    keys = ("block_size", "vocab_size", "n_layer", "n_head", "n_embd", "dropout", "bias")
+    model = GPT(GPTConfig(**{k: ours[k] for k in keys}))
+    state = load_file(path)
+    state["lm_head.weight"] = state["transformer.wte.weight"]
+    model.load_state_dict(state, strict=True)
 """
 
 import hashlib
@@ -21,10 +44,13 @@ import json
 from pathlib import Path
 
 import numpy as np
+import safetensors
 import safetensors.numpy
 
+import nn
 import tokenizer as tok
 from engine.files import write_atomic
+from model.config import GPTConfig
 
 FORMAT = "tinyllm"
 
@@ -90,32 +116,64 @@ def fingerprint(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+TIED, EMBEDDING = "lm_head.weight", "transformer.wte.weight"
+
+
 def save_model(path, model, **metadata):
-    """Weights under GPT-2's names; the model's config and `metadata` (JSON-able) beside them."""
-    save_arrays(path, model.state_dict(), {"config": model.config.to_dict(), **metadata})
+    """Weights under GPT-2's names (a tied output matrix once, as the embedding); the model's
+    config and `metadata` (JSON-able) beside them."""
+    state = model.state_dict()
+    if model.config.tie_weights:
+        del state[TIED]
+    save_arrays(path, state, {"config": model.config.to_dict(), **metadata})
 
 
 def load_model(path):
     """Rebuild a GPT from a file written by `save_model`; returns (model, metadata).
 
     The memory the weights need is checked before they are allocated."""
-    from model.gpt import GPT, GPTConfig
+    from model.gpt import GPT
     from model.memory import check_fits, parameter_count
 
     arrays, metadata = load_arrays(path)
-    if not isinstance(metadata.get("config"), dict):
-        raise CheckpointError(f"{path} holds no model config")
-    try:
-        config = GPTConfig(**metadata["config"])
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{path} holds a bad model config: {e}") from e
+    config = _model_config(path, metadata)
     check_fits({"parameters": 4 * parameter_count(config)}, f"the model in {path}")
-    model = GPT(config)
+    if config.tie_weights and EMBEDDING in arrays:
+        head = arrays.pop(TIED, arrays[EMBEDDING])
+        if not np.array_equal(head, arrays[EMBEDDING]):
+            raise CheckpointError(f"{path}: the tied {TIED!r} differs from {EMBEDDING!r}")
+        arrays[TIED] = arrays[EMBEDDING]
+    model = nn.utils.skip_init(GPT, config)  # every weight is loaded: no random draws
     try:
         model.load_state_dict(arrays)
     except ValueError as e:
         raise CheckpointError(f"{path} does not match its model config: {e}") from e
     return model, metadata
+
+
+def read_model_config(path):
+    """The GPTConfig of a file written by `save_model`, read from its header alone."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint file not found: {path}")
+    try:
+        with safetensors.safe_open(path, framework="np") as f:
+            metadata = f.metadata() or {}
+        config = json.loads(metadata.get("config", "null"))
+    except Exception as e:  # safetensors raises its own error types for damaged files
+        raise CheckpointError(f"{path} is not a readable tinyllm checkpoint ({e})") from e
+    if metadata.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is a safetensors file but not a tinyllm checkpoint")
+    return _model_config(path, {"config": config})
+
+
+def _model_config(path, metadata):
+    if not isinstance(metadata.get("config"), dict):
+        raise CheckpointError(f"{path} holds no model config")
+    try:
+        return GPTConfig(**metadata["config"])
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{path} holds a bad model config: {e}") from e
 
 
 def load_checkpoint(directory):

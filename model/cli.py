@@ -6,6 +6,10 @@
     tinyllm train --resume runs/NAME --lr 2e-4 --min-lr 2e-5    after the run diverged
     tinyllm sample --run runs/NAME --prompt "Once upon a time"
     tinyllm sample --run runs/NAME/checkpoints/step-000500      a kept, older checkpoint
+    tinyllm sample --run gpt2 --prompt "Hello"                  a Hugging Face model directory
+    tinyllm export --run runs/NAME --out hf/NAME                as a Hugging Face directory
+    tinyllm train --init-from gpt2 --corpus my.txt --block-size 256     fine-tune a model
+    tinyllm train --tokenizer my.tok --corpus my.txt            a tokenizer made before
     tinyllm tokenizer train --corpus my.txt --vocab-size 1024 --out my.tok
     tinyllm corpus stories --out stories.txt
     tinyllm graph --depth 2 --out graph.svg
@@ -19,10 +23,12 @@ Training stopped by Ctrl-C or SIGTERM saves, prints how to resume, and exits wit
 
 import argparse
 import importlib.metadata
+import json
 import os
 import signal
 import sys
 from dataclasses import fields
+from pathlib import Path
 
 import numpy as np
 
@@ -55,7 +61,7 @@ def build_parser():
     for f in model_fields + run_fields:
         default = f.default
         flag = "--" + f.name.replace("_", "-")
-        shown = f.name != "out_dir" and default is not None  # else the help says the rule
+        shown = default not in (None, "")  # else the help says the rule
         help_text = f.metadata["help"] + (f" (default: {default})" if shown else "")
         if isinstance(default, bool):
             action = argparse.BooleanOptionalAction
@@ -82,13 +88,12 @@ def build_parser():
     )
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    sample = commands.add_parser("sample", help="sample text from a trained run")
-    sample.add_argument(
-        "--run",
-        required=True,
-        metavar="DIR",
-        help="a run directory (its newest checkpoint), or one of its checkpoints/step-N",
+    model_help = (
+        "a run directory (its newest checkpoint), one of its checkpoints/step-N, or a Hugging "
+        "Face GPT-2 or Llama directory (config.json, model.safetensors, tokenizer files)"
     )
+    sample = commands.add_parser("sample", help="sample text from a trained run or an HF model")
+    sample.add_argument("--run", required=True, metavar="DIR", help=model_help)
     sample.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
     sample.add_argument("--max-new-tokens", type=int, default=300, help="default: 300")
     sample.add_argument(
@@ -101,6 +106,16 @@ def build_parser():
     sample.add_argument("--top-p", type=float, help="nucleus sampling: smallest set of mass p")
     sample.add_argument("--seed", type=int, help="seed for a reproducible sample")
     sample.add_argument("--num-samples", type=int, default=1, help="default: 1")
+
+    export = commands.add_parser(
+        "export",
+        help="write a run's model and tokenizer as a Hugging Face directory",
+        description="Write a Hugging Face directory that transformers loads unchanged: "
+        "GPT2LMHeadModel for a GPT-2-shaped model, LlamaForCausalLM for a Llama-like one "
+        "(config.json, model.safetensors, tokenizer.json and the other tokenizer files).",
+    )
+    export.add_argument("--run", required=True, metavar="DIR", help=model_help)
+    export.add_argument("--out", required=True, metavar="DIR", help="a new or empty directory")
 
     tokenizer = commands.add_parser("tokenizer", help="tokenizer tools")
     tok_commands = tokenizer.add_subparsers(
@@ -128,7 +143,9 @@ def build_parser():
     corpus_cmd.add_argument("--seed", type=int, default=0, help="default: 0")
 
     graph = commands.add_parser("graph", help="draw the computation graph of a model's loss")
-    graph.add_argument("--run", metavar="DIR", help="a trained run (default: the default model)")
+    graph.add_argument(
+        "--run", metavar="DIR", help="a trained run or an HF model (default: the default model)"
+    )
     graph.add_argument("--depth", type=int, default=2, help="module nesting shown (default: 2)")
     graph.add_argument("--rules", action="store_true", help="write backward rules on edges")
     graph.add_argument(
@@ -152,7 +169,7 @@ def version():
         return "unknown (not installed: run `make test` or `pip install -e .`)"
 
 
-PATH_ARGUMENTS = ("out_dir", "resume", "run", "corpus", "out")
+PATH_ARGUMENTS = ("out_dir", "resume", "run", "corpus", "out", "init_from", "tokenizer")
 
 
 def main(argv=None):
@@ -251,6 +268,20 @@ def cmd_sample(args):
     return 0
 
 
+def cmd_export(args):
+    """`tinyllm export`: a run's model and tokenizer as a Hugging Face directory."""
+    from model.run import Run
+
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FileExistsError(f"--out {out} already exists and is not an empty directory")
+    model, tokenizer = Run.load_for_sampling(args.run)
+    paths = model.save_pretrained(out, tokenizer=tokenizer)
+    architecture = json.loads(paths[0].read_text(encoding="utf-8"))["architectures"][0]
+    print(f"wrote {out} ({architecture}): {', '.join(p.name for p in paths)}")
+    return 0
+
+
 def cmd_tokenizer(args):
     """`tinyllm tokenizer train`: train a BPE tokenizer on a corpus and save it."""
     import tokenizer as tok
@@ -296,6 +327,7 @@ def cmd_plot(args):
 COMMANDS = {
     "train": cmd_train,
     "sample": cmd_sample,
+    "export": cmd_export,
     "tokenizer": cmd_tokenizer,
     "corpus": cmd_corpus,
     "graph": cmd_graph,

@@ -21,6 +21,7 @@ import numpy as np
 import engine
 import nn
 import nn.functional as F
+from model import hf
 from model.config import GPTConfig
 from model.sample import generate
 
@@ -179,6 +180,19 @@ class GPT(nn.Module):
             nn.init.normal_(module.weight, std=0.02)
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
+
+    @classmethod
+    def from_pretrained(cls, path):
+        """The GPT of a Hugging Face model directory: GPT-2 (`GPT2LMHeadModel`) or Llama
+        (`LlamaForCausalLM`), its config.json and model.safetensors (model/hf.py). It comes in
+        eval mode, as in transformers."""
+        return hf.load(path)
+
+    def save_pretrained(self, path, tokenizer=None):
+        """Write a Hugging Face directory that transformers loads as GPT-2 (a GPT-2-shaped
+        model) or Llama (a Llama-like one), with `tokenizer`'s files when given; returns the
+        paths written. A model neither format can express is refused (model/hf.py)."""
+        return hf.save(self, path, tokenizer)
 
     def num_params(self):
         """Number of parameters, the tied embedding counted once."""

@@ -3,8 +3,9 @@
     run_dir/
       checkpoints/
         step-000500/              one complete checkpoint: every file of step 500
-          model.safetensors       the weights (GPT-2 names); in the metadata the model config,
-                                  the step, and the tokenizer's size and SHA-256
+          model.safetensors       the weights (GPT-2 names, a tied lm_head once); in the
+                                  metadata the model config, the step, and the tokenizer's
+                                  size and SHA-256
           optimizer.safetensors   AdamW's moments and step counts; the param groups
           state.json              training config (the corpus as a resolved path), step, best
                                   val loss and its step, the corpus's SHA-256, every random
@@ -34,9 +35,8 @@ from pathlib import Path
 import numpy as np
 
 import engine
-import tokenizer as tok
 from engine.files import write_atomic
-from model import checkpoint, corpus, memory
+from model import checkpoint, corpus, memory, pretrained
 from model.checkpoint import (
     METRICS,
     MODEL,
@@ -50,7 +50,7 @@ from model.checkpoint import (
 )
 from model.data import TokenData
 from model.gpt import GPT
-from model.run_dir import CHECKPOINTS, RunDir, find_checkpoint
+from model.run_dir import CHECKPOINTS, RunDir
 from model.train import TrainConfig, make_optimizer
 
 SAMPLES = "samples.txt"  # text sampled at the end of training, beside the checkpoints
@@ -82,7 +82,8 @@ class Run:
     of a `with run:` block, or of the process)."""
 
     def __init__(self, config, text, floor_per_char, tokenizer, disk):
-        config = config.with_vocab_size(tokenizer.vocab_size)
+        if not config.init_from:  # a model trained from keeps its vocab_size
+            config = config.with_vocab_size(tokenizer.vocab_size)
         memory.check_fits(memory.training_bytes(config), "this run")
         self.config, self.tokenizer, self.disk, self.dir = config, tokenizer, disk, disk.path
         self.text_sha256 = sha256_text(text)
@@ -125,16 +126,22 @@ class Run:
                     f"{shlex.quote(config.out_dir)}, or choose another --out-dir"
                 )
             _report_debris(disk, log)
-            if config.corpus not in corpus.CORPORA:
-                config = replace(config, corpus=str(Path(config.corpus).resolve()))
+            paths = dict(
+                corpus=config.corpus not in corpus.CORPORA,
+                tokenizer=config.tokenizer not in pretrained.TOKENIZERS,
+                init_from=bool(config.init_from),
+            )
+            resolved = {k: str(Path(getattr(config, k)).resolve()) for k, v in paths.items() if v}
+            config = replace(config, **resolved)
             engine.manual_seed(config.seed)
             text, floor = load_corpus(config)
-            if config.tokenizer == "char":
-                tokenizer = tok.CharTokenizer.from_text(text)
-            else:
-                tokenizer = tok.BPETokenizer()
-                tokenizer.train(text, config.bpe_vocab_size)
-            return cls(config, text, floor, tokenizer, disk)
+            if not config.init_from:
+                tokenizer = pretrained.new_tokenizer(config.tokenizer, text, config.bpe_vocab_size)
+                return cls(config, text, floor, tokenizer, disk)
+            start, tokenizer = pretrained.load_pretrained(config.init_from)
+            run = cls(config, text, floor, tokenizer, disk)
+            run.model.load_state_dict(pretrained.fine_tune_weights(start, run.model.config))
+            return run
         except BaseException:
             disk.discard() if new_directory else disk.unlock()
             raise
@@ -227,11 +234,9 @@ class Run:
 
     @staticmethod
     def load_for_sampling(path):
-        """(model, tokenizer) of a run's newest checkpoint (or of the checkpoint directory
-        `path`), the model in eval mode."""
-        model, _, tokenizer = load_checkpoint(find_checkpoint(path))
-        model.eval()
-        return model, tokenizer
+        """(model, tokenizer) of a run's newest checkpoint, of the checkpoint directory `path`
+        or of a Hugging Face model directory, the model in eval mode."""
+        return pretrained.load_pretrained(path)
 
     def save(self):
         """Save a checkpoint of this step: all its files into a new directory that one rename

@@ -169,6 +169,10 @@ def find_checkpoint(path):
     run_dir.refuse_old_layout()
     latest = run_dir.latest()
     if latest is None:
-        why = "its first save was cut short" if run_dir.incomplete() else "not a run directory?"
+        why = (
+            "its first save was cut short"
+            if run_dir.incomplete()
+            else "not a run directory, nor a Hugging Face model directory with a config.json?"
+        )
         raise CheckpointError(f"{path} holds no complete checkpoint ({why})")
     return latest

@@ -25,6 +25,7 @@ import numpy as np
 import engine
 import nn
 from model.config import GPTConfig, flag
+from model.pretrained import fine_tune_config, pretrained_config
 
 
 @dataclass
@@ -41,7 +42,11 @@ class TrainConfig:
         "stories", "'stories' or 'addition' (generated), or the path of a UTF-8 text file"
     )
     corpus_chars: int = flag(500_000, "characters of generated corpus")
-    tokenizer: str = flag("char", "'char' (one token per character) or 'bpe' (byte-level BPE)")
+    tokenizer: str = flag(
+        "char",
+        "'char' (one token per character), 'bpe' (byte-level BPE trained on the corpus), or the "
+        "path of a tokenizer: a tinyllm tokenizer file, a tokenizer.json or an HF directory",
+    )
     bpe_vocab_size: int = flag(512, "vocabulary size of the BPE tokenizer (with --tokenizer bpe)")
     batch_size: int = flag(16, "sequences per micro-batch")
     grad_accum: int = flag(1, "micro-batches whose gradients add up to one optimizer step")
@@ -58,6 +63,12 @@ class TrainConfig:
     eval_batches: int = flag(20, "batches per split in each evaluation")
     log_interval: int = flag(10, "steps between lines in metrics.jsonl")
     seed: int = flag(1337, "seed of every random draw in the run")
+    init_from: str = flag(
+        "",
+        "fine-tune: start from the model of a tinyllm run or checkpoint, or of a Hugging Face "
+        "GPT-2 or Llama directory, with its shape and its tokenizer (shape flags must agree; "
+        "--block-size may be shorter)",
+    )
 
     def __post_init__(self):
         if isinstance(self.model, dict):  # as read back from a checkpoint's state.json
@@ -107,17 +118,26 @@ class TrainConfig:
         for name in ("beta1", "beta2"):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
-        if self.tokenizer not in ("char", "bpe"):
-            raise ValueError(f"tokenizer must be 'char' or 'bpe', got {self.tokenizer!r}")
+        if not self.tokenizer:
+            raise ValueError("tokenizer must be 'char', 'bpe' or a path, got ''")
 
     @classmethod
     def from_flags(cls, llama=False, **flags):
         """A config from flat flags, as the command line gives them: the model's fields
         (`n_layer=2`) go to `model`, the rest to the run. `llama` starts the model from
-        `GPTConfig.llama_like` instead of GPT-2's defaults."""
+        `GPTConfig.llama_like` instead of GPT-2's defaults; `init_from` from that model's config
+        (model/pretrained.py), which the model's fields given must agree with."""
         model_fields = {f.name for f in fields(GPTConfig)}
         model_flags = {k: v for k, v in flags.items() if k in model_fields}
-        model = GPTConfig.llama_like(**model_flags) if llama else GPTConfig(**model_flags)
+        if flags.get("init_from"):  # the shape and the tokenizer are the model's
+            for flag, given in (("--llama", llama), ("--tokenizer", "tokenizer" in flags)):
+                if given:
+                    raise ValueError(
+                        f"--init-from keeps its model's shape and tokenizer: drop {flag}"
+                    )
+            model = fine_tune_config(pretrained_config(flags["init_from"]), **model_flags)
+        else:
+            model = GPTConfig.llama_like(**model_flags) if llama else GPTConfig(**model_flags)
         return cls(model=model, **{k: v for k, v in flags.items() if k not in model_fields})
 
     def to_dict(self):

@@ -1,4 +1,6 @@
-"""Gradient clipping: keep one bad batch from throwing the weights far away.
+"""Gradient clipping, and building a module whose weights are loaded next.
+
+Gradient clipping keeps one bad batch from throwing the weights far away.
 
 All gradients together are seen as one long vector g. If its length ‖g‖ (the global L2 norm)
 exceeds `max_norm`, every gradient is scaled by max_norm / ‖g‖, which shortens the vector
@@ -10,6 +12,7 @@ import math
 import numpy as np
 
 from engine import Tensor
+from nn import init
 
 
 def clip_grad_norm_(parameters, max_norm):
@@ -32,3 +35,12 @@ def clip_grad_norm_(parameters, max_norm):
             if p.grad is not None:
                 p.grad *= scale
     return total
+
+
+def skip_init(module_cls, *args, **kwargs):
+    """`module_cls(*args, **kwargs)` with its parameters left uninitialised, as
+    `torch.nn.utils.skip_init`: for a module whose every weight is loaded right after (as
+    `GPT.from_pretrained` does), so that no random numbers are drawn for nothing (about 8 s
+    for GPT-2's 124M parameters). Their values are whatever memory held until then."""
+    with init.skipped():
+        return module_cls(*args, **kwargs)

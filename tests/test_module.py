@@ -182,3 +182,20 @@ def test_apply_visits_children_first():
     order = []
     model.apply(lambda m: order.append(type(m).__name__))
     assert order[0] == "Embedding" and order[-1] == "Tiny"
+
+
+def test_skip_init_draws_nothing_and_the_loaded_weights_are_all_there():
+    from model import GPT, GPTConfig
+
+    config = GPTConfig(vocab_size=11, block_size=4, n_layer=1, n_head=2, n_embd=8)
+    engine.manual_seed(0)
+    reference, state = GPT(config), engine.get_rng_state()
+    skipped = nn.utils.skip_init(GPT, config)
+    assert engine.get_rng_state() == state  # no number drawn
+    assert [(n, p.shape) for n, p in skipped.named_parameters()] == [
+        (n, p.shape) for n, p in reference.named_parameters()
+    ]
+    skipped.load_state_dict(reference.state_dict())
+    ids = np.arange(4)[None] % 11
+    np.testing.assert_array_equal(skipped(ids)[0].data, reference(ids)[0].data)
+    assert nn.Linear(2, 2).weight.data.any()  # outside skip_init, layers are initialised again

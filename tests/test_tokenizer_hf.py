@@ -218,6 +218,22 @@ def test_char_tokenizer_round_trip(tmp_path):
         assert back.encode("ab\r\n 😀é") == tok.encode("ab\r\n 😀é") == [1, 0, 6, 2, 3, 5, 4]
 
 
+@pytest.mark.parametrize("kind", ["bpe", "char"])
+def test_a_template_that_adds_no_tokens_is_read(kind, tmp_path):
+    """transformers 5's `save_pretrained` writes this post_processor: $A's ids, no more."""
+    tok = trained("gpt4") if kind == "bpe" else CharTokenizer(list("abc "))
+    tok.save_pretrained(tmp_path)
+    data = json.loads((tmp_path / "tokenizer.json").read_text(encoding="utf-8"))
+    data["post_processor"] = {
+        "type": "TemplateProcessing",
+        "single": [{"Sequence": {"id": "A", "type_id": 0}}],
+        "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+        "special_tokens": {},
+    }
+    write_json(tmp_path / "tokenizer.json", data)
+    assert tokenizer.from_pretrained(tmp_path).encode("abc ab") == tok.encode("abc ab")
+
+
 # ----- what cannot be written, and bad input -------------------------------------------------
 
 
@@ -242,6 +258,8 @@ def change(data, name, value):
         data[key] = value
 
 
+BOS_TEMPLATE = [{"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}},
+                {"Sequence": {"id": "A", "type_id": 0}}]  # fmt: skip
 DELETE = object()
 STEPS = "pre_tokenizer.pretokenizers"
 BAD = [  # (field, its new value or DELETE, the field the error names, the rest of the error)
@@ -257,7 +275,13 @@ BAD = [  # (field, its new value or DELETE, the field the error names, the rest 
     (f"{STEPS}.1", DELETE, STEPS, "tinyllm reads \\[Split, ByteLevel\\(use_regex=false\\)\\]"),
     ("normalizer", {"type": "NFC"}, "normalizer", 'is {"type": "NFC"}; tinyllm reads only null'),
     ("decoder", {"type": "WordPiece"}, "decoder.type", 'is "WordPiece"; tinyllm reads'),
-    ("post_processor", {"type": "TemplateProcessing"}, "post_processor.type", "is .*Template"),
+    ("post_processor", {"type": "BertProcessing"}, "post_processor.type", "is .*Bert"),
+    (
+        "post_processor",
+        {"type": "TemplateProcessing", "single": BOS_TEMPLATE},
+        "post_processor.single",
+        "is .*SpecialToken.*adds tokens",
+    ),
     ("model.ignore_merges", True, "model.ignore_merges", "is true; tinyllm reads only false"),
     ("model.vocab.Ġ", DELETE, "model.vocab", "no token for the byte 32"),
     ("model.vocab.Ġ", "x", "model.vocab", "expected an object mapping tokens to ids"),

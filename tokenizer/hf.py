@@ -50,6 +50,9 @@ POSSESSIVE_INTERVAL = regex.compile(r"(?<!\\)\{\d*,?\d*\}\+")
 CHAR_SPLIT = r"[\s\S]"
 """The split of a character tokenizer: every character (newlines too) is a chunk of its own."""
 
+NO_TEMPLATE = [{"Sequence": {"id": "A", "type_id": 0}}]
+"""The `single` template of a TemplateProcessing that adds no tokens: the text's own ids."""
+
 CONFIG = {"tokenizer_class": "PreTrainedTokenizerFast", "clean_up_tokenization_spaces": False}
 """tokenizer_config.json: the class that runs tokenizer.json as written (a GPT-2 class would
 rebuild the tokenizer with GPT-2's split), and decoding that gives back the exact text."""
@@ -205,8 +208,7 @@ def _read_bpe(file):
     file.expect("normalizer", (None,), None, ": a normalizer changes the text before the split")
     pattern = _read_pre_tokenizer(file)
     file.expect("decoder.type", ("ByteLevel",), why=": the decoder of byte-level BPE")
-    if file.get("post_processor", (dict, None), None) is not None:
-        file.expect("post_processor.type", ("ByteLevel",), why=" (others add tokens to the ids)")
+    _check_post_processor(file, ("ByteLevel",))
     file.expect("model.dropout", (None, 0), None, ": dropout makes the ids random")
     for name in ("continuing_subword_prefix", "end_of_word_suffix"):
         file.expect(f"model.{name}", (None, ""), None, ": byte-level BPE marks no word parts")
@@ -267,12 +269,23 @@ def _read_pre_tokenizer(file):
         raise file.error(name, str(error)) from None
 
 
+def _check_post_processor(file, allowed):
+    """Refuse a post_processor that adds tokens; a template adding none (transformers 5 writes
+    one) or one of the `allowed` types is fine."""
+    if file.get("post_processor", (dict, None), None) is None:
+        return
+    types = (*allowed, "TemplateProcessing")
+    kind = file.expect("post_processor.type", types, why=" (others add tokens to the ids)")
+    if kind == "TemplateProcessing":
+        file.expect("post_processor.single", (NO_TEMPLATE,), why=": it adds tokens to the ids")
+
+
 def _read_char(file):
     """The characters, in id order, of a character tokenizer written by `save_char`."""
     why = ": tinyllm reads WordLevel only as the character tokenizer it writes"
     file.expect("pre_tokenizer", (split_step(CHAR_SPLIT),), why=why)
     file.expect("normalizer", (None,), None, why)
-    file.expect("post_processor", (None,), None, why)
+    _check_post_processor(file, ())
     file.expect("decoder", ({"type": "Fuse"},), why=why)
     file.expect("added_tokens", ([],), [], why)
     vocab = file.get("model.vocab", (dict,))

@@ -1,0 +1,179 @@
+"""The command line with Hugging Face directories: `export`, `sample --run HF_DIR`,
+`train --init-from`, `train --tokenizer PATH` and `graph --run HF_DIR`, on tiny runs."""
+
+import json
+
+import numpy as np
+import pytest
+
+import tokenizer
+from model import GPT
+from model.cli import main
+from model.run import Run
+from model.train import TrainConfig, train
+
+TINY = dict(
+    corpus="stories", corpus_chars=20_000, block_size=16, n_layer=1, n_head=2, n_embd=16,
+    batch_size=4, max_iters=2, lr_decay_iters=4, warmup_iters=1, eval_interval=2,
+    eval_batches=1, log_interval=1,
+)  # fmt: skip
+RUN_FLAGS = ["--corpus-chars", "20000", "--batch-size", "4", "--max-iters", "2",
+             "--lr-decay-iters", "4", "--warmup-iters", "1", "--eval-interval", "2",
+             "--eval-batches", "1", "--no-progress"]  # fmt: skip
+
+
+def train_tiny(run_dir, **overrides):
+    config = TrainConfig.from_flags(**{**TINY, "out_dir": str(run_dir), **overrides})
+    with Run.create(config) as run:
+        train(run, progress=False, log=lambda message: None)
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A GPT-2-shaped run with a BPE tokenizer, and a Llama-like one with characters."""
+    root = tmp_path_factory.mktemp("runs")
+    return {
+        "gpt2": train_tiny(root / "gpt2", tokenizer="bpe", bpe_vocab_size=280),
+        "llama": train_tiny(root / "llama", llama=True, n_head=4, n_kv_head=2),
+    }
+
+
+def run_main(capsys, argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return out
+
+
+def one_line_error(capsys, argv):
+    code = main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    return err
+
+
+def sample(capsys, run):
+    argv = ["sample", "--run", run, "--prompt", "Once", "--max-new-tokens", "12", "--seed", "3"]
+    return run_main(capsys, argv)
+
+
+@pytest.mark.parametrize("kind", ["gpt2", "llama"])
+def test_export_then_sample_the_hf_directory(runs, kind, tmp_path, capsys):
+    out = run_main(capsys, ["export", "--run", runs[kind], "--out", tmp_path / "hf"])
+    architecture = {"gpt2": "GPT2LMHeadModel", "llama": "LlamaForCausalLM"}[kind]
+    assert f"({architecture})" in out and "tokenizer.json" in out
+    config = json.loads((tmp_path / "hf" / "config.json").read_text())
+    assert config["architectures"] == [architecture]
+    assert sample(capsys, tmp_path / "hf") == sample(capsys, runs[kind])  # the same model
+    ours, _ = Run.load_for_sampling(runs[kind])
+    theirs = GPT.from_pretrained(tmp_path / "hf")
+    pairs = zip(ours.state_dict().values(), theirs.state_dict().values(), strict=True)
+    assert all(np.array_equal(a, b) for a, b in pairs)
+    text = "Once upon a time, Luna\n"
+    _, tok = Run.load_for_sampling(runs[kind])
+    assert tokenizer.from_pretrained(tmp_path / "hf").encode(text) == tok.encode(text)
+
+
+def test_export_refuses_a_used_directory_and_a_model_neither_format_has(runs, tmp_path, capsys):
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "notes.txt").write_text("mine")
+    err = one_line_error(capsys, ["export", "--run", runs["gpt2"], "--out", tmp_path / "used"])
+    assert "already exists and is not an empty directory" in err
+    mixed = train_tiny(tmp_path / "mixed", pos="rope", max_iters=0)
+    err = one_line_error(capsys, ["export", "--run", mixed, "--out", tmp_path / "hf"])
+    assert "neither Hugging Face format can express this model" in err and "pos='rope'" in err
+    assert not (tmp_path / "hf").exists()
+
+
+@pytest.mark.parametrize("source", ["run", "hf"])
+def test_init_from_fine_tunes_with_the_models_shape_and_tokenizer(runs, source, tmp_path, capsys):
+    start = runs["gpt2"]
+    if source == "hf":
+        run_main(capsys, ["export", "--run", start, "--out", tmp_path / "hf"])
+        start = tmp_path / "hf"
+    corpus = tmp_path / "new.txt"
+    corpus.write_text("The cat sat on the mat. " * 400)
+    new = tmp_path / "new"
+    argv = [
+        "train",
+        "--init-from",
+        start,
+        "--corpus",
+        corpus,
+        "--out-dir",
+        new,
+        "--block-size",
+        "8",
+    ]
+    run_main(capsys, [*argv, "--n-layer", "1", *RUN_FLAGS, "--max-iters", "0"])  # n_layer agrees
+    tuned, _ = Run.load_for_sampling(new)
+    base, base_tok = Run.load_for_sampling(runs["gpt2"])
+    assert tuned.config.block_size == 8 and tuned.config.n_embd == base.config.n_embd
+    assert tuned.config.vocab_size == base.config.vocab_size
+    wpe = base.transformer.wpe.weight.data
+    np.testing.assert_array_equal(tuned.transformer.wpe.weight.data, wpe[:8])  # the first rows
+    np.testing.assert_array_equal(tuned.transformer.h[0].mlp.c_fc.weight.data,
+                                  base.transformer.h[0].mlp.c_fc.weight.data)  # fmt: skip
+    state = json.loads(next(new.glob("checkpoints/*/state.json")).read_text())
+    assert state["config"]["init_from"] == str(start.resolve())
+    tok = tokenizer.load(next(new.glob("checkpoints/*/tokenizer.txt")))
+    assert tok.encode("The cat sat.") == base_tok.encode("The cat sat.")
+    run_main(capsys, ["train", "--resume", new, "--max-iters", "2", "--no-progress"])
+    assert (new / "checkpoints" / "step-000002").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("flags", "words"),
+    [(["--n-layer", "3"], ["--n-layer 3 contradicts the model", "n_layer is 1"]),
+     (["--llama"], ["drop --llama"]),
+     (["--tokenizer", "char"], ["drop --tokenizer"]),
+     (["--block-size", "32"], ["--block-size 32 is longer", "(16)"]),
+     (["--no-tie-weights"], ["--tie-weights False contradicts"])],
+)  # fmt: skip
+def test_init_from_refuses_flags_that_contradict_the_model(runs, flags, words, tmp_path, capsys):
+    argv = ["train", "--init-from", runs["gpt2"], "--out-dir", tmp_path / "x", *flags, *RUN_FLAGS]
+    err = one_line_error(capsys, argv)
+    assert all(word in err for word in words), err
+    assert not (tmp_path / "x").exists()
+
+
+def test_init_from_a_directory_with_no_model_or_a_pickle(tmp_path, capsys):
+    (tmp_path / "nothing").mkdir()
+    err = one_line_error(capsys, ["train", "--init-from", tmp_path / "nothing", *RUN_FLAGS])
+    assert "holds no complete checkpoint" in err
+    (tmp_path / "nothing" / "pytorch_model.bin").write_bytes(b"not to be read")
+    err = one_line_error(capsys, ["train", "--init-from", tmp_path / "nothing", *RUN_FLAGS])
+    assert "pytorch_model.bin is a pickle, which tinyllm never loads" in err
+
+
+@pytest.mark.parametrize("kind", ["file", "hf-dir", "tokenizer.json"])
+def test_train_with_an_existing_tokenizer(runs, kind, tmp_path, capsys):
+    _, tok = Run.load_for_sampling(runs["gpt2"])
+    path = {"file": tmp_path / "tok.txt", "hf-dir": tmp_path / "hf-tok"}.get(kind)
+    if kind == "file":
+        tok.save(path)
+    else:
+        tok.save_pretrained(tmp_path / "hf-tok")
+        path = tmp_path / "hf-tok" / ("tokenizer.json" if kind == "tokenizer.json" else "")
+    flags = ["--block-size", "16", "--n-layer", "1", "--n-head", "2", "--n-embd", "16"]
+    run_main(
+        capsys, ["train", "--tokenizer", path, "--out-dir", tmp_path / "r", *flags, *RUN_FLAGS]
+    )
+    _, used = Run.load_for_sampling(tmp_path / "r")
+    assert used.vocab_size == tok.vocab_size and used.encode("Once upon") == tok.encode("Once upon")
+
+
+def test_a_missing_tokenizer_path(tmp_path, capsys):
+    err = one_line_error(capsys, ["train", "--tokenizer", tmp_path / "nope.txt", *RUN_FLAGS,
+                                  "--out-dir", tmp_path / "r"])  # fmt: skip
+    assert "nope.txt: neither 'char', 'bpe' nor an existing tokenizer" in err
+
+
+def test_graph_of_an_hf_directory(runs, tmp_path, capsys):
+    run_main(capsys, ["export", "--run", runs["llama"], "--out", tmp_path / "hf"])
+    out = tmp_path / "g.svg"
+    assert str(out) in run_main(
+        capsys, ["graph", "--run", tmp_path / "hf", "--depth", "1", "--out", out]
+    )
+    assert "transformer.h.0" in out.read_text(encoding="utf-8")
