@@ -15,9 +15,13 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture
 def run_dir(tmp_path):
-    rows = [{"step": s, "train_loss": 4.0 - 0.01 * s, "lr": 1e-3} for s in range(100)]
-    for row in rows[::25]:
-        row["val_loss"] = row["train_loss"] + 0.1
+    # as training writes them: a batch's loss at every step, means over eval batches every 25
+    rows = [
+        {"step": s, "train_loss": 4.0 - 0.01 * s, "lr": 1e-3, "kind": "train"} for s in range(100)
+    ]
+    for s in range(0, 100, 25):
+        rows.append({"step": s, "train_loss": 3.9 - 0.01 * s, "val_loss": 4.1 - 0.01 * s,
+                     "lr": 1e-3, "kind": "eval"})  # fmt: skip
     lines = "".join(json.dumps(row) + "\n" for row in rows)
     (tmp_path / "metrics.jsonl").write_text(lines, encoding="utf-8")
     checkpoint = tmp_path / "checkpoints" / "step-000099"  # as model/run.py lays a run out
@@ -46,8 +50,14 @@ def test_plot_losses_from_a_run_directory(run_dir):
     assert_image_files(run_dir / "loss.png", run_dir / "loss.svg")
     ax = fig.axes[0]
     lines = {line.get_label(): line for line in ax.get_lines()}
-    assert len(lines["train (per step)"].get_xdata()) == 100
-    assert list(lines["validation"].get_xdata()) == [0, 25, 50, 75]
+    assert len(lines["one training batch, at each logged step"].get_xdata()) == 100
+    smooth = lines["running mean of 5 logged batches"]  # k = 100 // 20
+    assert len(smooth.get_xdata()) == 96 and smooth.get_ydata()[0] == pytest.approx(3.98)
+    # the evaluations' means are drawn apart from the single batches, not mixed into them
+    means = lines["train split, mean over the eval batches"].get_ydata()
+    assert list(means) == pytest.approx([3.9, 3.65, 3.4, 3.15])
+    assert list(lines["validation, mean over the eval batches"].get_xdata()) == [0, 25, 50, 75]
+    assert ax.get_title() == "train and validation loss"  # not the run directory's name
     floors = [line for line in ax.get_lines() if set(line.get_ydata()) == {1.5}]
     assert len(floors) == 1  # the entropy floor from the newest checkpoint's state.json
     assert any("entropy floor 1.500" in t.get_text() for t in ax.texts)
@@ -55,8 +65,16 @@ def test_plot_losses_from_a_run_directory(run_dir):
 
 def test_plot_losses_from_rows_with_explicit_floor_and_bad_input(tmp_path):
     rows = [{"step": 0, "val_loss": 3.0}, {"step": 10, "val_loss": 2.0}]
-    ax = viz.plot_losses(rows, floor=0.7).axes[0]
+    ax = viz.plot_losses(rows, floor=0.7, title="a run").axes[0]
     assert [set(line.get_ydata()) for line in ax.get_lines()][-1] == {0.7}
+    assert [line.get_label() for line in ax.get_lines()][0].startswith("validation")
+    assert ax.get_title() == "a run"
+    old_rows = [{"step": 0, "train_loss": 3.0, "val_loss": 3.1}, {"step": 1, "train_loss": 2.9}]
+    labels = [line.get_label() for line in viz.plot_losses(old_rows).axes[0].get_lines()]
+    assert labels[:2] == [
+        "one training batch, at each logged step",
+        "train split, mean over the eval batches",
+    ]
     with pytest.raises(FileNotFoundError, match="metrics.jsonl"):
         viz.plot_losses(tmp_path)
     with pytest.raises(ValueError, match="nothing to plot"):
