@@ -2,7 +2,8 @@
 
 - `draw_graph(root, depth, show_data, show_rules)`: the computation graph behind a tensor, from
   `a * b + c` to a whole GPT, with module clusters and the backward rule on every arrow.
-- `backward_steps(root, out_dir)`: backpropagation as numbered frames, one per visited node.
+- `backward_steps(root, out_dir)`: backpropagation as numbered frames, one per visited node;
+  `backward_side_by_side(root)` puts them all in one picture.
 - `check_graph(root)`: every op's backward re-checked in float64 against finite differences,
   the graph coloured by the error (a broken op shows red).
 - `plot_losses`, `plot_attention`, `plot_embeddings`: matplotlib figures of a run and a model.
@@ -18,7 +19,7 @@ drawn after a plain `loss.backward()`.
     >>> viz.save_graph(dot, "graph.svg")     # doctest: +SKIP
 """
 
-from viz.backward_steps import backward_frames, backward_steps
+from viz.backward_steps import backward_frames, backward_side_by_side, backward_steps
 from viz.check import NodeCheck, check_graph
 from viz.embeddings import pca, plot_embeddings
 from viz.graph import draw_graph, save_graph
@@ -29,6 +30,7 @@ __all__ = [
     "NodeCheck",
     "attention_maps",
     "backward_frames",
+    "backward_side_by_side",
     "backward_steps",
     "check_graph",
     "draw_graph",
