@@ -1,5 +1,6 @@
 """Pictures of what the engine and the model do.
 
+- `draw_architecture(config)`: a GPT's modules as a diagram, from its config.
 - `draw_graph(root, depth, show_data, show_rules)`: the computation graph behind a tensor, from
   `a * b + c` to a whole GPT, with module clusters and the backward rule on every arrow.
 - `backward_steps(root, out_dir)`: backpropagation as numbered frames, one per visited node;
@@ -19,6 +20,7 @@ drawn after a plain `loss.backward()`.
     >>> viz.save_graph(dot, "graph.svg")     # doctest: +SKIP
 """
 
+from viz.architecture import draw_architecture
 from viz.backward_steps import backward_frames, backward_side_by_side, backward_steps
 from viz.check import NodeCheck, check_graph
 from viz.embeddings import pca, plot_embeddings
@@ -33,6 +35,7 @@ __all__ = [
     "backward_side_by_side",
     "backward_steps",
     "check_graph",
+    "draw_architecture",
     "draw_graph",
     "pca",
     "plot_attention",
