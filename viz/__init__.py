@@ -8,7 +8,8 @@
 - `check_graph(root)`: every op's backward re-checked in float64 against finite differences,
   the graph coloured by the error (a broken op shows red).
 - `plot_losses`, `plot_attention`, `plot_embeddings`: matplotlib figures of a run and a model;
-  `plot_merges`: a text cut into tokens after more and more of a BPE tokenizer's merges.
+  `plot_merges`: a text cut into tokens after more and more of a BPE tokenizer's merges;
+  `plot_next_token`: what sampling draws from, under temperature, top-k and top-p.
 
 Every picture shows inline in a Jupyter notebook, with no `%matplotlib` line, and graphs can be
 drawn after a plain `loss.backward()`.
@@ -28,6 +29,7 @@ from viz.embeddings import pca, plot_embeddings
 from viz.graph import draw_graph, save_graph
 from viz.plots import attention_maps, plot_attention, plot_losses, save_figure
 from viz.run import plot_run, render_model_graph
+from viz.sampling import plot_next_token
 from viz.tokens import merge_stages, plot_merges
 
 __all__ = [
@@ -45,6 +47,7 @@ __all__ = [
     "plot_embeddings",
     "plot_losses",
     "plot_merges",
+    "plot_next_token",
     "plot_run",
     "render_model_graph",
     "save_figure",
