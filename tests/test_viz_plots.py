@@ -1,4 +1,4 @@
-"""viz plots: loss curves, attention heatmaps, embeddings by PCA, written as PNG and SVG."""
+"""viz plots: loss curves, attention heatmaps, embeddings by PCA, the next-token distribution."""
 
 import json
 
@@ -7,6 +7,7 @@ import pytest
 
 import viz
 from model import GPT, GPTConfig
+from model.sample import next_token_probs
 from tokenizer.bpe import BPETokenizer
 from viz.plots import token_label
 
@@ -144,3 +145,21 @@ def test_plot_run_writes_every_picture(run_dir, tiny):
     assert all(p.read_bytes()[:8] == PNG_MAGIC for p in paths)
     assert [p.name for p in viz.plot_run(run_dir)] == ["loss.png"]
     assert len(viz.plot_run(run_dir, model, tokenizer)) == 4  # attention over its own sample
+
+
+def test_plot_next_token_shows_what_generate_draws_from(tiny, tmp_path):
+    model, tokenizer = tiny
+    fig = viz.plot_next_token(model, tokenizer, "hello wor", n=6, path=tmp_path / "n.png")
+    assert (tmp_path / "n.png").read_bytes()[:8] == PNG_MAGIC
+    panels = [ax for ax in fig.axes if ax.patches]
+    titles = [ax.get_title() for ax in panels]
+    assert titles == ["temperature=1", "temperature=0.5", "temperature=1, top_k=3",
+                      "temperature=1, top_p=0.9"]  # fmt: skip
+    heights = [[bar.get_height() for bar in ax.patches] for ax in panels]
+    ids = np.array([tokenizer.encode("hello wor")])
+    logits = model(ids)[0].data[:, -1, :]
+    probs = next_token_probs(logits)[0]
+    assert heights[0] == pytest.approx(sorted(probs, reverse=True)[:6])  # the likeliest, in order
+    assert sum(h > 0 for h in heights[2]) == 3  # top-k keeps three tokens
+    assert heights[1][0] > heights[0][0]  # a lower temperature sharpens the distribution
+    assert model.training  # the model is put back in the mode it was in
