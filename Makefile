@@ -47,8 +47,10 @@ bench: $(STAMP)
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python -m bench.tokenizer
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python -m bench.train
 
+# The pictures of the README and the tour (from fixed seeds), and the tour's notebooks.
 docs: $(STAMP) dot
 	$(BIN)/python docs/make_images.py
+	$(BIN)/python docs/make_notebooks.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis

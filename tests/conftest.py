@@ -3,12 +3,18 @@
 Hypothesis runs every property test with `deadline=None` (the machines running the suite are
 shared, so a single slow example is no failure) and 30 examples unless a test asks for more.
 
+`jupyter_kernel` gives the notebook tests a Jupyter kernel of their own: this test run's Python.
+
 The engine tests draw *shapes* with hypothesis and *values* from a NumPy generator seeded by a
 hypothesis-drawn integer: well-conditioned float64 values (away from kinks and ties) for
 gradcheck, and a seed that shrinks like any other drawn integer.
 """
 
+import json
+import sys
+
 import numpy as np
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -47,3 +53,19 @@ def away_from_zero(rng, shape, margin=0.1):
     magnitude = rng.uniform(margin, 2.0, size=shape)
     sign = rng.choice([-1.0, 1.0], size=shape)
     return Tensor(np.asarray(magnitude * sign, dtype=np.float64), requires_grad=True)
+
+
+@pytest.fixture
+def jupyter_kernel(tmp_path, monkeypatch):
+    """The name of a Jupyter kernel that runs this test run's own Python (a kernel spec written
+    to a temporary Jupyter path), so a fresh clone needs only `make test` to run notebooks."""
+    spec = tmp_path / "jupyter" / "kernels" / "tinyllm-test"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    kernel = {"argv": argv, "display_name": "tinyllm test", "language": "python"}
+    (spec / "kernel.json").write_text(json.dumps(kernel))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+    monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")  # jupyter_core's future paths, no warning
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    return "tinyllm-test"

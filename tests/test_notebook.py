@@ -2,12 +2,10 @@
 
 tests/notebook.ipynb draws a graph after a plain `backward()`, a gradient check, a loss curve,
 attention heads and embeddings, with no `%matplotlib` line. The kernel is this test run's own
-Python (a kernel spec written to a temporary Jupyter path), so a fresh clone needs only
+Python (the `jupyter_kernel` fixture of tests/conftest.py), so a fresh clone needs only
 `make test`.
 """
 
-import json
-import sys
 from pathlib import Path
 
 import nbformat
@@ -17,21 +15,11 @@ NOTEBOOK = Path(__file__).with_name("notebook.ipynb")
 IMAGES = ("image/png", "image/svg+xml")
 
 
-def test_every_figure_in_a_fresh_kernel_is_an_image(tmp_path, monkeypatch):
-    spec = tmp_path / "jupyter" / "kernels" / "tinyllm-test"
-    spec.mkdir(parents=True)
-    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    kernel = {"argv": argv, "display_name": "tinyllm test", "language": "python"}
-    (spec / "kernel.json").write_text(json.dumps(kernel))
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
-    monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")  # jupyter_core's future paths, no warning
-    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
-
+def test_every_figure_in_a_fresh_kernel_is_an_image(tmp_path, jupyter_kernel):
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     client = NotebookClient(
         notebook,
-        kernel_name="tinyllm-test",
+        kernel_name=jupyter_kernel,
         timeout=120,
         resources={"metadata": {"path": tmp_path}},
     )

@@ -39,6 +39,26 @@ def test_frames_of_a_reused_tensor(tmp_path):
     assert a.grad == 48.0  # two backward passes accumulated, as backward() does
 
 
+def test_all_frames_side_by_side_in_one_picture(tmp_path):
+    a = engine.Tensor(3.0, requires_grad=True, name="a")
+    b = a + a
+    b.name = "b"
+    c = b * b
+    c.name = "c"
+    dot = viz.backward_side_by_side(c)
+    source = dot.source
+    assert re.findall(r"subgraph (cluster_step\d)", source) == [
+        f"cluster_step{i}" for i in range(3)
+    ]
+    assert titles([dot]) == ["step 1 of 3: visit c: dL/dc = 1.0000"]
+    assert "step 3 of 3: visit a: dL/da = 24.0000" in source
+    assert source.count("grad += ") == 2  # the two accumulations, each in its own frame
+    nodes = re.findall(r"^\s*(s\d_\w+) \[", source, flags=re.M)
+    assert len(nodes) == 3 * 5 and len(set(nodes)) == 15  # a, +, b, ×, c in every frame
+    assert "<svg" in viz.save_graph(dot, tmp_path / "all.svg").read_text(encoding="utf-8")
+    assert a.grad == 24.0  # one backward pass, as backward() does
+
+
 def test_a_node_waits_for_all_its_users():
     x = engine.Tensor(0.5, requires_grad=True, name="x")
     y = x * 2.0

@@ -1,4 +1,4 @@
-"""viz plots: loss curves, attention heatmaps, embeddings by PCA, written as PNG and SVG."""
+"""viz plots: loss curves, attention heatmaps, embeddings by PCA, the next-token distribution."""
 
 import json
 
@@ -7,6 +7,7 @@ import pytest
 
 import viz
 from model import GPT, GPTConfig
+from model.sample import next_token_probs
 from tokenizer.bpe import BPETokenizer
 from viz.plots import token_label
 
@@ -15,9 +16,13 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture
 def run_dir(tmp_path):
-    rows = [{"step": s, "train_loss": 4.0 - 0.01 * s, "lr": 1e-3} for s in range(100)]
-    for row in rows[::25]:
-        row["val_loss"] = row["train_loss"] + 0.1
+    # as training writes them: a batch's loss at every step, means over eval batches every 25
+    rows = [
+        {"step": s, "train_loss": 4.0 - 0.01 * s, "lr": 1e-3, "kind": "train"} for s in range(100)
+    ]
+    for s in range(0, 100, 25):
+        rows.append({"step": s, "train_loss": 3.9 - 0.01 * s, "val_loss": 4.1 - 0.01 * s,
+                     "lr": 1e-3, "kind": "eval"})  # fmt: skip
     lines = "".join(json.dumps(row) + "\n" for row in rows)
     (tmp_path / "metrics.jsonl").write_text(lines, encoding="utf-8")
     checkpoint = tmp_path / "checkpoints" / "step-000099"  # as model/run.py lays a run out
@@ -46,8 +51,14 @@ def test_plot_losses_from_a_run_directory(run_dir):
     assert_image_files(run_dir / "loss.png", run_dir / "loss.svg")
     ax = fig.axes[0]
     lines = {line.get_label(): line for line in ax.get_lines()}
-    assert len(lines["train (per step)"].get_xdata()) == 100
-    assert list(lines["validation"].get_xdata()) == [0, 25, 50, 75]
+    assert len(lines["one training batch, at each logged step"].get_xdata()) == 100
+    smooth = lines["running mean of 5 logged batches"]  # k = 100 // 20
+    assert len(smooth.get_xdata()) == 96 and smooth.get_ydata()[0] == pytest.approx(3.98)
+    # the evaluations' means are drawn apart from the single batches, not mixed into them
+    means = lines["train split, mean over the eval batches"].get_ydata()
+    assert list(means) == pytest.approx([3.9, 3.65, 3.4, 3.15])
+    assert list(lines["validation, mean over the eval batches"].get_xdata()) == [0, 25, 50, 75]
+    assert ax.get_title() == "train and validation loss"  # not the run directory's name
     floors = [line for line in ax.get_lines() if set(line.get_ydata()) == {1.5}]
     assert len(floors) == 1  # the entropy floor from the newest checkpoint's state.json
     assert any("entropy floor 1.500" in t.get_text() for t in ax.texts)
@@ -55,8 +66,16 @@ def test_plot_losses_from_a_run_directory(run_dir):
 
 def test_plot_losses_from_rows_with_explicit_floor_and_bad_input(tmp_path):
     rows = [{"step": 0, "val_loss": 3.0}, {"step": 10, "val_loss": 2.0}]
-    ax = viz.plot_losses(rows, floor=0.7).axes[0]
+    ax = viz.plot_losses(rows, floor=0.7, title="a run").axes[0]
     assert [set(line.get_ydata()) for line in ax.get_lines()][-1] == {0.7}
+    assert [line.get_label() for line in ax.get_lines()][0].startswith("validation")
+    assert ax.get_title() == "a run"
+    old_rows = [{"step": 0, "train_loss": 3.0, "val_loss": 3.1}, {"step": 1, "train_loss": 2.9}]
+    labels = [line.get_label() for line in viz.plot_losses(old_rows).axes[0].get_lines()]
+    assert labels[:2] == [
+        "one training batch, at each logged step",
+        "train split, mean over the eval batches",
+    ]
     with pytest.raises(FileNotFoundError, match="metrics.jsonl"):
         viz.plot_losses(tmp_path)
     with pytest.raises(ValueError, match="nothing to plot"):
@@ -126,3 +145,21 @@ def test_plot_run_writes_every_picture(run_dir, tiny):
     assert all(p.read_bytes()[:8] == PNG_MAGIC for p in paths)
     assert [p.name for p in viz.plot_run(run_dir)] == ["loss.png"]
     assert len(viz.plot_run(run_dir, model, tokenizer)) == 4  # attention over its own sample
+
+
+def test_plot_next_token_shows_what_generate_draws_from(tiny, tmp_path):
+    model, tokenizer = tiny
+    fig = viz.plot_next_token(model, tokenizer, "hello wor", n=6, path=tmp_path / "n.png")
+    assert (tmp_path / "n.png").read_bytes()[:8] == PNG_MAGIC
+    panels = [ax for ax in fig.axes if ax.patches]
+    titles = [ax.get_title() for ax in panels]
+    assert titles == ["temperature=1", "temperature=0.5", "temperature=1, top_k=3",
+                      "temperature=1, top_p=0.9"]  # fmt: skip
+    heights = [[bar.get_height() for bar in ax.patches] for ax in panels]
+    ids = np.array([tokenizer.encode("hello wor")])
+    logits = model(ids)[0].data[:, -1, :]
+    probs = next_token_probs(logits)[0]
+    assert heights[0] == pytest.approx(sorted(probs, reverse=True)[:6])  # the likeliest, in order
+    assert sum(h > 0 for h in heights[2]) == 3  # top-k keeps three tokens
+    assert heights[1][0] > heights[0][0]  # a lower temperature sharpens the distribution
+    assert model.training  # the model is put back in the mode it was in

@@ -11,15 +11,17 @@ frames make two things visible:
 
 Colours: orange = visited now, green = done, yellow = has part of its gradient, white = not
 reached yet. Arrows that carry a gradient in this step are red, labelled with what they carry.
+`backward_side_by_side` puts all the frames into one picture.
 """
 
 from pathlib import Path
 
+import graphviz
 import numpy as np
 
 from engine import backprop
 from viz import labels
-from viz.graph import Paint, build, check_options, save_graph
+from viz.graph import FONT, Paint, build, check_options, save_graph
 from viz.trace import trace
 
 NOW, DONE, WAITING, UNREACHED, SENT = "#ffb347", "#cfe8c4", "#fff2b3", "#ffffff", "#d9480f"
@@ -34,11 +36,30 @@ def backward_frames(root, grad=None, show_rules=False, rankdir="LR"):
     """
     check_options(None, "auto", rankdir)
     graph = trace(root)
+    return [build(graph, None, "auto", show_rules, rankdir, p) for p in _paints(graph, grad)]
+
+
+def backward_side_by_side(root, grad=None, show_rules=False):
+    """Every frame of `backward_frames` in one `graphviz.Digraph`, left to right, each frame
+    drawn top to bottom: the whole backward pass in one picture."""
+    graph = trace(root)
+    dot = graphviz.Digraph(graph_attr={"rankdir": "TB", "fontname": FONT, "nodesep": "0.2"})
+    for step, paint in enumerate(_paints(graph, grad)):
+        frame = build(graph, None, "auto", show_rules, "TB", paint, prefix=f"s{step}_")
+        frame.name = f"cluster_step{step}"  # a cluster: drawn as a box with the title on top
+        frame.graph_attr.update(style="rounded", color="#bbbbbb", fontsize="12")
+        dot.subgraph(frame)
+    return dot
+
+
+def _paints(graph, grad):
+    """Run backward through the traced `graph`; one Paint per visited node, as it found it."""
+    root = graph.root
     grad = np.ones_like(root.data) if grad is None else np.asarray(grad, dtype=root.dtype)
     if grad.shape != root.shape:
         raise ValueError(f"grad has shape {grad.shape}, root has shape {root.shape}")
     received = {id(root): grad}  # dL/d(tensor) summed so far
-    done, frames = set(), []
+    done, paints = set(), []
     order = list(backprop(root, grad, retain_graph=True))
     for step, (node, g, sent) in enumerate(order):
         paint = Paint()
@@ -60,9 +81,9 @@ def backward_frames(root, grad=None, show_rules=False, rankdir="LR"):
         amount = labels.values(g) if g.size <= labels.SMALL else _norm(g)
         what = f"{name}: dL/d{name}" if name else f"a {node.shape} tensor: its gradient"
         paint.title = f"step {step + 1} of {len(order)}: visit {what} = {amount}"
-        frames.append(build(graph, None, "auto", show_rules, rankdir, paint))
+        paints.append(paint)
         done.add(id(node))
-    return frames
+    return paints
 
 
 def backward_steps(root, out_dir, grad=None, show_rules=False, rankdir="LR"):

@@ -96,8 +96,10 @@ def save_graph(dot, path):
     return write_atomic(path, dot.pipe(format=fmt))
 
 
-def build(graph, depth, show_data, show_rules, rankdir, paint=None):
-    """The Digraph of a traced graph: nodes placed in module clusters, then the arrows."""
+def build(graph, depth, show_data, show_rules, rankdir, paint=None, prefix=""):
+    """The Digraph of a traced graph: nodes placed in module clusters, then the arrows.
+
+    `prefix` starts every node's name, so several pictures can share one Digraph."""
     paint = paint or Paint()
     nodes = defaultdict(list)  # cluster path -> [(node name, attributes)]
     item = {}  # id(tensor) -> its node: the tensor's own, or its collapsed module's
@@ -110,15 +112,15 @@ def build(graph, depth, show_data, show_rules, rankdir, paint=None):
             key = tuple(map(id, box))
             if key not in boxes:
                 spot = (cluster, len(nodes[cluster]))  # where its node goes, once labelled
-                boxes[key] = {"name": f"m{len(boxes)}", "path": box, "spot": spot}
+                boxes[key] = {"name": f"{prefix}m{len(boxes)}", "path": box, "spot": spot}
                 boxes[key].update({"in": {}, "out": {}})
                 nodes[cluster].append(None)
             item[id(t)] = op_item[id(t)] = boxes[key]["name"]
             continue
-        name = item[id(t)] = f"t{len(item)}"
+        name = item[id(t)] = f"{prefix}t{len(item)}"
         nodes[cluster].append((name, tensor_node(graph, t, show_data, paint)))
         if t.grad_fn is not None:
-            op = op_item[id(t)] = f"op{len(op_item)}"
+            op = op_item[id(t)] = f"{prefix}op{len(op_item)}"
             op_name, options = labels.op_parts(t.grad_fn)
             lines = [x for x in (options, paint.op_text.get(id(t))) if x]
             attrs = {"label": labels.table(None, lines, first=op_name), "margin": "0.02"}
@@ -165,7 +167,7 @@ def build(graph, depth, show_data, show_rules, rankdir, paint=None):
     for key, box in boxes.items():
         cluster, i = box["spot"]
         nodes[cluster][i] = (box["name"], module_node(graph, box, paint.module_fill.get(key)))
-    emit(dot, graph, nodes, (), itertools.count())
+    emit(dot, graph, nodes, (), itertools.count(), prefix)
     for src, dst, attrs in edges:
         dot.edge(src, dst, **attrs)
     return dot
@@ -224,7 +226,7 @@ def module_node(graph, box, fill=None):
     return attrs | {"fillcolor": fill or MODULE_FILL}
 
 
-def emit(container, graph, nodes, path, counter):
+def emit(container, graph, nodes, path, counter, prefix=""):
     """Add the nodes of cluster `path` to `container`, then each sub-cluster, recursively."""
     for name, attrs in nodes.get(path, ()):
         container.node(name, **attrs)
@@ -237,7 +239,7 @@ def emit(container, graph, nodes, path, counter):
         cls = type(module).__name__
         title = name if name == cls else f"{name} ({cls})"
         fill = CLUSTER_FILLS[(len(child) - 1) % len(CLUSTER_FILLS)]
-        with container.subgraph(name=f"cluster_{next(counter)}") as sub:
+        with container.subgraph(name=f"cluster_{prefix}{next(counter)}") as sub:
             sub.attr(label=title, style="rounded,filled", fillcolor=fill, color="#8a9bb5")
             sub.attr(labeljust="l", fontname=FONT, fontsize="11")
-            emit(sub, graph, nodes, child, counter)
+            emit(sub, graph, nodes, child, counter, prefix)

@@ -41,40 +41,48 @@ def save_figure(fig, path):
     return write_atomic(path, buffer.getvalue())
 
 
-def plot_losses(run, floor=None, path=None):
-    """Train and validation loss against step, with the corpus's entropy floor when known.
+def plot_losses(run, floor=None, path=None, title="train and validation loss"):
+    """The loss against step: what training saw, what evaluation measured, and the floor.
 
-    `run` is a run directory (holding metrics.jsonl) or a list of metric dicts with `step` and
-    `train_loss` and/or `val_loss`. `floor` (nats per token) is the best loss any model can
-    reach on the corpus; by default it is read from the run (`model.run.read_metrics`) or the
-    metrics ("entropy_floor").
+    `run` is a run directory (holding metrics.jsonl) or a list of metric dicts with `step`,
+    `train_loss` and/or `val_loss`, and `kind`, as training writes them. The two kinds are
+    different measurements, drawn apart:
+    - "train" rows hold the loss of the one batch trained on at that step (logged every
+      `log_interval` steps): a noisy line, with its running mean over the logged batches;
+    - "eval" rows hold means over `eval_batches` batches of each split, in eval mode: markers.
+    A row without a kind counts as an evaluation when it has a `val_loss`. `floor` (nats per
+    token) is the best loss any model can reach on the corpus; by default it is read from the
+    run (`model.run.read_metrics`) or the metrics ("entropy_floor").
     """
     if isinstance(run, str | Path):
         rows, run_floor = read_metrics(run)
-        title = Path(run).name
         floor = run_floor if floor is None else floor
     else:
-        rows, title = list(run), "training run"
+        rows = list(run)
     if floor is None:
         floor = next((r["entropy_floor"] for r in rows if r.get("entropy_floor") is not None), None)
-    train = [(r["step"], r["train_loss"]) for r in rows if r.get("train_loss") is not None]
-    val = [(r["step"], r["val_loss"]) for r in rows if r.get("val_loss") is not None]
-    if not train and not val:
+    batches = _points(rows, "train", "train_loss")
+    means = {"train": _points(rows, "eval", "train_loss"), "val": _points(rows, "eval", "val_loss")}
+    if not batches and not means["train"] and not means["val"]:
         raise ValueError("no train_loss or val_loss in the metrics: nothing to plot")
 
     fig = InlineFigure(figsize=(7, 4.2))
     ax = fig.add_subplot()
-    if train:
-        steps, losses = np.array(train, dtype=np.float64).T
-        ax.plot(steps, losses, color="#4c72b0", alpha=0.35, linewidth=1, label="train (per step)")
+    if batches:
+        steps, losses = np.array(batches, dtype=np.float64).T
+        label = "one training batch, at each logged step"
+        ax.plot(steps, losses, color="#4c72b0", alpha=0.3, linewidth=1, label=label)
         if len(losses) >= 20:  # a running mean shows the trend through the batch noise
             k = max(len(losses) // 20, 2)
             smooth = np.convolve(losses, np.ones(k) / k, mode="valid")
-            label = f"train (mean of {k})"
+            label = f"running mean of {k} logged batches"
             ax.plot(steps[k - 1 :], smooth, color="#4c72b0", linewidth=2, label=label)
-    if val:
-        steps, losses = np.array(val, dtype=np.float64).T
-        ax.plot(steps, losses, "o-", color="#dd8452", linewidth=2, markersize=4, label="validation")
+    styles = {"train": ("s--", "#4c72b0", "train split"), "val": ("o-", "#dd8452", "validation")}
+    for split, (style, colour, name) in styles.items():
+        if means[split]:
+            steps, losses = np.array(means[split], dtype=np.float64).T
+            label = f"{name}, mean over the eval batches"
+            ax.plot(steps, losses, style, color=colour, linewidth=1.5, markersize=4, label=label)
     if floor is not None:
         ax.axhline(floor, color="#555555", linestyle="--", linewidth=1.2)
         ax.annotate(
@@ -88,10 +96,22 @@ def plot_losses(run, floor=None, path=None):
         )
     ax.set(xlabel="step", ylabel="loss (nats per token)", title=title)
     ax.grid(alpha=0.3)
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, fontsize=8)
     if path is not None:
         save_figure(fig, path)
     return fig
+
+
+def _points(rows, kind, key):
+    """(step, loss) for the rows of `kind` that hold the loss `key`. A row's kind is "train"
+    (one batch) or "eval" (means over the eval batches); without one, a row with a val_loss
+    is an evaluation."""
+    return [
+        (r["step"], r[key])
+        for r in rows
+        if r.get("kind", "eval" if r.get("val_loss") is not None else "train") == kind
+        and r.get(key) is not None
+    ]
 
 
 def token_label(tokenizer, i):

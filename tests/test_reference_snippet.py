@@ -1,6 +1,6 @@
-"""The README's nanoGPT-style snippet, run as it is printed there, and its idioms checked.
+"""The reference's nanoGPT-style snippet, run as it is printed there, and its idioms checked.
 
-The block is read from README.md (so the README cannot drift from what is tested) and run.
+The block is read from docs/reference.md (so the page cannot drift from what is tested) and run.
 Its attention, written with view, transpose, masked_fill(mask == 0, -inf) and
 F.softmax(dim=-1) as nanoGPT writes it, must equal `F.scaled_dot_product_attention` with
 is_causal=True; the model must learn its tiny task, and the accuracy idiom must be a number.
@@ -14,11 +14,11 @@ import numpy as np
 import engine
 import nn.functional as F
 
-README = Path(__file__).parent.parent / "README.md"
+REFERENCE = Path(__file__).parent.parent / "docs" / "reference.md"
 
 
 def snippet():
-    text = README.read_text(encoding="utf-8")
+    text = REFERENCE.read_text(encoding="utf-8")
     section = text.split("## Coming from PyTorch or nanoGPT", 1)[1]
     return re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
 
@@ -35,7 +35,7 @@ def test_the_nanogpt_style_snippet_runs_and_learns(capsys):
     ):
         assert idiom in code
     scope = {}
-    exec(compile(code, str(README), "exec"), scope)  # noqa: S102 (the README's own code)
+    exec(compile(code, str(REFERENCE), "exec"), scope)  # noqa: S102 (the page's own code)
     printed = capsys.readouterr().out
     assert re.fullmatch(r"loss \d\.\d{4}, accuracy 100%\n", printed), printed
     assert scope["accuracy"].item() == 1.0 and scope["loss"].item() < 0.1
