@@ -77,8 +77,8 @@ def test_a_saved_model_loads_into_nanogpt_with_strict_true(bias, tmp_path):
     assert "gelu" in checkpoint.__doc__ and "strict=True" in checkpoint.__doc__
 
 
-def test_the_readme_gives_the_docstrings_lines():
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+def test_the_reference_gives_the_docstrings_lines():
+    readme = (Path(__file__).parent.parent / "docs" / "reference.md").read_text(encoding="utf-8")
     section = readme.split("### Continuing in nanoGPT", 1)[1]
     block = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
     lines = [line.split("#")[0].strip() for line in block.splitlines() if line.strip()]
