@@ -59,7 +59,7 @@ class FusedAttention(Function):
         self.bias = bias if bias is None or bias.ndim == 2 else np.broadcast_to(bias, (*lead, L, S))
         self.keep = None if keep is None else np.broadcast_to(keep, (*lead, L, S))
         self.tiles = tiles(bias, L, S)
-        step = max(1, CACHE_ELEMENTS // (int(np.prod(lead[1:], dtype=int)) * L * S))
+        step = max(1, CACHE_ELEMENTS // (int(np.prod(lead[1:], dtype=int)) * min(L, TILE) * S))
         self.groups = [slice(i, i + step) for i in range(0, lead[0], step)]
         self.saved = {}  # (first query, first head) of a tile -> its Eᵀ and 1 / s
         y = np.empty((*lead, L, v.shape[-1]), dtype=q.dtype)
@@ -128,7 +128,7 @@ class FusedAttention(Function):
 
     def _in_groups(self, fn, array):
         """fn(heads, array) for each group of heads (slices of the first axis, chosen in
-        forward), as many at a time as fit their score entries in CACHE_ELEMENTS."""
+        forward), as many at a time as fit a tile's score entries in CACHE_ELEMENTS."""
         for heads in self.groups:
             fn(heads, array)
 
