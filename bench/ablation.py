@@ -1,6 +1,6 @@
 """GPT-2 against Llama's pieces, one switch at a time: validation loss and speed.
 
-    python -m bench.ablation            writes docs/tour/ablation.md and docs/images/ablation.png
+    python -m bench.ablation            writes docs/tour/ablation.md and ablation.png beside it
     python -m bench.ablation --steps 200 --seeds 1 --out /tmp/quick   a quick look
 
 Every variant is nanoGPT's baby GPT (4 layers, 4 heads, 128 wide, block 64, batch 12, no
@@ -98,7 +98,21 @@ def main():
     write_curves(results, Path(args.out))
 
 
+BEGIN, END = "<!-- measured: begin -->", "<!-- measured: end -->"
+PAGE = f"""# The ablation: GPT-2's pieces against Llama's, measured
+
+[Chapter 9](09-modern.md#the-ablation-what-each-switch-does-at-this-scale) says what this
+compares and how to read it. Reproduce it with `python -m bench.ablation` (about half an hour
+on 2 cores).
+
+{BEGIN}
+{END}
+"""
+
+
 def write_table(results, args, minutes, docs):
+    """The table into docs/tour/ablation.md, between its BEGIN and END markers: the text around
+    them (the reading of the numbers) is kept."""
     lines = [
         f"Validation loss (nats per character) after {args.steps} steps: the mean over "
         f"{args.seeds} seed(s) ± half their range; ms per training step; and "
@@ -121,8 +135,15 @@ def write_table(results, args, minutes, docs):
         count = results[corpus_names[-1], name][0][2]  # the stories' vocabulary
         lines.append(f"| {name} | " + " | ".join(cells)
                      + f" | {statistics.median(ms):.1f} | {count:,} |")  # fmt: skip
-    (docs / "tour").mkdir(parents=True, exist_ok=True)
-    write_atomic(docs / "tour" / "ablation.md", "\n".join(lines) + "\n")
+    lines += ["", "![validation loss against step for each variant](ablation.png)"]
+    page = docs / "tour" / "ablation.md"
+    text = page.read_text(encoding="utf-8") if page.is_file() else ""
+    if BEGIN not in text or END not in text:
+        text = PAGE
+    before, rest = text.split(BEGIN, 1)
+    after = rest.split(END, 1)[1]
+    page.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(page, before + BEGIN + "\n" + "\n".join(lines) + "\n" + END + after)
     print("\n".join(lines))
 
 
@@ -141,7 +162,7 @@ def write_curves(results, docs):
         ax.set(title=corpus, xlabel="step", ylabel="validation loss (nats per character)")
         ax.grid(alpha=0.3)
     ax.legend(frameon=False, fontsize=8)
-    save_figure(fig, docs / "images" / "ablation.png")
+    save_figure(fig, docs / "tour" / "ablation.png")
 
 
 if __name__ == "__main__":
