@@ -124,6 +124,8 @@ def train_small_gpt(run_dir):
         corpus_chars=100_000,
         n_layer=2,
         n_embd=64,
+        block_size=64,
+        batch_size=16,
         max_iters=2000,
         lr_decay_iters=2000,
         eval_interval=200,

@@ -31,7 +31,7 @@ class GPTConfig:
     vocab_size, which a run takes from its tokenizer)."""
 
     vocab_size: int = flag(50257, "tokens in the vocabulary (a run takes its tokenizer's)")
-    block_size: int = flag(64, "context length in tokens")
+    block_size: int = flag(256, "context length in tokens")
     n_layer: int = flag(4, "number of transformer blocks")
     n_head: int = flag(4, "attention heads per block")
     n_embd: int = flag(128, "width of the residual stream (divisible by --n-head)")

@@ -57,8 +57,8 @@ def load_text_corpus(path, min_chars=1000):
     """The text of a UTF-8 file, checked to be long enough to train on.
 
     Training keeps the last 10% of the tokens for validation, and a batch needs `block_size + 1`
-    of them, so the file needs at least about `10 * (block_size + 2)` characters; `min_chars`
-    defaults to 1000, enough for the default `block_size` of 64 with a character tokenizer.
+    of them, so the file needs at least about `10 * (block_size + 2)` characters (what a run
+    asks for); `min_chars` defaults to 1000, enough for a `block_size` of 64.
     """
     path = Path(path)
     if not path.exists():

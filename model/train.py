@@ -48,7 +48,7 @@ class TrainConfig:
         "path of a tokenizer: a tinyllm tokenizer file, a tokenizer.json or an HF directory",
     )
     bpe_vocab_size: int = flag(512, "vocabulary size of the BPE tokenizer (with --tokenizer bpe)")
-    batch_size: int = flag(16, "sequences per micro-batch")
+    batch_size: int = flag(4, "sequences per micro-batch")
     grad_accum: int = flag(1, "micro-batches whose gradients add up to one optimizer step")
     max_iters: int = flag(3000, "optimizer steps in all")
     lr: float = flag(2e-3, "peak learning rate, reached after warmup")
