@@ -38,10 +38,11 @@ lint: $(STAMP)
 test: $(STAMP) dot lint
 	$(BIN)/python -m pytest
 
+# Training and the benchmarks run with OpenBLAS's core-type overrides unset, where the
+# environment sets them: they halve NumPy's matmul speed.
 train: $(STAMP) dot
-	$(BIN)/tinyllm train
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/tinyllm train
 
-# Benchmarks run with OpenBLAS's core-type overrides unset: they halve NumPy's matmul speed.
 bench: $(STAMP)
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python -m bench.engine_ops
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python -m bench.tokenizer
