@@ -102,7 +102,7 @@ BEGIN, END = "<!-- measured: begin -->", "<!-- measured: end -->"
 PAGE = f"""# The ablation: GPT-2's pieces against Llama's, measured
 
 [Chapter 9](09-modern.md#the-ablation-what-each-switch-does-at-this-scale) says what this
-compares and how to read it. Reproduce it with `python -m bench.ablation` (about half an hour
+compares and how to read it. Reproduce it with `python -m bench.ablation` (about 20 minutes
 on 2 cores).
 
 {BEGIN}
