@@ -195,7 +195,14 @@ class FusedPackedAttention(Function):
         return self.attention.forward(q, k, v, bias, scale, keep)
 
     def backward(self, g):
-        return (np.concatenate(self.attention.backward(g), axis=1),)
+        # Laid out as the projection's output, (B, T, 3n, E): the engine's transpose back to it
+        # is then a view, and so is the reshape to (B, T, 3C), where a (B, 3n, T, E) gradient
+        # would be copied once more.
+        B, n, T, E = g.shape
+        d_heads = np.empty((B, T, 3 * n, E), g.dtype).transpose(0, 2, 1, 3)  # (B, 3n, T, E)
+        for i, d in enumerate(self.attention.backward(g)):
+            d_heads[:, i * n : (i + 1) * n] = d
+        return (d_heads,)
 
 
 def attend(q, k, v, bias, scale, keep):
