@@ -40,14 +40,16 @@ test: $(STAMP) dot lint
 
 # Training and the benchmarks run with OpenBLAS's core-type overrides unset, where the
 # environment sets them: they halve NumPy's matmul speed.
+NATIVE_BLAS := env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
+
 train: $(STAMP) dot
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/tinyllm train
+	$(NATIVE_BLAS) $(BIN)/tinyllm train
 
 bench: $(STAMP)
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python -m bench.engine_ops
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python -m bench.tokenizer
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python -m bench.train
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python -m bench.sample
+	$(NATIVE_BLAS) $(BIN)/python -m bench.engine_ops
+	$(NATIVE_BLAS) $(BIN)/python -m bench.tokenizer
+	$(NATIVE_BLAS) $(BIN)/python -m bench.train
+	$(NATIVE_BLAS) $(BIN)/python -m bench.sample
 
 # The pictures of the README and the tour (from fixed seeds), and the tour's notebooks.
 docs: $(STAMP) dot

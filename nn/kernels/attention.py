@@ -195,9 +195,9 @@ class FusedPackedAttention(Function):
         return self.attention.forward(q, k, v, bias, scale, keep)
 
     def backward(self, g):
-        # Laid out as the projection's output, (B, T, 3n, E): the engine's transpose back to it
-        # is then a view, and so is the reshape to (B, T, 3C), where a (B, 3n, T, E) gradient
-        # would be copied once more.
+        # Stored as the projection's output is, (B, T, 3n, E), and handed back as a (B, 3n, T, E)
+        # view: the engine's transpose and reshape back to (B, T, 3C) are then views too, where
+        # a contiguous (B, 3n, T, E) gradient would be copied by the reshape.
         B, n, T, E = g.shape
         d_heads = np.empty((B, T, 3 * n, E), g.dtype).transpose(0, 2, 1, 3)  # (B, 3n, T, E)
         for i, d in enumerate(self.attention.backward(g)):
