@@ -30,7 +30,7 @@ def final_report(run, num_samples=3, sample_tokens=300, log=print):
     if run.config.corpus == "addition":
         accuracy = corpus.addition_accuracy(_greedy_completer(run))
         log(f"Exact-match accuracy on held-out additions: {accuracy:.1%}")
-    for path in draw_pictures(run):
+    for path in draw_pictures(run, log):
         log(f"wrote {path}")
 
 
@@ -43,14 +43,19 @@ def _greedy_completer(run):
     return complete
 
 
-def draw_pictures(run):
-    """The loss curve and the model's graph, into the run directory; returns their paths."""
+def draw_pictures(run, log=print):
+    """The loss curve and the model's graph, into the run directory; returns their paths.
+    Without Graphviz's `dot` the graph is left out, and `log` says why: the run itself is done."""
     import viz
+    from viz.graph import DotNotFound
 
     losses = run.dir / "loss.png"
     viz.plot_losses(run.dir, path=losses)
-    graph = draw_model_graph(run.dir, run.dir / "graph.svg", depth=2)
-    return [losses, graph]
+    try:
+        return [losses, draw_model_graph(run.dir, run.dir / "graph.svg", depth=2)]
+    except DotNotFound as error:
+        log(f"graph.svg not drawn: {error}")
+        return [losses]
 
 
 def draw_model_graph(run_dir, out, depth=2, rules=False, fused=False):

@@ -334,3 +334,21 @@ def test_a_model_file_whose_config_is_too_big_for_memory_is_refused_before_build
     safetensors.numpy.save_file(arrays, path, metadata={**metadata, "config": json.dumps(config)})
     err = one_line_error(capsys, ["sample", "--run", run_dir])
     assert "the model in" in err and "model.safetensors needs about" in err
+
+
+def test_without_graphviz_the_graph_command_says_how_to_install_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` anywhere on it
+    err = one_line_error(capsys, ["graph", "--out", tmp_path / "g.svg"])
+    assert "dot" in err and "apt-get install graphviz" in err
+    assert not (tmp_path / "g.svg").exists()
+
+
+def test_without_graphviz_a_run_ends_well_and_says_why_its_graph_is_missing(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert main(["train", *TINY_FLAGS, "--out-dir", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "graph.svg not drawn" in out and "apt-get install graphviz" in out
+    assert (tmp_path / "run" / "loss.png").is_file()
+    assert not (tmp_path / "run" / "graph.svg").exists()

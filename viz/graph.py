@@ -33,6 +33,16 @@ CLUSTER_FILLS = ("#f5f7fb", "#eaeff7", "#dfe6f2", "#d4ddec")
 FORMATS = ("svg", "png", "pdf")
 
 
+class DotNotFound(FileNotFoundError):
+    """Graphviz's `dot` program, which turns a graph into a picture, is not installed."""
+
+    def __init__(self):
+        super().__init__(
+            "drawing a graph needs Graphviz's dot program, which is not installed: "
+            "`apt-get install graphviz` installs it (`make train` and `make test` do)"
+        )
+
+
 @dataclass
 class Paint:
     """What `backward_steps` and `check_graph` add to a plain picture.
@@ -87,13 +97,17 @@ def place(graph, tensor, depth):
 
 def save_graph(dot, path):
     """Render `dot` to `path` with Graphviz, atomically; the extension picks the format (svg,
-    png, pdf)."""
+    png, pdf). Raises DotNotFound when Graphviz's `dot` program is missing."""
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
         raise ValueError(f"graph file must end in one of {FORMATS}, got {str(path)!r}")
+    try:
+        picture = dot.pipe(format=fmt)
+    except graphviz.ExecutableNotFound:
+        raise DotNotFound() from None
     path.parent.mkdir(parents=True, exist_ok=True)
-    return write_atomic(path, dot.pipe(format=fmt))
+    return write_atomic(path, picture)
 
 
 def build(graph, depth, show_data, show_rules, rankdir, paint=None, prefix=""):
