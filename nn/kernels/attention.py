@@ -56,7 +56,7 @@ class FusedAttention(Function):
         self.q_scaled = np.broadcast_to(q * scale, (*lead, *q.shape[-2:]))
         self.k, self.v = (np.broadcast_to(a, (*lead, *a.shape[-2:])) for a in (k, v))
         self.scale = scale
-        self.bias = bias if bias is None or bias.ndim == 2 else np.broadcast_to(bias, (*lead, L, S))
+        self.bias_t = _transposed(bias, lead, L, S)
         self.keep = None if keep is None else np.broadcast_to(keep, (*lead, L, S))
         self.tiles = tiles(bias, L, S)
         step = max(1, CACHE_ELEMENTS // (int(np.prod(lead[1:], dtype=int)) * min(L, TILE) * S))
@@ -81,11 +81,10 @@ class FusedAttention(Function):
             out *= np.swapaxes(inv_s, -1, -2)  # ((E * keep) V) / s
 
     def _bias_t(self, h, queries, keys):
-        """The mask's (keys, queries) block, for the heads `h`: a (L, S) mask (the causal
-        one) broadcasts over the heads as it is, which is about twice as fast as a view."""
-        if self.bias.ndim == 2:
-            return self.bias[queries, keys].T
-        return np.swapaxes(self.bias[h, ..., queries, keys], -1, -2)
+        """The mask's (keys, queries) block, for the heads `h`."""
+        if self.bias_t.ndim == 2:  # broadcasts over the heads as it is
+            return self.bias_t[keys, queries]
+        return self.bias_t[h, ..., keys, queries]
 
     def _used(self, e_t, h, tile):
         """The tile's (E * keep)ᵀ: its weights after dropout, not yet divided by s."""
@@ -131,6 +130,18 @@ class FusedAttention(Function):
         forward), as many at a time as fit a tile's score entries in CACHE_ELEMENTS."""
         for heads in self.groups:
             fn(heads, array)
+
+
+def _transposed(bias, lead, L, S):
+    """The mask with keys along axis -2, as the tiles are. An (L, S) mask (the causal one) is
+    copied, so that each tile's block of it is read row by row: adding a transposed view to a
+    tile is several times slower than the exp that follows. A caller's (..., L, S) mask stays
+    a view, broadcast to every head."""
+    if bias is None:
+        return None
+    if bias.ndim == 2:
+        return np.ascontiguousarray(bias.T)
+    return np.swapaxes(np.broadcast_to(bias, (*lead, L, S)), -1, -2)
 
 
 CACHE_ELEMENTS = 1 << 18
