@@ -123,6 +123,29 @@ def test_gelu_kernel(approximate, shape):
     assert_paths_agree(lambda x: F.gelu(x, approximate), [x], "FusedGELU")
 
 
+def test_tanh_gelu_kernel_far_out_in_the_tails():
+    """The kernel's h = 1 / (1 + exp(-2u)) overflows to exactly 0 where x < -10 (float32) or
+    -25 (float64), with no warning. In float64 it agrees with the reference's (1 + tanh u) / 2;
+    in float32 it is within 1e-6 of float64, where the reference's 1 + tanh u loses digits
+    (1e-5 at x = -3)."""
+    values = np.array([-1e4, -300, -30, -12, -10, -3, 0, 3, 10, 30, 300, 1e4])
+
+    def gelu(dtype, fused):
+        x = Tensor(values.astype(dtype), requires_grad=True)
+        with nn.use_fused(fused):
+            y = F.gelu(x, approximate="tanh")
+        y.backward(np.ones(values.shape, dtype))
+        assert y.dtype == x.grad.dtype == dtype
+        return y.data, x.grad
+
+    truth = gelu(np.float64, fused=False)
+    for dtype, rtol in [(np.float64, 1e-10), (np.float32, 1e-6)]:
+        y, dx = gelu(dtype, fused=True)
+        np.testing.assert_allclose(y, truth[0], rtol=rtol, atol=1e-30)
+        np.testing.assert_allclose(dx, truth[1], rtol=rtol, atol=1e-30)
+        assert (y[0], dx[0], y[-1], dx[-1]) == (0, 0, 1e4, 1)
+
+
 @FAST
 @given(lead=lead_shapes, h=st.integers(1, 4))
 def test_swiglu_kernel(lead, h):

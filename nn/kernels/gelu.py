@@ -32,14 +32,20 @@ def _blockwise(fill, *arrays):
 
 
 def _tanh_forward(y, h, x):
-    """h = (1 + tanh u) / 2 with u = √(2/π) (0.044715 x² + 1) x, and y = x h, in place."""
+    """h = (1 + tanh u) / 2 with u = √(2/π) (0.044715 x² + 1) x, and y = x h, in place.
+
+    h is computed as σ(2u) = 1 / (1 + exp(-2u)), which is the same number: NumPy's float32
+    exp is about half again as fast as its tanh. Where -2u > 88, exp overflows to inf and h is
+    exactly 0, as it should be, so that overflow is not an error.
+    """
     np.multiply(x, x, out=h)
-    h *= 0.044715 * _SQRT_2_OVER_PI
-    h += _SQRT_2_OVER_PI
-    h *= x
-    np.tanh(h, out=h)
+    h *= -2 * 0.044715 * _SQRT_2_OVER_PI
+    h -= 2 * _SQRT_2_OVER_PI
+    h *= x  # -2u
+    with np.errstate(over="ignore"):
+        np.exp(h, out=h)
     h += 1.0
-    h *= 0.5
+    np.reciprocal(h, out=h)
     np.multiply(x, h, out=y)
 
 
