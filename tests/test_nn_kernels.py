@@ -146,6 +146,24 @@ def test_tanh_gelu_kernel_far_out_in_the_tails():
         assert (y[0], dx[0], y[-1], dx[-1]) == (0, 0, 1e4, 1)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_swiglu_kernel_where_the_gate_is_far_out(dtype):
+    """σ(a) = 1 / (1 + exp(-a)) overflows for a < -88 (float32) or -709 (float64): the kernel's
+    σ is then exactly 0, with no warning, as the reference's is."""
+    gate = np.array([-1e4, -1000, -100, -3, 0, 3, 100, 1000])
+    x = np.concatenate([gate, np.full(gate.shape, 2.0)]).astype(dtype)
+    results = []
+    for fused in (True, False):
+        t = Tensor(x.copy(), requires_grad=True)
+        with nn.use_fused(fused):
+            y = F.swiglu(t)
+        y.backward(np.ones(y.shape, dtype))
+        results.append((y.data, t.grad))
+    for got, want in zip(*results, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-30)
+    assert results[0][0][0] == 0 and results[0][0][-1] == 2000
+
+
 @FAST
 @given(lead=lead_shapes, h=st.integers(1, 4))
 def test_swiglu_kernel(lead, h):

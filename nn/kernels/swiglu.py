@@ -24,7 +24,8 @@ class FusedSwiGLU(Function):
         half = x.shape[-1] // 2
         self.x, a, u = x, x[..., :half], x[..., half:]
         s = np.negative(a)  # s = σ(a) = 1 / (1 + exp(-a)), in place
-        np.exp(s, out=s)
+        with np.errstate(over="ignore"):  # exp(-a) = inf for a < -88 (float32): s is then 0
+            np.exp(s, out=s)
         s += 1.0
         np.reciprocal(s, out=s)
         self.s = s
