@@ -88,28 +88,38 @@ def generate(
 
 
 class KVCache:
-    """The keys and values one attention layer has computed so far, each (B, nh, length, hs).
+    """The keys and values one attention layer has computed so far, each (B, nkv, length, hs).
 
     It takes the prompt in one call, then one new position per call: the only two cases in
-    which the causal mask that attention applies is the right one.
+    which the causal mask that attention applies is the right one. The positions go into
+    buffers made once for `capacity` (block_size) positions, so a step copies its own key and
+    value only, not every earlier one; what it hands back are views of the filled part. It is
+    for sampling, under `engine.no_grad()`: the views carry no graph.
     """
 
-    def __init__(self):
-        self.k = self.v = None
-
-    @property
-    def length(self):
-        """How many positions the cache holds."""
-        return 0 if self.k is None else self.k.shape[2]
+    def __init__(self, capacity):
+        self.capacity = capacity
+        self.length = 0  # how many positions the cache holds
+        self.k = self.v = None  # (B, nkv, capacity, hs) each, made by the first update
 
     def update(self, k, v):
-        """Append this call's k, v (B, nh, T, hs); returns every position's, (B, nh, length, hs)."""
-        if self.k is not None:
-            if k.shape[2] != 1:
-                raise ValueError(f"a filled KV cache takes one position per call, got {k.shape[2]}")
-            k, v = engine.cat([self.k, k], axis=2), engine.cat([self.v, v], axis=2)
-        self.k, self.v = k, v
-        return k, v
+        """Append this call's k, v (B, nkv, T, hs); returns all positions' (B, nkv, length, hs)."""
+        T = k.shape[2]
+        if k.requires_grad or v.requires_grad:
+            raise RuntimeError("a KV cache is for sampling: use it under engine.no_grad()")
+        if self.length and T != 1:
+            raise ValueError(f"a filled KV cache takes one position per call, got {T}")
+        if self.length + T > self.capacity:
+            raise ValueError(f"a KV cache for {self.capacity} positions is full")
+        if self.k is None:
+            B, n, _, hs = k.shape
+            self.k = np.empty((B, n, self.capacity, hs), k.dtype)
+            self.v = np.empty((B, n, self.capacity, v.shape[3]), v.dtype)
+        self.k[:, :, self.length : self.length + T] = k.data
+        self.v[:, :, self.length : self.length + T] = v.data
+        self.length += T
+        filled = slice(0, self.length)
+        return engine.Tensor(self.k[:, :, filled]), engine.Tensor(self.v[:, :, filled])
 
 
 def _sample_loop(model, idx, max_new_tokens, temperature, top_k, top_p, rng, use_cache):
@@ -119,7 +129,7 @@ def _sample_loop(model, idx, max_new_tokens, temperature, top_k, top_p, rng, use
         context = idx[:, -block_size:]
         if use_cache and idx.shape[1] <= block_size:
             if caches is None:
-                caches = [KVCache() for _ in range(model.config.n_layer)]
+                caches = [KVCache(block_size) for _ in range(model.config.n_layer)]
             logits, _ = model(context[:, caches[0].length :], caches=caches)
         else:
             logits, _ = model(context)  # the plain sampler, and every cropped context

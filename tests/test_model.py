@@ -5,7 +5,9 @@ import pytest
 
 import engine
 import nn
+from engine import Tensor
 from model import GPT, GPTConfig
+from model.sample import KVCache
 
 TINY = dict(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=8)
 
@@ -192,3 +194,25 @@ def test_attention_maps_check_their_input_like_forward():
     assert np.all(np.triu(maps[1][0, 0], k=1) == 0)  # no weight on the future
     with pytest.raises(ValueError, match="block_size"):
         model.attention_maps(random_ids((1, 9)))
+
+
+def test_the_kv_cache_fills_one_buffer_in_place_and_refuses_misuse():
+    cache = KVCache(capacity=3)
+    rng = np.random.default_rng(0)
+    k, v = (Tensor(rng.standard_normal((2, 4, 2, 8)).astype(np.float32)) for _ in range(2))
+    k_all, v_all = cache.update(k, v)  # the prompt: two positions
+    np.testing.assert_array_equal(k_all.data, k.data)
+    k1, v1 = (Tensor(rng.standard_normal((2, 4, 1, 8)).astype(np.float32)) for _ in range(2))
+    k_all, v_all = cache.update(k1, v1)
+    assert cache.length == 3 and k_all.shape == (2, 4, 3, 8)
+    np.testing.assert_array_equal(k_all.data, np.concatenate([k.data, k1.data], axis=2))
+    np.testing.assert_array_equal(v_all.data, np.concatenate([v.data, v1.data], axis=2))
+    assert np.shares_memory(k_all.data, cache.k)  # a view of the buffer, not a copy
+    with pytest.raises(ValueError, match="full"):
+        cache.update(k1, v1)
+    filled = KVCache(8)
+    filled.update(k, v)
+    with pytest.raises(ValueError, match="one position per call"):
+        filled.update(k, v)
+    with pytest.raises(RuntimeError, match="no_grad"):
+        KVCache(8).update(Tensor(k.data, requires_grad=True), v)
