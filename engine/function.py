@@ -67,15 +67,15 @@ class Function:
         tensors = [
             x if x is None or isinstance(x, Tensor) else Tensor(as_array(x, like)) for x in inputs
         ]
-        given = [t for t in tensors if t is not None]
         fn = cls()
         fn.needs_grad = [t is not None and t.requires_grad for t in tensors]
         try:
             out = Tensor(fn.forward(*[t if t is None else t.data for t in tensors], **options))
         except ValueError as error:  # e.g. shapes that do not broadcast: say which op and shapes
-            shapes = " and ".join(str(t.shape) for t in given)
+            shapes = " and ".join(str(t.shape) for t in tensors if t is not None)
             raise ValueError(f"{cls.__name__} got shapes {shapes}: {error}") from error
         if modes.anomaly:
+            given = [t for t in tensors if t is not None]
             arrays = [t.data for t in given] + [v for v in options.values() if isinstance(v, float)]
             modes.check_finite(fn, "forward", arrays, [out.data], [t.shape for t in given])
         if modes.grad_enabled and any(fn.needs_grad) and out.dtype.kind == "f":

@@ -26,11 +26,11 @@ class Permute(Function):
     rules = ("dX = G with the axes permuted back",)
 
     def forward(self, x, axes):
-        self.inverse = tuple(np.argsort(axes))
+        self.axes = axes
         return x.transpose(axes)
 
     def backward(self, g):
-        return (g.transpose(self.inverse),)
+        return (g.transpose(np.argsort(self.axes)),)  # the inverse permutation
 
 
 class GetItem(Function):

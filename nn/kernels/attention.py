@@ -11,6 +11,7 @@ masked (the causal mask, or the caller's `attn_mask`); `keep` is the dropout mas
 1/(1 - p), drawn by `F.scaled_dot_product_attention` so that both paths use the same one.
 """
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -55,15 +56,14 @@ class FusedAttention(Function):
 
     def forward(self, q, k, v, bias, scale, keep):
         self.q_shape, out_shape = q.shape, (*q.shape[:-1], v.shape[-1])
-        lead = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2]) or (1,)
+        lead = _lead(q, k, v)
         L, S = q.shape[-2], k.shape[-2]
-        self.q_scaled = np.broadcast_to(q * scale, (*lead, *q.shape[-2:]))
-        self.k, self.v = (np.broadcast_to(a, (*lead, *a.shape[-2:])) for a in (k, v))
+        self.q_scaled, self.k, self.v = (_broadcast(a, lead) for a in (q * scale, k, v))
         self.scale = scale
         self.bias_t = _transposed(bias, lead, L, S)
         self.keep = None if keep is None else np.broadcast_to(keep, (*lead, L, S))
         self.tiles = tiles(bias, L, S)
-        step = max(1, CACHE_ELEMENTS // (int(np.prod(lead[1:], dtype=int)) * min(L, TILE) * S))
+        step = max(1, CACHE_ELEMENTS // (math.prod(lead[1:]) * min(L, TILE) * S))
         self.groups = [slice(i, i + step) for i in range(0, lead[0], step)]
         self.saved = {}  # (first query, first head) of a tile -> its Eᵀ and 1 / s
         self.y = y = np.empty((*lead, L, v.shape[-1]), dtype=q.dtype)
@@ -134,6 +134,18 @@ class FusedAttention(Function):
         forward), as many at a time as fit a tile's score entries in CACHE_ELEMENTS."""
         for heads in self.groups:
             fn(heads, array)
+
+
+def _lead(*arrays):
+    """The broadcast shape of the arrays' leading axes (all but the last two), at least 1-D."""
+    leads = {a.shape[:-2] for a in arrays}
+    return (leads.pop() if len(leads) == 1 else np.broadcast_shapes(*leads)) or (1,)
+
+
+def _broadcast(a, lead):
+    """`a` (..., X, Y) with the leading axes `lead`: itself when it has them (the common case,
+    and much cheaper than np.broadcast_to), else a broadcast view."""
+    return a if a.shape[:-2] == lead else np.broadcast_to(a, (*lead, *a.shape[-2:]))
 
 
 def _transposed(bias, lead, L, S):
