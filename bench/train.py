@@ -134,7 +134,7 @@ def baby_gpt(rounds=15, steps=8):
     print(f"NumPy float32 matmul peak: {peak:.0f} GFLOP/s\n")
 
 
-def size_table(rounds=7, steps=4):
+def size_table(rounds=15, steps=2):
     print(f"Every size (4 layers, batch 12; {rounds} interleaved rounds of {steps} steps)")
     head = f"{'n_embd':>6}{'block':>6}{'tinyllm ms':>12}{'PyTorch ms':>12}{'ratio':>7}"
     print(head + f"{'tinyllm tok/s':>15}{'PyTorch tok/s':>15}{'% peak ours/theirs':>20}")
