@@ -3,7 +3,7 @@
 Every `nn.functional` op is run twice on the same float64 inputs, once with its kernel and once
 under `nn.use_fused(False)`, with the same non-uniform upstream gradient and the same seed (the
 same dropout masks). The outputs and every input's gradient must agree to a relative error of
-1e-10 (`relative_error`), and both paths must pass gradcheck.
+1e-10, and both paths must pass gradcheck.
 """
 
 import contextlib
@@ -32,9 +32,7 @@ def leaves(seed, *shapes, scale=1.0):
 
 
 def relative_error(a, b):
-    """|a - b| over the size of b, or over 1e-4 where b is smaller: a gradient that is 0 by
-    the math (softmax over one key) comes out of a kernel as rounding, ~1e-17, not always 0."""
-    return np.abs(a - b).max() / max(np.abs(b).max(), 1e-4) if a.size else 0.0
+    return np.abs(a - b).max() / max(np.abs(b).max(), 1e-300) if a.size else 0.0
 
 
 def run(fn, inputs, fused, seed=0):

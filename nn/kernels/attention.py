@@ -32,10 +32,6 @@ class FusedAttention(Function):
     The division by s is never done on the (L, S) weights: it moves onto the small arrays on
     either side. Y = ((E * keep) V) / s, dV = (E * keep)ᵀ (G / s), and with dW' = dW / s
     (made from G / s), dS = E * (dW' - Σ_j(dW' * E) / s): one pass fewer over the weights.
-    That row sum needs no pass over them either (FlashAttention's trick): dW' = (G / s) Vᵀ * keep,
-    so Σ_j dW'_j E_j = Σ_e (G / s)_e Σ_j (E * keep)_j V_je = Σ_e (G / s)_e (s Y)_e, and
-    Σ_j(dW' * E) / s = Σ_e (G / s)_e Y_e: a sum over the Ev channels of the output instead of
-    over the S keys.
 
     Four more things make it fast, none of which changes a number:
     - Tiles. The queries go in blocks (`tiles`); a block only meets the keys that the mask
@@ -66,7 +62,7 @@ class FusedAttention(Function):
         step = max(1, CACHE_ELEMENTS // (math.prod(lead[1:]) * min(L, TILE) * S))
         self.groups = [slice(i, i + step) for i in range(0, lead[0], step)]
         self.saved = {}  # (first query, first head) of a tile -> its Eᵀ and 1 / s
-        self.y = y = np.empty((*lead, L, v.shape[-1]), dtype=q.dtype)
+        y = np.empty((*lead, L, v.shape[-1]), dtype=q.dtype)
         self._in_groups(self._forward_group, y)
         return y.reshape(out_shape)
 
@@ -120,7 +116,7 @@ class FusedAttention(Function):
             ds_t = self.v[h, ..., ks, :] @ np.swapaxes(g_s, -1, -2)  # dD'ᵀ, in place -> dSᵀ
             if self.keep is not None:
                 ds_t *= np.swapaxes(self.keep[h, ..., qs, ks], -1, -2)  # dW'ᵀ
-            ds_t -= np.einsum("...qe,...qe->...q", g_s, self.y[h, ..., qs, :])[..., None, :]
+            ds_t -= np.einsum("...jq,...jq->...q", ds_t, e_t)[..., None, :] * inv_s
             ds_t *= e_t
             if self.dq is not None:
                 dq = self.dq[h, ..., qs, :]
