@@ -11,9 +11,10 @@ from model.run import SAMPLES, Run
 
 def final_report(run, num_samples=3, sample_tokens=300, log=print):
     """Print and save samples, compare the val loss with the entropy floor, draw pictures."""
-    prompt = np.repeat(run.data.train[None, :1].astype(np.int64), num_samples, axis=0)
+    start = _start(run)
+    prompt = np.repeat(np.array([start], np.int64), num_samples, axis=0)
     out = run.model.generate(prompt, sample_tokens, temperature=0.8, seed=run.config.seed)
-    samples = [run.tokenizer.decode(row.tolist()) for row in out]
+    samples = [run.tokenizer.decode(row[len(start) :].tolist()) for row in out]
     separator = "\n" + "-" * 60 + "\n"
     write_atomic(run.dir / SAMPLES, separator.join(samples) + "\n")
     log(separator.join(["Samples:", *samples]))
@@ -32,6 +33,16 @@ def final_report(run, num_samples=3, sample_tokens=300, log=print):
         log(f"Exact-match accuracy on held-out additions: {accuracy:.1%}")
     for path in draw_pictures(run, log):
         log(f"wrote {path}")
+
+
+def _start(run):
+    """The ids the samples continue: a newline, after which the corpora's lines and stories
+    begin (as `tinyllm sample` starts by default), or the corpus's first token where the
+    vocabulary has no newline. A sample started mid-word would open with garbled letters."""
+    try:
+        return run.tokenizer.encode("\n")
+    except ValueError:
+        return run.data.train[:1].tolist()
 
 
 def _greedy_completer(run):

@@ -57,6 +57,30 @@ def test_train_sample_resume(tmp_path, capsys):
     assert (run / "embeddings.png").is_file()
 
 
+def test_the_runs_samples_are_what_sample_gives_by_default(tmp_path, capsys):
+    # The run's own samples continue `tinyllm sample`'s default prompt, a newline, so that
+    # they open where the corpus's lines do rather than inside a word.
+    run = tmp_path / "run"
+    assert main(["train", "--out-dir", str(run), *TINY_FLAGS, "--seed", "5"]) == 0
+    capsys.readouterr()
+    assert main(["sample", "--run", str(run), "--seed", "5", "--num-samples", "3"]) == 0
+    printed = capsys.readouterr().out.split("\n" + "-" * 40 + "\n")[:3]
+    saved = (run / "samples.txt").read_text().split("\n" + "-" * 60 + "\n")
+    saved[-1] = saved[-1].removesuffix("\n")
+    assert printed == ["\n" + sample for sample in saved]
+
+
+def test_a_corpus_without_newlines_samples_from_its_first_character(tmp_path):
+    # No newline to start from: the samples continue the corpus's first token, left out of them.
+    text = tmp_path / "one_line.txt"
+    text.write_text("abcab cba " * 300)
+    run = tmp_path / "run"
+    flags = [f for f in TINY_FLAGS if f not in ("--corpus-chars", "20000")]
+    assert main(["train", "--out-dir", str(run), "--corpus", str(text), *flags]) == 0
+    samples = (run / "samples.txt").read_text().split("\n" + "-" * 60 + "\n")
+    assert len(samples) == 3 and all(len(sample) == 300 for sample in samples[:2])
+
+
 def test_graph_command_renders_svg(tmp_path, capsys):
     out = tmp_path / "g.svg"
     assert main(["graph", "--depth", "1", "--out", str(out)]) == 0
