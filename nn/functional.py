@@ -1,9 +1,9 @@
 """Every layer's math, written once from engine primitives (`torch.nn.functional`'s names).
 
-Each function checks its arguments (a wrong shape fails here, with the shapes in the message,
-rather than deep inside NumPy), then decides in one line whether a fused kernel replaces its
-body (`nn/kernels/`, the default; `nn.use_fused(False)` turns them off). The body is the
-reference: the math as a textbook writes it, and what a graph picture of it shows.
+Each function checks its arguments (`nn/checks.py`: a wrong shape fails here, with the shapes
+in the message, rather than deep inside NumPy), then decides in one line whether a fused kernel
+replaces its body (`nn/kernels/`, the default; `nn.use_fused(False)` turns them off). The body
+is the reference: the math as a textbook writes it, and what a graph picture of it shows.
 
 Shapes: B batch, T time (sequence positions), C channels, V vocabulary, nh heads, hs head size.
 """
@@ -14,7 +14,7 @@ import numpy as np
 
 import engine
 from engine import Tensor, generator
-from nn import kernels
+from nn import checks, kernels
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
@@ -23,7 +23,7 @@ def linear(x, weight, bias=None):
     """x (..., in), weight (out, in), bias (out,) -> (..., out):   y = x Wᵀ + b."""
     if x.shape[-1:] != weight.shape[1:]:
         raise ValueError(f"linear: input of shape {x.shape} does not fit weight {weight.shape}")
-    _same_dtype("linear", x, weight, bias)
+    checks.same_dtype("linear", x, weight, bias)
     if kernels.enabled():
         return kernels.FusedLinear.apply(x, weight, bias)
     y = x @ weight.T
@@ -35,7 +35,7 @@ def embedding(ids, weight):
 
     The gradient of a lookup adds up the rows of repeated ids: the engine's indexing does it.
     """
-    ids = _ids(ids, "embedding")
+    ids = checks.integer_ids(ids, "embedding")
     if ids.size and (ids.min() < 0 or ids.max() >= weight.shape[0]):
         bad = ids.min() if ids.min() < 0 else ids.max()
         raise IndexError(f"embedding got id {bad}; valid ids are 0..{weight.shape[0] - 1}")
@@ -48,7 +48,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     Mean and (biased) variance are over each row of C numbers: every position is normalised on
     its own, to mean 0 and variance 1, then scaled and shifted by learned weights.
     """
-    _check_norm("layer_norm", x, normalized_shape, weight, bias)
+    checks.norm_shape("layer_norm", x, normalized_shape, weight, bias)
     if kernels.enabled():
         return kernels.FusedLayerNorm.apply(x, weight, bias, eps=eps)
     mean = x.mean(axis=-1, keepdims=True)
@@ -65,7 +65,7 @@ def rms_norm(x, normalized_shape, weight=None, eps=1e-6):
     LayerNorm without the centring (and without a bias): each row is divided by its root mean
     square, which is cheaper and, in Llama and its kin, works as well.
     """
-    _check_norm("rms_norm", x, normalized_shape, weight)
+    checks.norm_shape("rms_norm", x, normalized_shape, weight)
     if kernels.enabled():
         return kernels.FusedRMSNorm.apply(x, weight, eps=eps)
     y = x / ((x * x).mean(axis=-1, keepdims=True) + eps).sqrt()
@@ -164,7 +164,7 @@ def dropout(x, p=0.5, training=True):
     Scaling the kept values keeps the expected output equal to x, so at eval time
     (`training=False`) dropout is simply the identity. Masks come from the shared generator.
     """
-    _check_probability("dropout", p)
+    checks.probability("dropout", p)
     if not training or p == 0:
         return x
     return x * Tensor(dropout_mask(x.shape, p, x.dtype), name="dropout mask")
@@ -203,14 +203,14 @@ def cross_entropy(logits, targets, ignore_index=-100, reduction="mean", label_sm
     (...), 0 at ignored positions). Targets must lie in [0, V) or equal ignore_index. Logits
     (N, V) and targets (N,) are PyTorch's shapes; here leading axes may be any (B, T, ...).
     """
-    targets = _ids(targets, "cross_entropy")
+    targets = checks.integer_ids(targets, "cross_entropy")
     if logits.ndim < 2 or targets.shape != logits.shape[:-1]:
         raise ValueError(
             f"cross_entropy: logits of shape {logits.shape} need targets of shape "
             f"{logits.shape[:-1]}, got {targets.shape}"
         )
-    _check_reduction("cross_entropy", reduction)
-    _check_probability("cross_entropy label_smoothing", label_smoothing)
+    checks.reduction("cross_entropy", reduction)
+    checks.probability("cross_entropy label_smoothing", label_smoothing)
     num_classes = logits.shape[-1]
     ignored = targets == ignore_index
     bad = targets[~ignored & ((targets < 0) | (targets >= num_classes))]
@@ -252,7 +252,7 @@ def mse_loss(input, target, reduction="mean"):
             f"mse_loss: input of shape {input.shape} and target of shape {np.shape(target)} "
             f"differ (PyTorch would broadcast them, rarely what was meant)"
         )
-    _check_reduction("mse_loss", reduction)
+    checks.reduction("mse_loss", reduction)
     error = input - target
     squared = error * error
     if reduction == "none":
@@ -278,7 +278,7 @@ def scaled_dot_product_attention(
         (q, k, v), attn_mask, heads = _grouped(q, k, v, attn_mask=attn_mask)
         y = scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal, scale)
         return y.reshape(*heads, *y.shape[-2:])
-    _check_attention(q, k, v, attn_mask, is_causal, dropout_p)
+    checks.attention_shapes(q, k, v, attn_mask, is_causal, dropout_p)
     if kernels.enabled():
         keep = None if dropout_p == 0 else dropout_mask(_scores_shape(q, k), dropout_p, q.dtype)
         bias = _bias(q, k, attn_mask, is_causal)
@@ -327,58 +327,7 @@ def _grouped(q, *kv, attn_mask):
     return grouped, attn_mask, q.shape[:-2]
 
 
-# ---- checks and small helpers -----------------------------------------------------------------
-
-
-def _ids(ids, what):
-    """An integer ndarray from an array, list or integer Tensor."""
-    ids = np.asarray(ids.data if isinstance(ids, Tensor) else ids)
-    if ids.dtype.kind not in "iu":
-        raise TypeError(f"{what} needs integer ids, got dtype {ids.dtype}")
-    return ids
-
-
-def _same_dtype(what, x, *params):
-    for p in params:
-        if p is not None and p.dtype != x.dtype:
-            raise TypeError(
-                f"{what}: input dtype {x.dtype} differs from parameter dtype {p.dtype} "
-                f"(convert the input, or the model with module.to(dtype))"
-            )
-
-
-def _check_norm(what, x, normalized_shape, *params):
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    if len(shape) != 1 or x.shape[-1:] != shape:
-        raise ValueError(f"{what} over {shape} got input of shape {x.shape}")
-    for p in params:
-        if p is not None and p.shape != shape:
-            raise ValueError(f"{what}: parameter of shape {p.shape}, expected {shape}")
-    _same_dtype(what, x, *params)
-
-
-def _check_reduction(what, reduction):
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"{what}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-
-
-def _check_probability(what, p):
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"{what} probability must be in [0, 1], got {p}")
-
-
-def _check_attention(q, k, v, attn_mask, is_causal, dropout_p):
-    try:
-        np.broadcast_shapes(q.shape[:-2], k.shape[:-2])
-    except ValueError:
-        raise ValueError(f"attention: queries {q.shape} and keys {k.shape} do not fit") from None
-    if q.ndim < 2 or k.ndim < 2 or k.shape[-1] != q.shape[-1]:
-        raise ValueError(f"attention: queries {q.shape} and keys {k.shape} do not fit")
-    if v.shape[:-1] != k.shape[:-1]:
-        raise ValueError(f"attention: keys {k.shape} and values {v.shape} do not fit")
-    if is_causal and attn_mask is not None:
-        raise ValueError("attention: give attn_mask or is_causal=True, not both (as in PyTorch)")
-    _check_probability("attention dropout_p", dropout_p)
+# ---- attention's small helpers ------------------------------------------------------------------
 
 
 def _scale(q, scale):

@@ -1,6 +1,7 @@
 """Losses as modules, as in PyTorch: `criterion = nn.CrossEntropyLoss(); loss = criterion(logits,
 targets)`. Each holds its options and calls one function of `nn.functional`."""
 
+from nn import checks
 from nn import functional as F
 from nn.module import Module
 
@@ -11,8 +12,8 @@ class CrossEntropyLoss(Module):
 
     def __init__(self, ignore_index=-100, reduction="mean", label_smoothing=0.0):
         super().__init__()
-        F._check_reduction("CrossEntropyLoss", reduction)
-        F._check_probability("CrossEntropyLoss label_smoothing", label_smoothing)
+        checks.reduction("CrossEntropyLoss", reduction)
+        checks.probability("CrossEntropyLoss label_smoothing", label_smoothing)
         self.ignore_index, self.reduction = ignore_index, reduction
         self.label_smoothing = label_smoothing
 
@@ -30,7 +31,7 @@ class MSELoss(Module):
 
     def __init__(self, reduction="mean"):
         super().__init__()
-        F._check_reduction("MSELoss", reduction)
+        checks.reduction("MSELoss", reduction)
         self.reduction = reduction
 
     def forward(self, input, target):

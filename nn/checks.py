@@ -1,0 +1,67 @@
+"""The checks `nn.functional` and the loss modules make of their arguments, apart from the math.
+
+Each raises the error a PyTorch user would expect (TypeError for a dtype, ValueError for a shape
+or an option), naming the function and the value it got. `what` is that function's name.
+"""
+
+import numpy as np
+
+from engine import Tensor
+
+
+def integer_ids(ids, what):
+    """An integer ndarray from an array, list or integer Tensor."""
+    ids = np.asarray(ids.data if isinstance(ids, Tensor) else ids)
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"{what} needs integer ids, got dtype {ids.dtype}")
+    return ids
+
+
+def same_dtype(what, x, *params):
+    """Raise TypeError unless every given parameter has the input's dtype."""
+    for p in params:
+        if p is not None and p.dtype != x.dtype:
+            raise TypeError(
+                f"{what}: input dtype {x.dtype} differs from parameter dtype {p.dtype} "
+                f"(convert the input, or the model with module.to(dtype))"
+            )
+
+
+def norm_shape(what, x, normalized_shape, *params):
+    """Raise unless x ends in `normalized_shape` (one axis) and the parameters have that shape
+    and x's dtype."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if len(shape) != 1 or x.shape[-1:] != shape:
+        raise ValueError(f"{what} over {shape} got input of shape {x.shape}")
+    for p in params:
+        if p is not None and p.shape != shape:
+            raise ValueError(f"{what}: parameter of shape {p.shape}, expected {shape}")
+    same_dtype(what, x, *params)
+
+
+def reduction(what, name):
+    """Raise ValueError unless `reduction` is one a loss knows."""
+    if name not in ("mean", "sum", "none"):
+        raise ValueError(f"{what}: reduction must be 'mean', 'sum' or 'none', got {name!r}")
+
+
+def probability(what, p):
+    """Raise ValueError unless p is a probability."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{what} probability must be in [0, 1], got {p}")
+
+
+def attention_shapes(q, k, v, attn_mask, is_causal, dropout_p):
+    """Raise ValueError unless q (..., L, E), k (..., S, E) and v (..., S, Ev) fit, and the
+    options agree."""
+    try:
+        np.broadcast_shapes(q.shape[:-2], k.shape[:-2])
+    except ValueError:
+        raise ValueError(f"attention: queries {q.shape} and keys {k.shape} do not fit") from None
+    if q.ndim < 2 or k.ndim < 2 or k.shape[-1] != q.shape[-1]:
+        raise ValueError(f"attention: queries {q.shape} and keys {k.shape} do not fit")
+    if v.shape[:-1] != k.shape[:-1]:
+        raise ValueError(f"attention: keys {k.shape} and values {v.shape} do not fit")
+    if is_causal and attn_mask is not None:
+        raise ValueError("attention: give attn_mask or is_causal=True, not both (as in PyTorch)")
+    probability("attention dropout_p", dropout_p)
