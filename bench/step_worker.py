@@ -3,9 +3,12 @@
     python -m bench.step_worker tinyllm '{"vocab_size": 65, "block_size": 64, ...}'
     python -m bench.step_worker torch '{"vocab_size": 65, "block_size": 64, ...}'
 
-Builds the model and its AdamW once, prints "ready", then for each line "K" on stdin runs K
-training steps (forward, backward, clip, AdamW, zero grads) on random batches and prints their
-median time in seconds. A line "memory" prints the peak resident memory in bytes instead.
+Builds the model and its AdamW once, prints "ready", then for each line "K" on stdin runs one
+untimed step and K timed training steps (forward, backward, clip, AdamW, zero grads) on random
+batches, and prints the timed steps' median in seconds. The untimed step matters: a process
+that has waited through the other engine's round starts with cold caches and, for PyTorch,
+sleeping threads, which made its first step up to 2.5x slower than the next. A line "memory"
+prints the peak resident memory in bytes instead.
 Keeping both engines alive while the driver asks each in turn for a few steps interleaves
 their rounds, so both see the same machine, however busy it is. One process per engine:
 PyTorch's and NumPy's thread pools in one process slow each other down several times over.
@@ -75,6 +78,7 @@ def main():
         if line.strip() == "memory":
             print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, flush=True)
             continue
+        step()  # untimed: after the other engine's round, this one's caches and threads are cold
         times = []
         for _ in range(int(line)):
             start = time.perf_counter()
