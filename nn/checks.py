@@ -28,8 +28,8 @@ def same_dtype(what, x, *params):
 
 
 def norm_shape(what, x, normalized_shape, *params):
-    """Raise unless x ends in `normalized_shape` (one axis) and the parameters have that shape
-    and x's dtype."""
+    """Raise ValueError unless x ends in `normalized_shape` (one axis) and the parameters have
+    that shape, TypeError unless they have x's dtype."""
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if len(shape) != 1 or x.shape[-1:] != shape:
         raise ValueError(f"{what} over {shape} got input of shape {x.shape}")
@@ -40,7 +40,7 @@ def norm_shape(what, x, normalized_shape, *params):
 
 
 def reduction(what, name):
-    """Raise ValueError unless `reduction` is one a loss knows."""
+    """Raise ValueError unless `name` is a reduction a loss knows: 'mean', 'sum' or 'none'."""
     if name not in ("mean", "sum", "none"):
         raise ValueError(f"{what}: reduction must be 'mean', 'sum' or 'none', got {name!r}")
 
