@@ -44,7 +44,10 @@ class FusedAttention(Function):
       over them.
     - Transposed tiles, keys along axis -2: Sᵀ = K (Q · scale)ᵀ, then Eᵀ, Dᵀ, dSᵀ. The
       softmax then reduces over axis -2, which NumPy vectorises across the queries (its max
-      along the last axis goes row by row, ~3x slower); matmuls take transposed views free.
+      along the last axis goes row by row, ~3x slower). A matmul takes a transposed view as
+      its first operand at no cost, but as its second, OpenBLAS's kernels for small matrices
+      take up to twice as long: so (Q · scale)ᵀ is copied once per call, and (G / s)ᵀ once
+      per tile, for the two products that need them.
     - In place: each tile's Sᵀ becomes Eᵀ, and its dDᵀ becomes dSᵀ, in the same array.
     """
 
@@ -55,6 +58,7 @@ class FusedAttention(Function):
         lead = _lead(q, k, v)
         L, S = q.shape[-2], k.shape[-2]
         self.q_scaled, self.k, self.v = (_broadcast(a, lead) for a in (q * scale, k, v))
+        self.q_t = np.ascontiguousarray(np.swapaxes(self.q_scaled, -1, -2))  # (..., E, L)
         self.scale = scale
         self.bias_t = _transposed(bias, lead, L, S)
         self.keep = None if keep is None else np.broadcast_to(keep, (*lead, L, S))
@@ -69,7 +73,7 @@ class FusedAttention(Function):
     def _forward_group(self, h, y):
         for tile in self.tiles:
             qs, ks = tile.queries, tile.keys
-            e_t = self.k[h, ..., ks, :] @ np.swapaxes(self.q_scaled[h, ..., qs, :], -1, -2)  # Sᵀ
+            e_t = self.k[h, ..., ks, :] @ self.q_t[h, ..., qs]  # Sᵀ
             if tile.masked is not None:  # the mask where it is not 0
                 e_t[..., tile.masked, :] += self._bias_t(h, qs, tile.masked_keys)
             e_t -= e_t.max(axis=-2, keepdims=True)  # exp(S - max), in place: Sᵀ becomes Eᵀ
@@ -114,7 +118,8 @@ class FusedAttention(Function):
                 self.dv[h, ..., ks, :] += self._used(e_t, h, tile) @ g_s
             if self.dq is None and self.dk is None:
                 continue
-            ds_t = self.v[h, ..., ks, :] @ np.swapaxes(g_s, -1, -2)  # dD'ᵀ, in place -> dSᵀ
+            g_s_t = np.ascontiguousarray(np.swapaxes(g_s, -1, -2))
+            ds_t = self.v[h, ..., ks, :] @ g_s_t  # dD'ᵀ, in place -> dSᵀ
             if self.keep is not None:
                 ds_t *= np.swapaxes(self.keep[h, ..., qs, ks], -1, -2)  # dW'ᵀ
             ds_t -= np.einsum("...jq,...jq->...q", ds_t, e_t)[..., None, :] * inv_s
