@@ -40,9 +40,10 @@ def _start(run):
     begin (as `tinyllm sample` starts by default), or the corpus's first token where the
     vocabulary has no newline. A sample started mid-word would open with garbled letters."""
     try:
-        return run.tokenizer.encode("\n")
+        newline = run.tokenizer.encode("\n")
     except ValueError:
-        return run.data.train[:1].tolist()
+        newline = []
+    return newline or run.data.train[:1].tolist()
 
 
 def _greedy_completer(run):
