@@ -40,10 +40,9 @@ def _start(run):
     begin (as `tinyllm sample` starts by default), or the corpus's first token where the
     vocabulary has no newline. A sample started mid-word would open with garbled letters."""
     try:
-        newline = run.tokenizer.encode("\n")
+        return run.tokenizer.encode("\n")
     except ValueError:
-        newline = []
-    return newline or run.data.train[:1].tolist()
+        return run.data.train[:1].tolist()
 
 
 def _greedy_completer(run):
