@@ -70,8 +70,9 @@ def test_the_runs_samples_are_what_sample_gives_by_default(tmp_path, capsys):
     assert printed == ["\n" + sample for sample in saved]
 
 
-def test_a_corpus_without_newlines_samples_from_its_first_character(tmp_path):
-    # No newline to start from: the samples continue the corpus's first token, left out of them.
+def test_a_corpus_without_newlines_still_gets_its_samples_without_the_prompt(tmp_path):
+    # No newline to start from: the samples continue the corpus's first token, and each holds
+    # only the 300 tokens sampled (with the prompt it would be 301).
     text = tmp_path / "one_line.txt"
     text.write_text("abcab cba " * 300)
     run = tmp_path / "run"
