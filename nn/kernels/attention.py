@@ -76,10 +76,9 @@ class FusedAttention(Function):
             e_t = self.k[h, ..., ks, :] @ self.q_t[h, ..., qs]  # Sᵀ
             if tile.masked is not None:  # the mask where it is not 0
                 e_t[..., tile.masked, :] += self._bias_t(h, qs, tile.masked_keys)
-            e_t -= e_t.max(axis=-2, keepdims=True)  # exp(S - max), in place: Sᵀ becomes Eᵀ
+            e_t -= _max_over_keys(e_t)  # exp(S - max), in place: Sᵀ becomes Eᵀ
             np.exp(e_t, out=e_t)
-            # (..., 1, nq); einsum sums over the keys about twice as fast as e_t.sum(axis=-2)
-            inv_s = 1.0 / np.einsum("...jq->...q", e_t)[..., None, :]
+            inv_s = 1.0 / _sum_over_keys(e_t)  # (..., 1, nq)
             self.saved[qs.start, h.start] = e_t, inv_s
             out = y[h, ..., qs, :]
             np.matmul(np.swapaxes(self._used(e_t, h, tile), -1, -2), self.v[h, ..., ks, :], out=out)
@@ -136,6 +135,27 @@ class FusedAttention(Function):
         forward), as many at a time as fit a tile's score entries in CACHE_ELEMENTS."""
         for heads in self.groups:
             fn(heads, array)
+
+
+def _max_over_keys(e_t):
+    """The maximum over axis -2: (..., S, nq) -> (..., 1, nq), exactly e_t.max(axis=-2).
+
+    By halving: each np.maximum compares two blocks of rows, long contiguous runs, where
+    `max(axis=-2)` goes one row of nq numbers at a time, about 2.5x slower on a tile. An odd
+    count's halves share their middle row, which a maximum doesn't mind."""
+    n = e_t.shape[-2]
+    h = (n + 1) // 2
+    m = np.maximum(e_t[..., :h, :], e_t[..., n - h :, :])
+    while h > 1:  # fold rows [h', h) onto [0, h - h'), h' = ceil(h / 2)
+        n, h = h, (h + 1) // 2
+        np.maximum(m[..., : n - h, :], m[..., h:n, :], out=m[..., : n - h, :])
+    return m[..., :1, :]
+
+
+def _sum_over_keys(e_t):
+    """Σ over axis -2 as a product with a row of ones: (..., S, nq) -> (..., 1, nq). BLAS
+    takes it three times as fast as `e_t.sum(axis=-2)` and twice as fast as einsum."""
+    return np.ones((1, e_t.shape[-2]), e_t.dtype) @ e_t
 
 
 def _lead(*arrays):
