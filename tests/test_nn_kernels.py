@@ -52,13 +52,13 @@ def run(fn, inputs, fused, seed=0):
 @contextlib.contextmanager
 def split_work():
     """The attention kernel with every split forced even at test sizes: tiles of 2 queries,
-    groups of one head."""
-    saved = attention.TILE, attention.CACHE_ELEMENTS
-    attention.TILE, attention.CACHE_ELEMENTS = 2, 1
+    groups of one head, the maximum over the keys folded down to one row."""
+    saved = attention.TILE, attention.CACHE_ELEMENTS, attention.UNFOLDED_ROWS
+    attention.TILE, attention.CACHE_ELEMENTS, attention.UNFOLDED_ROWS = 2, 1, 1
     try:
         yield
     finally:
-        attention.TILE, attention.CACHE_ELEMENTS = saved
+        attention.TILE, attention.CACHE_ELEMENTS, attention.UNFOLDED_ROWS = saved
 
 
 def assert_paths_agree(fn, inputs, kernel):
@@ -261,6 +261,23 @@ def test_packed_attention_kernel(t, n_head, dropout_p):
     _, fused_ops, _ = run(fn, [qkv], fused=True)
     assert "GetItem" not in fused_ops  # the three slices are bypassed
     assert_paths_agree(fn, [qkv], "FusedPackedAttention")
+
+
+@given(
+    keys=st.integers(1, 70),
+    queries=st.sampled_from([1, 2, 5, 64]),
+    folded=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_the_maximum_over_the_keys_is_exactly_numpys(keys, queries, folded, seed):
+    # The maximum only keeps exp(S - max) from overflowing: the softmax is the same number for
+    # any shift, so the kernel tests could not see a wrong one.
+    e_t = np.random.default_rng(seed).standard_normal((2, 3, keys, queries)).astype(np.float32)
+    e_t[0, 1, keys // 2] = -np.inf  # a masked key
+    with split_work() if folded else contextlib.nullcontext():
+        found = attention.max_over_keys(e_t)
+    assert found.shape == (2, 3, 1, queries)
+    assert np.array_equal(found, e_t.max(axis=-2, keepdims=True))
 
 
 def test_tiles_skip_the_keys_a_causal_mask_hides_from_a_whole_block():

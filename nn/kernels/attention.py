@@ -76,7 +76,7 @@ class FusedAttention(Function):
             e_t = self.k[h, ..., ks, :] @ self.q_t[h, ..., qs]  # Sᵀ
             if tile.masked is not None:  # the mask where it is not 0
                 e_t[..., tile.masked, :] += self._bias_t(h, qs, tile.masked_keys)
-            e_t -= _max_over_keys(e_t)  # exp(S - max), in place: Sᵀ becomes Eᵀ
+            e_t -= max_over_keys(e_t)  # exp(S - max), in place: Sᵀ becomes Eᵀ
             np.exp(e_t, out=e_t)
             inv_s = 1.0 / _sum_over_keys(e_t)  # (..., 1, nq)
             self.saved[qs.start, h.start] = e_t, inv_s
@@ -137,19 +137,29 @@ class FusedAttention(Function):
             fn(heads, array)
 
 
-def _max_over_keys(e_t):
+def max_over_keys(e_t):
     """The maximum over axis -2: (..., S, nq) -> (..., 1, nq), exactly e_t.max(axis=-2).
 
-    By halving: each np.maximum compares two blocks of rows, long contiguous runs, where
-    `max(axis=-2)` goes one row of nq numbers at a time, about 2.5x slower on a tile. An odd
-    count's halves share their middle row, which a maximum doesn't mind."""
+    `max(axis=-2)` goes one row of nq numbers at a time, so on a tile of many keys it is
+    quicker to fold the rows in halves first: each np.maximum compares two blocks of rows in
+    long contiguous runs (2x as fast at 256 keys). An odd count's halves share their middle
+    row, which a maximum doesn't mind. A single query's keys (nq = 1, sampling with a KV
+    cache) are contiguous already: one `max` is the fast way there.
+    """
     n = e_t.shape[-2]
+    if n <= UNFOLDED_ROWS or e_t.shape[-1] == 1:
+        return e_t.max(axis=-2, keepdims=True)
     h = (n + 1) // 2
     m = np.maximum(e_t[..., :h, :], e_t[..., n - h :, :])
-    while h > 1:  # fold rows [h', h) onto [0, h - h'), h' = ceil(h / 2)
+    while h > UNFOLDED_ROWS:  # fold rows [h', h) onto [0, h - h'), h' = ceil(h / 2)
         n, h = h, (h + 1) // 2
         np.maximum(m[..., : n - h, :], m[..., h:n, :], out=m[..., : n - h, :])
-    return m[..., :1, :]
+    return m[..., :h, :].max(axis=-2, keepdims=True)
+
+
+UNFOLDED_ROWS = 16
+"""Rows left to `max` once `max_over_keys` stops folding: the last folds, on small blocks, cost
+more in NumPy's per-call overhead than they save."""
 
 
 def _sum_over_keys(e_t):
