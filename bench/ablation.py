@@ -31,7 +31,8 @@ import numpy as np
 
 from engine.files import write_atomic
 from model.run import Run
-from model.train import TrainConfig, train
+from model.train import train
+from model.train_config import TrainConfig
 from viz.plots import save_figure
 
 ROOT = Path(__file__).resolve().parents[1]

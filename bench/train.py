@@ -168,7 +168,8 @@ def peak_memory(steps=200):
 def recipe():
     """nanoGPT's 2000-step baby-GPT recipe on tiny Shakespeare (or the stories corpus)."""
     from model.run import Run
-    from model.train import TrainConfig, train
+    from model.train import train
+    from model.train_config import TrainConfig
 
     corpus = str(SHAKESPEARE) if SHAKESPEARE.is_file() else "stories"
     shape = {k: v for k, v in BABY_GPT.items() if k not in ("vocab_size", "grad_clip")}

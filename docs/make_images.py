@@ -26,7 +26,8 @@ import viz
 from model import GPT, GPTConfig
 from model.corpus import get_corpus
 from model.run import Run
-from model.train import TrainConfig, train
+from model.train import train
+from model.train_config import TrainConfig
 from tokenizer import BPETokenizer
 
 IMAGES = Path(__file__).resolve().parent / "images"

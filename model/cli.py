@@ -35,7 +35,7 @@ import numpy as np
 from engine.files import write_atomic
 from model import corpus, memory
 from model.gpt import GPTConfig
-from model.train import TrainConfig
+from model.train_config import TrainConfig
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -51,7 +51,8 @@ from model.checkpoint import (
 from model.data import TokenData
 from model.gpt import GPT
 from model.run_dir import CHECKPOINTS, RunDir
-from model.train import TrainConfig, make_optimizer
+from model.train import make_optimizer
+from model.train_config import TrainConfig
 
 SAMPLES = "samples.txt"  # text sampled at the end of training, beside the checkpoints
 CHANGEABLE_ON_RESUME = ("max_iters", "lr", "min_lr", "corpus")

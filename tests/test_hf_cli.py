@@ -10,7 +10,8 @@ import tokenizer
 from model import GPT
 from model.cli import main
 from model.run import Run
-from model.train import TrainConfig, train
+from model.train import train
+from model.train_config import TrainConfig
 
 TINY = dict(
     corpus="stories", corpus_chars=20_000, block_size=16, n_layer=1, n_head=2, n_embd=16,

@@ -19,7 +19,8 @@ import viz
 from model.checkpoint import CheckpointError
 from model.cli import main
 from model.run import Run
-from model.train import TrainConfig, train
+from model.train import train
+from model.train_config import TrainConfig
 
 FLAGS = dict(
     corpus="stories", corpus_chars=20_000, block_size=16, n_layer=1, n_head=2, n_embd=16,
@@ -50,7 +51,8 @@ for name in ("fsync", "rename", "replace", "mkdir", "unlink", "rmdir"):
     counted(name)
 
 from model.run import Run
-from model.train import TrainConfig, train
+from model.train import train
+from model.train_config import TrainConfig
 
 with Run.create(TrainConfig.from_flags(**flags), log=lambda message: None) as run:
     train(run, progress=False, log=lambda message: None)

@@ -12,7 +12,8 @@ from model import checkpoint
 from model.data import TokenData
 from model.run import METRICS, MODEL, OPTIMIZER, STATE, TOKENIZER, Run
 from model.sample import next_token_probs
-from model.train import TrainConfig, train
+from model.train import train
+from model.train_config import TrainConfig
 
 TINY_RUN = dict(
     corpus="stories",
