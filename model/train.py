@@ -158,7 +158,7 @@ def train(run, progress=True, log=print):
     with _StopRequest() as stop:
         while True:
             step = run.step
-            lr = nn.optim.cosine_with_warmup(
+            lr = nn.optim.lr_scheduler.cosine_with_warmup(
                 step,
                 config.lr,
                 config.min_lr,

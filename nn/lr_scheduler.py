@@ -1,7 +1,10 @@
-"""Learning-rate schedulers as objects: `nn.optim.lr_scheduler`, as `torch.optim.lr_scheduler`.
+"""The learning-rate schedule, and schedulers as objects: `nn.optim.lr_scheduler`, as
+`torch.optim.lr_scheduler`.
 
-A scheduler owns the "lr" of its optimizer's parameter groups. Made, it sets each group's lr
-for step 0; each `scheduler.step()` (once per optimizer step, after it) moves to the next:
+`cosine_with_warmup(step, ...)` is the project's schedule as a plain function: the lr of one
+step, which a training loop may set by hand. A scheduler owns the "lr" of its optimizer's
+parameter groups. Made, it sets each group's lr for step 0; each `scheduler.step()` (once per
+optimizer step, after it) moves to the next:
 
     scheduler = nn.optim.lr_scheduler.CosineWithWarmup(optimizer, warmup_steps=100,
                                                        decay_steps=2900, min_lr=2e-4)
@@ -13,7 +16,41 @@ numbers, and `load_state_dict` continues a schedule where it was saved. Each gro
 scheduler found it is its base lr (`base_lrs`).
 """
 
-from nn.optim import cosine_with_warmup
+import math
+
+import numpy as np
+
+
+def cosine_with_warmup(step, max_lr, min_lr, warmup_steps, decay_steps):
+    """The learning rate at `step` (0-based): linear warmup, cosine decay, then flat.
+
+        lr
+     max_lr |      .--.
+            |     /    `.
+            |    /       `.
+            |   /          `.
+     min_lr |  /             `------------
+            +--+------------+------------> step
+            0  warmup       warmup + decay
+
+    - step < warmup_steps:  max_lr · (step + 1) / warmup_steps (never 0, so no step is wasted)
+    - then, for s = (step - warmup_steps) / decay_steps in [0, 1]:
+      min_lr + (max_lr - min_lr) · (1 + cos(π s)) / 2
+    - from step = warmup_steps + decay_steps on: min_lr.
+    Returns a Python float (so it never promotes float32 arrays).
+    """
+    counts = {"step": step, "warmup_steps": warmup_steps, "decay_steps": decay_steps}
+    for name, value in counts.items():
+        if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"cosine_with_warmup: {name} must be an int >= 0, got {value!r}")
+    if not 0 <= min_lr <= max_lr:
+        raise ValueError(f"cosine_with_warmup: need 0 <= min_lr <= max_lr, got {min_lr}, {max_lr}")
+    if step < warmup_steps:
+        return float(max_lr) * (step + 1) / warmup_steps
+    if step >= warmup_steps + decay_steps:
+        return float(min_lr)
+    s = (step - warmup_steps) / decay_steps
+    return float(min_lr) + (float(max_lr) - float(min_lr)) * 0.5 * (1.0 + math.cos(math.pi * s))
 
 
 class LRScheduler:
@@ -71,7 +108,7 @@ class LambdaLR(LRScheduler):
 
 
 class CosineWithWarmup(LRScheduler):
-    """The project's schedule (`nn.optim.cosine_with_warmup`) from each group's base lr: linear
+    """The project's schedule (`cosine_with_warmup` above) from each group's base lr: linear
     warmup over `warmup_steps`, cosine decay to `min_lr` over `decay_steps`, then flat."""
 
     def __init__(self, optimizer, warmup_steps, decay_steps, min_lr=0.0):

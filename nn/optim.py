@@ -1,12 +1,12 @@
-"""Optimizers (AdamW, Adam, SGD) and the learning-rate schedule, written out as their published
-rules. The scheduler objects are in nn/lr_scheduler.py, here as `nn.optim.lr_scheduler`.
+"""Optimizers (AdamW, Adam, SGD), written out as their published rules. The learning-rate
+schedule and the scheduler objects are in nn/lr_scheduler.py, here as `nn.optim.lr_scheduler`.
 
 An optimizer holds references to the model's Parameters, grouped in `param_groups` (a list of
 dicts with "params" and the group's hyperparameters, such as "lr"), and a `state` per
 parameter (momenta). `step()` updates every parameter that has a gradient, in place on
 `p.data`, so the model keeps seeing its own arrays. Hyperparameters may be changed between
-steps: `optimizer.param_groups[0]["lr"] = cosine_with_warmup(step, ...)`, or by a scheduler
-(`nn.optim.lr_scheduler.LambdaLR(optimizer, ...)`), as in PyTorch.
+steps, by hand (`optimizer.param_groups[0]["lr"] = lr_scheduler.cosine_with_warmup(step, ...)`)
+or by a scheduler (`nn.optim.lr_scheduler.LambdaLR(optimizer, ...)`), as in PyTorch.
 
 Checkpoints: `state_dict()` returns two entries, made to be stored without pickle (arrays in a
 safetensors file, the rest as JSON in its metadata):
@@ -292,37 +292,5 @@ class SGD(Optimizer):
                 p.data -= lr * d
 
 
-def cosine_with_warmup(step, max_lr, min_lr, warmup_steps, decay_steps):
-    """The learning rate at `step` (0-based): linear warmup, cosine decay, then flat.
-
-        lr
-     max_lr |      .--.
-            |     /    `.
-            |    /       `.
-            |   /          `.
-     min_lr |  /             `------------
-            +--+------------+------------> step
-            0  warmup       warmup + decay
-
-    - step < warmup_steps:  max_lr · (step + 1) / warmup_steps (never 0, so no step is wasted)
-    - then, for s = (step - warmup_steps) / decay_steps in [0, 1]:
-      min_lr + (max_lr - min_lr) · (1 + cos(π s)) / 2
-    - from step = warmup_steps + decay_steps on: min_lr.
-    Returns a Python float (so it never promotes float32 arrays).
-    """
-    counts = {"step": step, "warmup_steps": warmup_steps, "decay_steps": decay_steps}
-    for name, value in counts.items():
-        if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"cosine_with_warmup: {name} must be an int >= 0, got {value!r}")
-    if not 0 <= min_lr <= max_lr:
-        raise ValueError(f"cosine_with_warmup: need 0 <= min_lr <= max_lr, got {min_lr}, {max_lr}")
-    if step < warmup_steps:
-        return float(max_lr) * (step + 1) / warmup_steps
-    if step >= warmup_steps + decay_steps:
-        return float(min_lr)
-    s = (step - warmup_steps) / decay_steps
-    return float(min_lr) + (float(max_lr) - float(min_lr)) * 0.5 * (1.0 + math.cos(math.pi * s))
-
-
-# `nn.optim.lr_scheduler`, as `torch.optim.lr_scheduler` (it uses cosine_with_warmup above).
+# `nn.optim.lr_scheduler`, as `torch.optim.lr_scheduler`.
 from nn import lr_scheduler  # noqa: E402, F401

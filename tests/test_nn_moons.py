@@ -38,7 +38,8 @@ def test_mlp_learns_two_moons():
     model = MLP()
     opt = nn.optim.AdamW(model.parameters(), lr=0.01, weight_decay=1e-4)
     for step in range(300):
-        opt.param_groups[0]["lr"] = nn.optim.cosine_with_warmup(step, 0.02, 0.002, 20, 280)
+        lr = nn.optim.lr_scheduler.cosine_with_warmup(step, 0.02, 0.002, 20, 280)
+        opt.param_groups[0]["lr"] = lr
         loss = F.cross_entropy(model(Tensor(points)), labels)
         opt.zero_grad()
         loss.backward()

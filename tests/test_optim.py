@@ -9,7 +9,8 @@ import safetensors
 import safetensors.numpy
 
 import nn
-from nn.optim import SGD, Adam, AdamW, cosine_with_warmup, lr_scheduler
+from nn.lr_scheduler import cosine_with_warmup
+from nn.optim import SGD, Adam, AdamW, lr_scheduler
 from nn.utils import clip_grad_norm_
 
 SHAPES = [(3, 2), (4,), (2,)]
