@@ -27,6 +27,7 @@ import numbers
 import numpy as np
 
 from engine import Tensor
+from nn import lr_scheduler  # noqa: F401 (nn.optim.lr_scheduler, as torch.optim.lr_scheduler)
 
 
 def _check_finite(optimizer, name, value):
@@ -290,7 +291,3 @@ class SGD(Optimizer):
                         state["momentum_buffer"] += d
                     d = state["momentum_buffer"]
                 p.data -= lr * d
-
-
-# `nn.optim.lr_scheduler`, as `torch.optim.lr_scheduler`.
-from nn import lr_scheduler  # noqa: E402, F401
