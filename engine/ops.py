@@ -3,7 +3,8 @@
 Notation in the derivative comments: the op computes Y from inputs A, B (or X); G is dL/dY,
 the gradient arriving from above; backward returns dL/dA, dL/dB. Backward may return gradients
 in the broadcast shape of Y: the engine sums them back to each input's shape (`unbroadcast`).
-The ops that only move elements (reshape, indexing, ...) are in `engine/shape_ops.py`.
+The reductions (sum, mean, max) are in `engine/reduction_ops.py`, and the ops that only move
+elements (reshape, indexing, ...) in `engine/shape_ops.py`.
 
 These are primitives: everything in `nn.functional` is composed from them. An op whose name is
 also a layer's (nn.Tanh, nn.ReLU, ...) ends in `Op`, so no two classes share a name.
@@ -111,66 +112,6 @@ class MatMul(Function):
             gb = np.swapaxes(a2, -1, -2) @ g
             gb = gb[..., 0] if b.ndim == 1 else gb
         return ga, gb
-
-
-# ---- reductions ----------------------------------------------------------------------------
-
-
-def _axes(axis, ndim):
-    """`axis` (None, int or tuple, negatives allowed) as a sorted tuple of non-negative axes."""
-    if axis is None:
-        return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    for a in axes:
-        if not -ndim <= a < ndim:
-            raise ValueError(f"axis {a} is out of range for a {ndim}-D tensor")
-    return tuple(sorted(a % ndim for a in axes))
-
-
-def _expand_to(g, axes, keepdims, shape):
-    """Broadcast the reduced gradient `g` back over the axes a reduction removed."""
-    if not keepdims:
-        g = np.expand_dims(g, axes)
-    return np.broadcast_to(g, shape)
-
-
-class Sum(Function):
-    rules = ("dX = G copied along the summed axes",)
-
-    def forward(self, x, axis, keepdims):
-        self.shape, self.axes, self.keepdims = x.shape, _axes(axis, x.ndim), keepdims
-        return np.sum(x, axis=self.axes, keepdims=keepdims)
-
-    def backward(self, g):
-        return (_expand_to(g, self.axes, self.keepdims, self.shape),)
-
-
-class Mean(Function):
-    rules = ("dX = G / n copied along the averaged axes",)
-
-    def forward(self, x, axis, keepdims):
-        self.shape, self.axes, self.keepdims = x.shape, _axes(axis, x.ndim), keepdims
-        self.n = math.prod(x.shape[a] for a in self.axes)
-        return np.mean(x, axis=self.axes, keepdims=keepdims)
-
-    def backward(self, g):
-        return (_expand_to(g / self.n, self.axes, self.keepdims, self.shape),)
-
-
-class Max(Function):
-    """Maximum over axes. Where several elements tie for the maximum, they share G equally."""
-
-    rules = ("dX = G / (number of maxima) at the maxima, 0 elsewhere",)
-
-    def forward(self, x, axis, keepdims):
-        self.axes, self.keepdims = _axes(axis, x.ndim), keepdims
-        y = np.max(x, axis=self.axes, keepdims=True)
-        is_max = x == y
-        self.share = is_max / is_max.sum(axis=self.axes, keepdims=True, dtype=x.dtype)
-        return y if keepdims else np.squeeze(y, axis=self.axes)
-
-    def backward(self, g):
-        return (_expand_to(g, self.axes, self.keepdims, self.share.shape) * self.share,)
 
 
 # ---- elementwise functions -----------------------------------------------------------------

@@ -16,8 +16,8 @@ Two rules keep the whole engine small:
 This file holds what a tensor is: its data, gradient and attributes, its conversions to Python
 and NumPy, and backward. Its op methods (`+`, `sum`, `view`, `==`, ...) are in
 `engine/tensor_ops.py`, and the ops themselves, forward beside backward, in `engine/ops.py`
-(arithmetic), `engine/shape_ops.py` (moving elements) and `engine/dtype_ops.py` (comparisons,
-argmax, casts).
+(arithmetic), `engine/reduction_ops.py` (sum, mean, max), `engine/shape_ops.py` (moving
+elements) and `engine/dtype_ops.py` (comparisons, argmax, casts).
 """
 
 import numpy as np

@@ -1,9 +1,9 @@
 """A Tensor's op methods: `a + b`, `t.sum(dim=1)`, `t.view(B, T, nh, hs)`, `t == 0`, `t.float()`.
 
 `Tensor` (engine/tensor.py) inherits these from `TensorOps`. Each method only reads its
-arguments and applies one op of `engine/ops.py`, `engine/shape_ops.py` or `engine/dtype_ops.py`
-(or a few, for the composed ones: `min` is `-max(-x)`), so the ops stay few and the methods
-speak PyTorch.
+arguments and applies one op of `engine/ops.py`, `engine/reduction_ops.py`,
+`engine/shape_ops.py` or `engine/dtype_ops.py` (or a few, for the composed ones: `min` is
+`-max(-x)`), so the ops stay few and the methods speak PyTorch.
 
 Axes have two spellings, and every method that takes one (and `engine.cat`, `engine.stack`
 and `nn.functional`) accepts both: PyTorch's `dim=` and `keepdim=`, and NumPy's `axis=` and
@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from engine import dtype_ops, ops, shape_ops
+from engine import dtype_ops, ops, reduction_ops, shape_ops
 
 ValuesIndices = collections.namedtuple("ValuesIndices", ["values", "indices"])
 ValuesIndices.__doc__ = "What `t.max(dim)` and `t.min(dim)` return, as in PyTorch."
@@ -147,12 +147,12 @@ class TensorOps:
     def sum(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
         """Sum over `dim` (None: every axis; an int or a tuple), as `torch.sum` and `np.sum`."""
         axis, keepdims = _reduction("sum", dim, keepdim, axis, keepdims)
-        return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+        return reduction_ops.Sum.apply(self, axis=axis, keepdims=keepdims)
 
     def mean(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
         """Mean over `dim`, as `torch.mean` and `np.mean`."""
         axis, keepdims = _reduction("mean", dim, keepdim, axis, keepdims)
-        return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
+        return reduction_ops.Mean.apply(self, axis=axis, keepdims=keepdims)
 
     def max(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
         """The largest elements, in PyTorch's way or NumPy's:
@@ -173,8 +173,8 @@ class TensorOps:
         keep = bool(one_spelling(which, "keepdim", keepdim, "keepdims", keepdims))
         if dim is None:
             if which == "max":
-                return ops.Max.apply(self, axis=axis, keepdims=keep)
-            return -ops.Max.apply(-self, axis=axis, keepdims=keep)  # min x = -max(-x)
+                return reduction_ops.Max.apply(self, axis=axis, keepdims=keep)
+            return -reduction_ops.Max.apply(-self, axis=axis, keepdims=keep)  # min x = -max(-x)
         one_spelling(which, "dim", dim, "axis", axis)
         if not isinstance(dim, int | np.integer):
             raise TypeError(

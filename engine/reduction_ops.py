@@ -1,0 +1,69 @@
+"""The engine's reductions: sum, mean and max over axes, forward and backward side by side.
+
+Notation as in `engine/ops.py`: G is dL/dY. A reduction's Y has fewer elements than X, so each
+backward spreads G back over the axes the forward removed: copied for a sum, divided by the
+count for a mean, sent only to the maxima for a max.
+"""
+
+import math
+
+import numpy as np
+
+from engine.function import Function
+
+
+def _axes(axis, ndim):
+    """`axis` (None, int or tuple, negatives allowed) as a sorted tuple of non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"axis {a} is out of range for a {ndim}-D tensor")
+    return tuple(sorted(a % ndim for a in axes))
+
+
+def _expand_to(g, axes, keepdims, shape):
+    """Broadcast the reduced gradient `g` back over the axes a reduction removed."""
+    if not keepdims:
+        g = np.expand_dims(g, axes)
+    return np.broadcast_to(g, shape)
+
+
+class Sum(Function):
+    rules = ("dX = G copied along the summed axes",)
+
+    def forward(self, x, axis, keepdims):
+        self.shape, self.axes, self.keepdims = x.shape, _axes(axis, x.ndim), keepdims
+        return np.sum(x, axis=self.axes, keepdims=keepdims)
+
+    def backward(self, g):
+        return (_expand_to(g, self.axes, self.keepdims, self.shape),)
+
+
+class Mean(Function):
+    rules = ("dX = G / n copied along the averaged axes",)
+
+    def forward(self, x, axis, keepdims):
+        self.shape, self.axes, self.keepdims = x.shape, _axes(axis, x.ndim), keepdims
+        self.n = math.prod(x.shape[a] for a in self.axes)
+        return np.mean(x, axis=self.axes, keepdims=keepdims)
+
+    def backward(self, g):
+        return (_expand_to(g / self.n, self.axes, self.keepdims, self.shape),)
+
+
+class Max(Function):
+    """Maximum over axes. Where several elements tie for the maximum, they share G equally."""
+
+    rules = ("dX = G / (number of maxima) at the maxima, 0 elsewhere",)
+
+    def forward(self, x, axis, keepdims):
+        self.axes, self.keepdims = _axes(axis, x.ndim), keepdims
+        y = np.max(x, axis=self.axes, keepdims=True)
+        is_max = x == y
+        self.share = is_max / is_max.sum(axis=self.axes, keepdims=True, dtype=x.dtype)
+        return y if keepdims else np.squeeze(y, axis=self.axes)
+
+    def backward(self, g):
+        return (_expand_to(g, self.axes, self.keepdims, self.share.shape) * self.share,)
