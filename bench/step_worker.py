@@ -3,12 +3,13 @@
     python -m bench.step_worker tinyllm '{"vocab_size": 65, "block_size": 64, ...}'
     python -m bench.step_worker torch '{"vocab_size": 65, "block_size": 64, ...}'
 
-Builds the model and its AdamW once, prints "ready", then for each line "K" on stdin runs one
+Builds the model and its AdamW once (ours with its data-parallel worker, where train() would
+have one: model/data_parallel.py), prints "ready", then for each line "K" on stdin runs one
 untimed step and K timed training steps (forward, backward, clip, AdamW, zero grads) on random
 batches, and prints the timed steps' median in seconds. The untimed step matters: a process
 that has waited through the other engine's round starts with cold caches and, for PyTorch,
 sleeping threads, which made its first step up to 2.5x slower than the next. A line "memory"
-prints the peak resident memory in bytes instead.
+prints the peak resident memory in bytes instead, that of the data-parallel worker added.
 Keeping both engines alive while the driver asks each in turn for a few steps interleaves
 their rounds, so both see the same machine, however busy it is. One process per engine:
 PyTorch's and NumPy's thread pools in one process slow each other down several times over.
@@ -28,8 +29,9 @@ def tinyllm_step(options):
     import numpy as np
 
     import engine
+    from model.data_parallel import data_parallel
     from model.gpt import GPT, GPTConfig
-    from model.train import make_optimizer, train_step
+    from model.train import loss_backward, make_optimizer, train_step
 
     engine.keep_freed_memory()  # as train() does
     engine.manual_seed(0)
@@ -38,11 +40,15 @@ def tinyllm_step(options):
     optimizer = make_optimizer(model, SimpleNamespace(**options))
     rng = np.random.default_rng(0)
     batch = (options["batch_size"], options["block_size"])
+    # As train() does. Held by `step`, never exited: the worker lives as long as this process.
+    context = data_parallel(model, loss_backward)
+    parallel = context.__enter__()
 
     def step():
         x, y = rng.integers(0, options["vocab_size"], (2, *batch))
-        train_step(model, optimizer, [(x, y)], options["grad_clip"])
+        train_step(model, optimizer, [(x, y)], options["grad_clip"], parallel)
 
+    step.context, step.workers = context, [] if parallel is None else [parallel.worker_pid]
     return step
 
 
@@ -76,7 +82,8 @@ def main():
     print("ready", flush=True)
     for line in sys.stdin:
         if line.strip() == "memory":
-            print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, flush=True)
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+            print(peak + sum(map(_peak_memory, getattr(step, "workers", []))), flush=True)
             continue
         step()  # untimed: after the other engine's round, this one's caches and threads are cold
         times = []
@@ -85,6 +92,15 @@ def main():
             step()
             times.append(time.perf_counter() - start)
         print(statistics.median(times), flush=True)
+
+
+def _peak_memory(pid):
+    """The peak resident memory of the process `pid` in bytes (Linux: VmHWM)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmHWM for process {pid}")
 
 
 if __name__ == "__main__":

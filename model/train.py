@@ -3,7 +3,9 @@
     for step in range(start, max_iters):
         lr = warmup-then-cosine(step)
         every eval_interval: mean train/val loss over eval_batches, save a checkpoint
-        train_step: grad_accum micro-batches forward and backward, clip, AdamW step, zero grads
+        train_step: grad_accum micro-batches forward and backward (each one's rows shared by
+            two processes where there are two cores: model/data_parallel.py), clip, AdamW
+            step, zero grads
         a loss or gradient norm that is NaN or Inf: stop, with nothing saved over the last
         checkpoint, and say how to resume it with a smaller lr
 
@@ -23,6 +25,7 @@ import numpy as np
 
 import engine
 import nn
+from model.data_parallel import data_parallel
 
 
 def make_optimizer(model, config):
@@ -36,20 +39,26 @@ def make_optimizer(model, config):
     return nn.optim.AdamW(groups, lr=config.lr, betas=(config.beta1, config.beta2))
 
 
-def train_step(model, optimizer, batches, grad_clip=1.0):
+def loss_backward(model, x, y, scale):
+    """The mean loss of the rows (x, y), a Python float, after adding scale × its gradient to
+    the parameters' `.grad`."""
+    loss = model(x, y)[1]
+    (loss * scale).backward()
+    return loss.item()  # the graph, and the activations it holds, go with `loss`
+
+
+def train_step(model, optimizer, batches, grad_clip=1.0, parallel=None):
     """One optimizer step on `batches`, a list of (x, y) micro-batches, each (B, T) int.
 
     Each micro-batch's loss is scaled by 1 / len(batches) before its backward, so the
     gradients add up to the gradient of the mean loss (as one big batch would give). Then the
     gradient's global norm is clipped to `grad_clip` (0: not clipped), AdamW steps and the
-    gradients are zeroed. Returns (mean loss, gradient norm before clipping), Python floats.
+    gradients are zeroed. `parallel` (a `model.data_parallel.DataParallel` on `model`, or
+    None) shares each micro-batch's rows between two processes. Returns (mean loss, gradient
+    norm before clipping), Python floats.
     """
-    total = 0.0
-    for x, y in batches:
-        loss = model(x, y)[1]
-        total += loss.item()
-        (loss * (1.0 / len(batches))).backward()
-        del loss  # its graph holds the micro-batch's activations: gone before the next forward
+    backward = parallel or (lambda x, y, scale: loss_backward(model, x, y, scale))
+    total = sum(backward(x, y, 1.0 / len(batches)) for x, y in batches)
     norm = nn.utils.clip_grad_norm_(model.parameters(), grad_clip if grad_clip > 0 else math.inf)
     optimizer.step()
     optimizer.zero_grad()
@@ -155,7 +164,7 @@ def train(run, progress=True, log=print):
     model.train()
     bar, plain = progress_bar(config.max_iters, run.step, progress)
     last_time, last_step, losses = time.perf_counter(), run.step, None
-    with _StopRequest() as stop:
+    with _StopRequest() as stop, data_parallel(model, loss_backward) as parallel:
         while True:
             step = run.step
             lr = nn.optim.lr_scheduler.cosine_with_warmup(
@@ -194,7 +203,9 @@ def train(run, progress=True, log=print):
                 data.get_batch("train", config.batch_size, run.data_rng)
                 for _ in range(config.grad_accum)
             ]
-            train_loss, grad_norm = train_step(model, optimizer, batches, config.grad_clip)
+            train_loss, grad_norm = train_step(
+                model, optimizer, batches, config.grad_clip, parallel
+            )
             _check_finite(run, step, "training loss", train_loss)
             _check_finite(run, step, "gradient norm", grad_norm)
             run.step = step + 1

@@ -136,11 +136,11 @@ def test_the_memory_estimate(monkeypatch):
 def test_a_diverging_run_stops_unsaved_and_says_how_to_resume(tmp_path, monkeypatch, capsys):
     real_train_step, calls = model.train.train_step, []
 
-    def train_step_whose_sixth_step_diverges(gpt, optimizer, batches, grad_clip):
+    def train_step_whose_sixth_step_diverges(gpt, optimizer, batches, grad_clip, parallel):
         calls.append(1)
         if len(calls) == 6:  # step 5: after the checkpoint of step 4
-            gpt.lm_head.weight.data[0, 0] = np.nan
-        return real_train_step(gpt, optimizer, batches, grad_clip)
+            gpt.lm_head.weight.data[0, 0] = np.nan  # in place: a data-parallel worker sees it
+        return real_train_step(gpt, optimizer, batches, grad_clip, parallel)
 
     monkeypatch.setattr(model.train, "train_step", train_step_whose_sixth_step_diverges)
     run_dir = tmp_path / "run"

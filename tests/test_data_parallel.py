@@ -1,0 +1,119 @@
+"""Data parallelism (model/data_parallel.py): a step shared by two processes is the plain step."""
+
+import os
+import signal
+
+import numpy as np
+import pytest
+
+import engine
+from model import data_parallel as dp
+from model.gpt import GPT, GPTConfig
+from model.train import loss_backward, make_optimizer, train_step
+
+
+class Options:
+    lr, beta1, beta2, weight_decay = 1e-2, 0.9, 0.99, 0.1
+
+
+def tiny_gpt(dropout=0.0):
+    engine.manual_seed(0)
+    config = GPTConfig(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=8, dropout=dropout)
+    return GPT(config).to(np.float64)
+
+
+def train(model, parallel, rows, steps=3, grad_accum=2):
+    """Losses, gradient norms and the weights after `steps` steps on fixed random batches."""
+    optimizer = make_optimizer(model, Options)
+    rng = np.random.default_rng(1)
+    results = []
+    for _ in range(steps):
+        batches = [tuple(rng.integers(0, 11, (2, rows, 8))) for _ in range(grad_accum)]
+        results.append(train_step(model, optimizer, batches, 1.0, parallel))
+    return results, [p.data.copy() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("rows", [1, 2, 5])
+def test_a_shared_step_is_the_plain_step(rows):
+    plain_results, plain_weights = train(tiny_gpt(), None, rows)
+    model = tiny_gpt()
+    with dp.DataParallel(model, loss_backward) as parallel:
+        results, weights = train(model, parallel, rows)
+    np.testing.assert_allclose(results, plain_results, rtol=1e-12)
+    for a, b in zip(weights, plain_weights, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
+
+
+def test_a_frozen_parameter_gets_no_gradient_from_the_worker():
+    model = tiny_gpt()
+    frozen = model.transformer.wpe.weight.requires_grad_(False)
+    with dp.DataParallel(model, loss_backward) as parallel:
+        parallel(*np.random.default_rng(0).integers(0, 11, (2, 4, 8)), 1.0)
+    assert frozen.grad is None
+    assert all(p.grad is not None for p in model.parameters() if p is not frozen)
+
+
+def test_shared_steps_with_dropout_repeat_from_the_seed():
+    # The worker's dropout draws come from a seed the parent draws: a rerun is the same run.
+    def run():
+        model = tiny_gpt(dropout=0.3)
+        with dp.DataParallel(model, loss_backward) as parallel:
+            return train(model, parallel, rows=4)
+
+    (first, first_weights), (second, second_weights) = run(), run()
+    assert first == second
+    assert all(np.array_equal(a, b) for a, b in zip(first_weights, second_weights, strict=True))
+
+
+def test_a_dead_worker_is_an_error_that_names_it():
+    model = tiny_gpt()
+    parallel = dp.DataParallel(model, loss_backward)
+    pid = parallel.worker_pid
+    os.kill(pid, signal.SIGKILL)
+    x, y = np.random.default_rng(0).integers(0, 11, (2, 4, 8))
+    with pytest.raises(RuntimeError, match=f"worker process {pid} died \\(killed by SIGKILL\\)"):
+        parallel(x, y, 1.0)
+    assert parallel.worker_pid is None  # closed: the parameters have private arrays again
+    assert all(p.data.flags.owndata for p in model.parameters())
+
+
+def test_a_replaced_parameter_array_is_refused():
+    model = tiny_gpt()
+    with dp.DataParallel(model, loss_backward) as parallel:
+        model.lm_head.weight.data = model.lm_head.weight.data.copy()
+        with pytest.raises(RuntimeError, match=r"parameter \(11, 8\) was replaced"):
+            parallel(*np.random.default_rng(0).integers(0, 11, (2, 4, 8)), 1.0)
+
+
+def test_closing_ends_the_worker_and_unshares_the_weights():
+    model = tiny_gpt()
+    parallel = dp.DataParallel(model, loss_backward)
+    pid = parallel.worker_pid
+    assert not any(p.data.flags.owndata for p in model.parameters())  # views of shared memory
+    parallel.close()
+    with pytest.raises(ChildProcessError):  # already waited for: it has exited
+        os.waitpid(pid, os.WNOHANG)
+    assert all(p.data.flags.owndata for p in model.parameters())
+
+
+def test_data_parallel_keeps_blas_to_one_thread_and_gives_the_threads_back():
+    threads = dp._openblas_threads()
+    cores = len(os.sched_getaffinity(0))
+    before = threads[0]() if threads else None
+    with dp.data_parallel(tiny_gpt(), loss_backward) as parallel:
+        if threads is None or cores < 2:
+            assert parallel is None
+        else:
+            assert isinstance(parallel, dp.DataParallel)
+            assert threads[0]() == 1
+    if threads:
+        assert threads[0]() == before
+
+
+def test_an_error_in_the_step_ends_the_worker():
+    model = tiny_gpt()
+    parallel = dp.DataParallel(model, loss_backward)
+    x, y = np.random.default_rng(0).integers(0, 11, (2, 4, 8))
+    with pytest.raises(IndexError):
+        parallel(x, y + 100, 1.0)  # targets out of the vocabulary: both halves fail
+    assert parallel.worker_pid is None
