@@ -82,9 +82,15 @@ class DataParallel:
         seed = int(engine.generator().integers(2**63))  # the worker's dropout draws
         request = REQUEST.pack(rows - h, x.shape[1], seed, scale * (rows - h) / rows)
         try:
-            _write(self._to_worker, request + b"".join(a.tobytes() for a in worker_rows))
+            try:
+                _write(self._to_worker, request + b"".join(a.tobytes() for a in worker_rows))
+            except BrokenPipeError:
+                self._worker_died()
             mine = self.loss_backward(self.model, x[:h], y[:h], scale * h / rows)
-            (theirs,) = REPLY.unpack(_read(self._from_worker, REPLY.size, self.worker_pid))
+            reply = _read(self._from_worker, REPLY.size)
+            if reply is None:
+                self._worker_died()
+            (theirs,) = REPLY.unpack(reply)
         except BaseException:
             self.close()  # a half-finished exchange cannot be resumed
             raise
@@ -92,6 +98,19 @@ class DataParallel:
             if p.grad is not None:  # the same graph reaches the same parameters in both
                 p.grad += g
         return (mine * h + theirs * (rows - h)) / rows
+
+    def _worker_died(self):
+        """Raise a RuntimeError saying how the worker ended (its pipe closed under us)."""
+        pid = self.worker_pid
+        _, status = os.waitpid(pid, 0)
+        self.worker_pid = None
+        os.close(self._to_worker)
+        os.close(self._from_worker)
+        if os.WIFSIGNALED(status):
+            how = f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
+        else:
+            how = f"exit status {os.WEXITSTATUS(status)}"
+        raise RuntimeError(f"DataParallel: the worker process {pid} died ({how}) mid-step")
 
     def _serve(self, requests, replies):
         """The worker's loop: one request, its rows' gradients into worker_grads, a reply."""
@@ -113,13 +132,11 @@ class DataParallel:
 
     def close(self):
         """End the worker and give the parameters private copies of their arrays."""
-        if self.worker_pid is None:
-            return
-        os.close(self._to_worker)
-        os.close(self._from_worker)
-        with contextlib.suppress(ChildProcessError):  # already reaped by _read
+        if self.worker_pid is not None:  # None: closed, or reaped by _worker_died
+            os.close(self._to_worker)
+            os.close(self._from_worker)
             os.waitpid(self.worker_pid, 0)
-        self.worker_pid = None
+            self.worker_pid = None
         for p, array in zip(self.params, self.shared, strict=True):
             if p.data is array:
                 p.data = array.copy()
@@ -188,26 +205,13 @@ def _write(fd, data):
         view = view[os.write(fd, view) :]
 
 
-def _read(fd, n, worker_pid=None):
-    """Exactly n bytes from the pipe `fd`; None at once if it is closed. Reading the worker's
-    reply, a closed pipe means the worker died: a RuntimeError says so."""
+def _read(fd, n):
+    """Exactly n bytes from the pipe `fd`, or None if its other end is closed."""
     chunks, left = [], n
     while left:
         chunk = os.read(fd, left)
         if not chunk:
-            if worker_pid is not None:
-                _, status = os.waitpid(worker_pid, 0)
-                raise RuntimeError(
-                    f"DataParallel: the worker process {worker_pid} died "
-                    f"({_how(status)}) before sending its gradients"
-                )
             return None
         chunks.append(chunk)
         left -= len(chunk)
     return b"".join(chunks)
-
-
-def _how(status):
-    if os.WIFSIGNALED(status):
-        return f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
-    return f"exit status {os.WEXITSTATUS(status)}"

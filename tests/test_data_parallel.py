@@ -2,6 +2,7 @@
 
 import os
 import signal
+import time
 
 import numpy as np
 import pytest
@@ -65,16 +66,38 @@ def test_shared_steps_with_dropout_repeat_from_the_seed():
     assert all(np.array_equal(a, b) for a, b in zip(first_weights, second_weights, strict=True))
 
 
-def test_a_dead_worker_is_an_error_that_names_it():
+def is_dead(pid):
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0] == "Z"  # a zombie: exited, not reaped
+
+
+def test_a_worker_killed_between_steps_is_an_error_that_names_it():
     model = tiny_gpt()
     parallel = dp.DataParallel(model, loss_backward)
     pid = parallel.worker_pid
     os.kill(pid, signal.SIGKILL)
+    while not is_dead(pid):
+        time.sleep(0.01)
     x, y = np.random.default_rng(0).integers(0, 11, (2, 4, 8))
-    with pytest.raises(RuntimeError, match=f"worker process {pid} died \\(killed by SIGKILL\\)"):
-        parallel(x, y, 1.0)
+    with pytest.raises(RuntimeError, match=f"process {pid} died \\(killed by SIGKILL\\)"):
+        parallel(x, y, 1.0)  # the request finds its pipe closed
     assert parallel.worker_pid is None  # closed: the parameters have private arrays again
     assert all(p.data.flags.owndata for p in model.parameters())
+
+
+def test_a_worker_that_dies_mid_step_is_an_error_that_names_it():
+    parent = os.getpid()
+
+    def dies_in_the_worker(model, x, y, scale):
+        if os.getpid() != parent:
+            os._exit(3)
+        return loss_backward(model, x, y, scale)
+
+    parallel = dp.DataParallel(tiny_gpt(), dies_in_the_worker)
+    x, y = np.random.default_rng(0).integers(0, 11, (2, 4, 8))
+    with pytest.raises(RuntimeError, match="died \\(exit status 3\\) mid-step"):
+        parallel(x, y, 1.0)  # the reply never comes
+    assert parallel.worker_pid is None
 
 
 def test_a_replaced_parameter_array_is_refused():
