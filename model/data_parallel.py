@@ -58,8 +58,7 @@ class DataParallel:
         if self.worker_pid == 0:  # the worker: serve until the pipe closes, never return
             code = 1
             try:
-                os.close(self._to_worker)
-                os.close(self._from_worker)
+                _close_all_but(requests, replies)
                 code = self._serve(requests, replies)
             finally:
                 os._exit(code)
@@ -197,6 +196,17 @@ def _openblas_threads():
             if hasattr(library, get) and hasattr(library, set_):
                 return getattr(library, get), getattr(library, set_)
     return None
+
+
+def _close_all_but(*keep):
+    """Close every file descriptor but stdin, stdout, stderr and `keep`: the worker must not
+    hold the parent's files open (a run directory's lock is an flock on one, which would
+    outlive a killed parent for as long as the worker did)."""
+    start = 3
+    for fd in sorted(keep):
+        os.closerange(start, fd)
+        start = fd + 1
+    os.closerange(start, os.sysconf("SC_OPEN_MAX"))
 
 
 def _write(fd, data):

@@ -1,5 +1,6 @@
 """Data parallelism (model/data_parallel.py): a step shared by two processes is the plain step."""
 
+import fcntl
 import os
 import signal
 import time
@@ -117,6 +118,18 @@ def test_closing_ends_the_worker_and_unshares_the_weights():
     with pytest.raises(ChildProcessError):  # already waited for: it has exited
         os.waitpid(pid, os.WNOHANG)
     assert all(p.data.flags.owndata for p in model.parameters())
+
+
+def test_the_worker_holds_none_of_the_parents_files(tmp_path):
+    # A run directory's lock is an flock: a worker holding the file open would hold the lock.
+    held = os.open(tmp_path / "lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    with dp.DataParallel(tiny_gpt(), loss_backward) as parallel:
+        parallel(*np.random.default_rng(0).integers(0, 11, (2, 4, 8)), 1.0)  # the worker is up
+        os.close(held)  # the parent lets go, the worker still runs
+        again = os.open(tmp_path / "lock", os.O_RDWR)
+        fcntl.flock(again, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError if still held
+        os.close(again)
 
 
 def test_data_parallel_keeps_blas_to_one_thread_and_gives_the_threads_back():
