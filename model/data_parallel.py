@@ -4,7 +4,8 @@ NumPy runs each elementwise pass (GELU, LayerNorm, the softmax) on one core, and
 matrix products on every core; PyTorch spreads each op over the cores. Here the cores share
 the work another way, the way PyTorch's DistributedDataParallel shares it between machines:
 two processes each run the whole forward and backward on their own rows of the batch, each
-on one core (BLAS kept to one thread), and the gradients add up to the whole batch's:
+with half of BLAS's threads (one each on a 2-core machine), and the gradients add up to the
+whole batch's:
 
     this process                         the worker (forked once, at the start)
     rows [0, h): forward, backward       rows [h, B): forward, backward
@@ -149,9 +150,10 @@ class DataParallel:
 
 @contextlib.contextmanager
 def data_parallel(model, loss_backward):
-    """A DataParallel with BLAS at one thread per process, where this machine has two cores
-    or more, `os.fork` exists and OpenBLAS's thread count can be set; None elsewhere (the
-    caller then runs its plain step). BLAS gets its threads back at the end."""
+    """A DataParallel, each of its two processes with half of BLAS's threads (one on two
+    cores), where this machine has two cores or more, `os.fork` exists and OpenBLAS's thread
+    count can be set; None elsewhere (the caller then runs its plain step). BLAS gets its
+    threads back at the end."""
     threads = _openblas_threads()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     if threads is None or cores < 2 or not hasattr(os, "fork"):
@@ -159,7 +161,7 @@ def data_parallel(model, loss_backward):
         return
     get, set_ = threads
     before = get()
-    set_(1)
+    set_(max(1, before // 2))  # half of BLAS's threads each: one each on two cores
     try:
         with DataParallel(model, loss_backward) as parallel:
             yield parallel
