@@ -33,7 +33,8 @@ import numpy as np
 
 import engine
 
-REQUEST = struct.Struct("<qqqd")  # rows, columns, dropout seed, loss scale; then x, y as int64
+# rows, columns, dropout seed, training mode, loss scale (NaN: no gradient); then x, y as int64
+REQUEST = struct.Struct("<qqq?d")
 REPLY = struct.Struct("<d")  # the worker's loss
 
 
@@ -41,8 +42,9 @@ class DataParallel:
     """`loss_backward(model, x, y, scale)` on (B, T) rows shared with one forked worker.
 
     `loss_backward` must return a Python float, the loss of its rows, and add `scale` times
-    its gradient into the parameters' `.grad`; `DataParallel(...)(x, y, scale)` does the same
-    for all B rows, its half here and the rest in the worker. Use it as a context manager, or
+    its gradient into the parameters' `.grad` (scale None: no gradient, as in an evaluation);
+    `DataParallel(...)(x, y, scale)` does the same for all B rows, its half here and the rest
+    in the worker, which follows this process's train or eval mode. Use it as a context manager, or
     call `close()`: the worker exits, and the parameters get private arrays back.
     """
 
@@ -66,8 +68,9 @@ class DataParallel:
         os.close(requests)
         os.close(replies)
 
-    def __call__(self, x, y, scale):
-        """The mean loss of all B rows of (x, y); scale × its gradient is added to `.grad`."""
+    def __call__(self, x, y, scale=None):
+        """The mean loss of all B rows of (x, y); scale × its gradient is added to `.grad`
+        (None: no gradient)."""
         for p, array in zip(self.params, self.shared, strict=True):
             if p.data is not array:
                 raise RuntimeError(
@@ -79,14 +82,18 @@ class DataParallel:
             return self.loss_backward(self.model, x, y, scale)
         h = (rows + 1) // 2
         worker_rows = [np.ascontiguousarray(a[h:], np.int64) for a in (x, y)]
-        seed = int(engine.generator().integers(2**63))  # the worker's dropout draws
-        request = REQUEST.pack(rows - h, x.shape[1], seed, scale * (rows - h) / rows)
+        # The worker's dropout draws; an evaluation draws none, as the plain path would not.
+        seed = 0 if scale is None else int(engine.generator().integers(2**63))
+        share = (lambda n: None) if scale is None else (lambda n: scale * n / rows)
+        request = REQUEST.pack(
+            rows - h, x.shape[1], seed, self.model.training, _nan_if_none(share(rows - h))
+        )
         try:
             try:
                 _write(self._to_worker, request + b"".join(a.tobytes() for a in worker_rows))
             except BrokenPipeError:
                 self._worker_died()
-            mine = self.loss_backward(self.model, x[:h], y[:h], scale * h / rows)
+            mine = self.loss_backward(self.model, x[:h], y[:h], share(h))
             reply = _read(self._from_worker, REPLY.size)
             if reply is None:
                 self._worker_died()
@@ -95,7 +102,7 @@ class DataParallel:
             self.close()  # a half-finished exchange cannot be resumed
             raise
         for p, g in zip(self.params, self.worker_grads, strict=True):
-            if p.grad is not None:  # the same graph reaches the same parameters in both
+            if scale is not None and p.grad is not None:  # the same graph: the same parameters
                 p.grad += g
         return (mine * h + theirs * (rows - h)) / rows
 
@@ -120,14 +127,19 @@ class DataParallel:
             header = _read(requests, REQUEST.size)
             if header is None:
                 return 0  # the parent closed its end (or died): done
-            rows, cols, seed, scale = REQUEST.unpack(header)
+            rows, cols, seed, training, scale = REQUEST.unpack(header)
             data = _read(requests, 2 * rows * cols * 8)
             x, y = np.frombuffer(data, np.int64).reshape(2, rows, cols)
             engine.manual_seed(seed)
-            loss = self.loss_backward(self.model, x, y, scale)
-            for p, g in zip(self.params, self.worker_grads, strict=True):
-                g[...] = 0 if p.grad is None else p.grad
-                p.grad = None
+            self.model.train(training)
+            if np.isnan(scale):  # an evaluation: no graph, no gradient
+                with engine.no_grad():
+                    loss = self.loss_backward(self.model, x, y, None)
+            else:
+                loss = self.loss_backward(self.model, x, y, scale)
+                for p, g in zip(self.params, self.worker_grads, strict=True):
+                    g[...] = 0 if p.grad is None else p.grad
+                    p.grad = None
             _write(replies, REPLY.pack(loss))
 
     def close(self):
@@ -198,6 +210,10 @@ def _openblas_threads():
             if hasattr(library, get) and hasattr(library, set_):
                 return getattr(library, get), getattr(library, set_)
     return None
+
+
+def _nan_if_none(scale):
+    return float("nan") if scale is None else scale
 
 
 def _close_all_but(*keep):

@@ -41,9 +41,10 @@ def make_optimizer(model, config):
 
 def loss_backward(model, x, y, scale):
     """The mean loss of the rows (x, y), a Python float, after adding scale × its gradient to
-    the parameters' `.grad`."""
+    the parameters' `.grad` (scale None: no gradient, as in an evaluation)."""
     loss = model(x, y)[1]
-    (loss * scale).backward()
+    if scale is not None:
+        (loss * scale).backward()
     return loss.item()  # the graph, and the activations it holds, go with `loss`
 
 
@@ -66,9 +67,11 @@ def train_step(model, optimizer, batches, grad_clip=1.0, parallel=None):
 
 
 @engine.no_grad()
-def estimate_loss(model, data, config):
+def estimate_loss(model, data, config, parallel=None):
     """Mean loss over `eval_batches` batches of each split, in eval mode (no dropout). The
-    batches come from their own fixed generator, so every evaluation sees the same windows."""
+    batches come from their own fixed generator, so every evaluation sees the same windows.
+    `parallel` (a DataParallel, or None) shares each batch's rows, as in `train_step`."""
+    loss = parallel or (lambda x, y, scale: loss_backward(model, x, y, scale))
     model.eval()
     rng = np.random.default_rng(config.seed + 1)
     losses = {}
@@ -76,7 +79,7 @@ def estimate_loss(model, data, config):
         total = 0.0
         for _ in range(config.eval_batches):
             x, y = data.get_batch(split, config.batch_size, rng)
-            total += model(x, y)[1].item()
+            total += loss(x, y, None)
         losses[split] = total / config.eval_batches
     model.train()
     return losses
@@ -176,7 +179,7 @@ def train(run, progress=True, log=print):
             )
             due = step % config.eval_interval == 0 or step == config.max_iters
             if due and step > run.last_eval_step():  # a resumed run evaluated this step before
-                losses = estimate_loss(model, data, config)
+                losses = estimate_loss(model, data, config, parallel)
                 for split in ("train", "val"):
                     _check_finite(run, step, f"{split} loss of the evaluation", losses[split])
                 if losses["val"] < run.best_val:

@@ -46,6 +46,20 @@ def test_a_shared_step_is_the_plain_step(rows):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
 
 
+def test_a_shared_evaluation_is_the_plain_one_and_leaves_no_gradient():
+    model = tiny_gpt(dropout=0.3)
+    x, y = np.random.default_rng(2).integers(0, 11, (2, 5, 8))
+    model.eval()
+    with engine.no_grad():
+        plain = loss_backward(model, x, y, None)
+        with dp.DataParallel(model, loss_backward) as parallel:
+            state = engine.get_rng_state()
+            shared = parallel(x, y)  # the worker follows eval mode: no dropout there either
+            assert engine.get_rng_state() == state  # and no seed drawn for it
+    assert shared == pytest.approx(plain, rel=1e-12)
+    assert all(p.grad is None for p in model.parameters())
+
+
 def test_a_frozen_parameter_gets_no_gradient_from_the_worker():
     model = tiny_gpt()
     frozen = model.transformer.wpe.weight.requires_grad_(False)

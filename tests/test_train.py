@@ -92,7 +92,7 @@ def test_run_directory_holds_the_newest_checkpoint_whole(tmp_path):
 def test_the_best_checkpoint_is_kept_beside_the_newest(tmp_path, monkeypatch):
     val_losses = iter([3.0, 1.0, 2.0, 4.0, 5.0])  # evaluations at steps 0, 2, 4, 6, 8
 
-    def estimate_loss(model, data, config):
+    def estimate_loss(model, data, config, parallel):
         val = next(val_losses)
         return {"train": val, "val": val}
 
