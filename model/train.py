@@ -14,6 +14,7 @@ generator's state, so a run resumed from a checkpoint continues bit for bit. Ctr
 stops at the end of the step and saves first. Every float knob must be finite and in range.
 """
 
+import functools
 import math
 import os
 import shlex
@@ -58,7 +59,7 @@ def train_step(model, optimizer, batches, grad_clip=1.0, parallel=None):
     None) shares each micro-batch's rows between two processes. Returns (mean loss, gradient
     norm before clipping), Python floats.
     """
-    backward = parallel or (lambda x, y, scale: loss_backward(model, x, y, scale))
+    backward = parallel or functools.partial(loss_backward, model)
     total = sum(backward(x, y, 1.0 / len(batches)) for x, y in batches)
     norm = nn.utils.clip_grad_norm_(model.parameters(), grad_clip if grad_clip > 0 else math.inf)
     optimizer.step()
@@ -71,7 +72,7 @@ def estimate_loss(model, data, config, parallel=None):
     """Mean loss over `eval_batches` batches of each split, in eval mode (no dropout). The
     batches come from their own fixed generator, so every evaluation sees the same windows.
     `parallel` (a DataParallel, or None) shares each batch's rows, as in `train_step`."""
-    loss = parallel or (lambda x, y, scale: loss_backward(model, x, y, scale))
+    loss = parallel or functools.partial(loss_backward, model)
     model.eval()
     rng = np.random.default_rng(config.seed + 1)
     losses = {}
