@@ -8,12 +8,13 @@
 array([2., 4., 6.], dtype=float32)
 
 Axes are PyTorch's `dim=` / `keepdim=` or NumPy's `axis=` / `keepdims=`, everywhere (see
-engine/tensor_ops.py).
+engine/axes.py).
 """
 
 import numpy as np
 
 from engine import shape_ops
+from engine.axes import one_spelling
 from engine.factories import (
     arange,
     full,
@@ -38,7 +39,6 @@ from engine.modes import (
 )
 from engine.random import generator, get_rng_state, manual_seed, set_rng_state
 from engine.tensor import Tensor, backprop
-from engine.tensor_ops import one_spelling
 
 
 def _tensors(values):

@@ -14,8 +14,9 @@ Two rules keep the whole engine small:
 - Gradients from several uses of a tensor are added (`b = a + a` gives `a` two contributions).
 
 This file holds what a tensor is: its data, gradient and attributes, its conversions to Python
-and NumPy, and backward. Its op methods (`+`, `sum`, `view`, `==`, ...) are in
-`engine/tensor_ops.py`, and the ops themselves, forward beside backward, in `engine/ops.py`
+and NumPy, and backward. Its op methods (`+`, `sum`, `==`, ...) are in
+`engine/tensor_ops.py`, its shape methods (`view`, `transpose`, `[...]`) in
+`engine/tensor_shapes.py`, and the ops themselves, forward beside backward, in `engine/ops.py`
 (arithmetic), `engine/reduction_ops.py` (sum, mean, max), `engine/shape_ops.py` (moving
 elements) and `engine/dtype_ops.py` (comparisons, argmax, casts).
 """
@@ -24,6 +25,7 @@ import numpy as np
 
 from engine import modes
 from engine.tensor_ops import TensorOps
+from engine.tensor_shapes import TensorShapes
 
 
 def unbroadcast(grad, shape):
@@ -41,7 +43,7 @@ def unbroadcast(grad, shape):
     return grad.reshape(shape)
 
 
-class Tensor(TensorOps):
+class Tensor(TensorOps, TensorShapes):
     """An n-dimensional array that remembers how it was computed, so it can be differentiated.
 
     `Tensor(data, requires_grad=False)`: `data` is an ndarray (its dtype is kept), a Python

@@ -1,0 +1,123 @@
+"""A Tensor's shape methods: `t.view(B, T, nh, hs)`, `t.transpose(1, 2)`, `t[:, -1]`, `t.split()`.
+
+`Tensor` (engine/tensor.py) inherits these from `TensorShapes`. Each applies an op of
+`engine/shape_ops.py`, which move elements and never compute: most are a `reshape` or a
+`Permute` underneath, spelled as PyTorch spells them.
+"""
+
+import math
+
+import numpy as np
+
+from engine import shape_ops
+from engine.axes import one_axis, one_spelling
+
+
+class TensorShapes:
+    """The shape methods of `Tensor`: views, reordered axes, pieces, indexing, masks."""
+
+    __slots__ = ()
+
+    def reshape(self, *shape):
+        """The same data in another shape (one entry may be -1), as `np.reshape`."""
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
+        return shape_ops.Reshape.apply(self, shape=tuple(shape))
+
+    def view(self, *shape):
+        """`reshape`, under PyTorch's name for it (NumPy makes a view whenever it can)."""
+        return self.reshape(*shape)
+
+    def contiguous(self):
+        """Self: NumPy's reshape copies when it must, so no tensor needs to be made contiguous."""
+        return self
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        """Axes start_dim..end_dim (inclusive) merged into one, as `torch.flatten`."""
+        if self.ndim == 0:
+            return self.reshape(1)
+        start = one_axis("flatten", self.ndim, start_dim, None)
+        end = one_axis("flatten", self.ndim, end_dim, None)
+        if start > end:
+            raise ValueError(f"flatten(): start_dim {start_dim} comes after end_dim {end_dim}")
+        shape = self.shape
+        return self.reshape(*shape[:start], math.prod(shape[start : end + 1]), *shape[end + 1 :])
+
+    def unsqueeze(self, dim=None, *, axis=None):
+        """A new axis of size 1 at `dim` (-1: at the end), as `torch.unsqueeze`."""
+        dim = one_axis("unsqueeze", self.ndim, dim, axis, extra=1)
+        return self.reshape(*self.shape[:dim], 1, *self.shape[dim:])
+
+    def squeeze(self, dim=None, *, axis=None):
+        """Without the axes of size 1: all of them, or those of `dim` (an int or a tuple) that
+        have size 1 (others are kept, as in PyTorch)."""
+        dims = one_spelling("squeeze", "dim", dim, "axis", axis)
+        if dims is None:
+            dims = range(self.ndim)
+        else:
+            dims = [one_axis("squeeze", self.ndim, d, None) for d in np.atleast_1d(dims).tolist()]
+        shape = [n for i, n in enumerate(self.shape) if not (i in dims and n == 1)]
+        return self.reshape(*shape)
+
+    def split(self, split_size_or_sections, dim=None, *, axis=None):
+        """A tuple of pieces along `dim` (default 0), as `torch.split`: an int gives pieces of
+        that size (the last may be smaller), a list gives the size of each piece."""
+        dim = one_axis("split", self.ndim, dim, axis, 0)
+        n = self.shape[dim]
+        if isinstance(split_size_or_sections, int | np.integer):
+            step = int(split_size_or_sections)
+            if step < 1:
+                raise ValueError(f"split(): size must be >= 1, got {step}")
+            sizes = [min(step, n - i) for i in range(0, n, step)]
+        else:
+            sizes = list(split_size_or_sections)
+            if sum(sizes) != n:
+                raise ValueError(f"split(): sizes {sizes} do not add up to dim {dim}'s size {n}")
+        before = (slice(None),) * dim  # every axis before dim in full
+        ends = np.cumsum(sizes).tolist()
+        return tuple(self[(*before, slice(e - n, e))] for n, e in zip(sizes, ends, strict=True))
+
+    def chunk(self, chunks, dim=None, *, axis=None):
+        """`chunks` pieces along `dim` (default 0) of ceil(size / chunks) elements each (the last
+        smaller, and fewer pieces where the size runs out first), as `torch.chunk`."""
+        if not isinstance(chunks, int | np.integer) or chunks < 1:
+            raise ValueError(f"chunk(): chunks must be an int >= 1, got {chunks!r}")
+        dim = one_axis("chunk", self.ndim, dim, axis, 0)
+        return self.split(max(math.ceil(self.shape[dim] / chunks), 1), dim)
+
+    def transpose(self, dim0, dim1):
+        """Swap two axes, as `torch.transpose`."""
+        for axis in (dim0, dim1):
+            if not -self.ndim <= axis < self.ndim:
+                raise ValueError(f"transpose: axis {axis} is out of range for shape {self.shape}")
+        axes = list(range(self.ndim))
+        axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
+        return shape_ops.Permute.apply(self, axes=tuple(axes))
+
+    def permute(self, *axes):
+        """Reorder every axis: output axis i is input axis axes[i]."""
+        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], tuple | list) else axes
+        return shape_ops.Permute.apply(self, axes=tuple(axes))
+
+    @property
+    def T(self):
+        if self.ndim != 2:
+            raise ValueError(f".T needs a 2-D tensor, got shape {self.shape}; use permute()")
+        return shape_ops.Permute.apply(self, axes=(1, 0))
+
+    def __getitem__(self, index):
+        parts = index if isinstance(index, tuple) else (index,)
+        if any(isinstance(i, TensorShapes) for i in parts):  # a Tensor of ids or a boolean mask
+            parts = tuple(i.data if isinstance(i, TensorShapes) else i for i in parts)
+            index = parts if isinstance(index, tuple) else parts[0]
+        return shape_ops.GetItem.apply(self, index=index)
+
+    def tril(self, diagonal=0):
+        """The lower triangle of the last two axes: elements above `diagonal` set to 0, as
+        `torch.tril` (nanoGPT's causal mask is `tril(ones(T, T))`)."""
+        above = np.triu(np.ones(self.shape[-2:], dtype=bool), k=diagonal + 1)
+        return shape_ops.MaskedFill.apply(self, mask=above, value=0)
+
+    def masked_fill(self, mask, value):
+        """Where `mask` is True, `value`; elsewhere this tensor. `mask` broadcasts to self."""
+        mask = mask.data if isinstance(mask, TensorShapes) else np.asarray(mask)
+        return shape_ops.MaskedFill.apply(self, mask=mask, value=value)
