@@ -10,7 +10,8 @@ Every function's math is written from engine primitives in nn/functional.py; the
 kernels that replace pieces of it (forward and backward derived side by side) live in
 nn/kernels/, and `nn.use_fused(False)` switches them off. Containers are in nn/containers.py,
 activation modules in nn/activations.py, loss modules in nn/losses.py, the argument checks in
-nn/checks.py, initialisers in nn/init.py, learning-rate schedulers in nn/lr_scheduler.py (also
+nn/checks.py, attention's masks and grouped heads made ready in nn/attention_inputs.py,
+initialisers in nn/init.py, learning-rate schedulers in nn/lr_scheduler.py (also
 `nn.optim.lr_scheduler`).
 """
 

@@ -15,6 +15,7 @@ import numpy as np
 import engine
 from engine import Tensor, generator
 from nn import checks, kernels
+from nn.attention_inputs import attention_scale, grouped_heads, mask_bias, scores_shape
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
@@ -275,14 +276,14 @@ def scaled_dot_product_attention(
     k and v have fewer heads (axis -3) than q, each shared by a group of query heads.
     """
     if enable_gqa:  # attend within each group of query heads, then put the heads back
-        (q, k, v), attn_mask, heads = _grouped(q, k, v, attn_mask=attn_mask)
+        (q, k, v), attn_mask, heads = grouped_heads(q, k, v, attn_mask=attn_mask)
         y = scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal, scale)
         return y.reshape(*heads, *y.shape[-2:])
     checks.attention_shapes(q, k, v, attn_mask, is_causal, dropout_p)
     if kernels.enabled():
-        keep = None if dropout_p == 0 else dropout_mask(_scores_shape(q, k), dropout_p, q.dtype)
-        bias = _bias(q, k, attn_mask, is_causal)
-        return kernels.attend(q, k, v, bias, _scale(q, scale), keep)
+        keep = None if dropout_p == 0 else dropout_mask(scores_shape(q, k), dropout_p, q.dtype)
+        bias = mask_bias(q, k, attn_mask, is_causal)
+        return kernels.attend(q, k, v, bias, attention_scale(q, scale), keep)
     weights = attention_weights(q, k, attn_mask, is_causal, scale)  # (..., L, S)
     return dropout(weights, dropout_p) @ v
 
@@ -294,60 +295,11 @@ def attention_weights(q, k, attn_mask=None, is_causal=False, scale=None, enable_
     0). The first half of `scaled_dot_product_attention`, and what attention pictures show.
     """
     if enable_gqa:
-        (q, k), attn_mask, heads = _grouped(q, k, attn_mask=attn_mask)
+        (q, k), attn_mask, heads = grouped_heads(q, k, attn_mask=attn_mask)
         weights = attention_weights(q, k, attn_mask, is_causal, scale)
         return weights.reshape(*heads, *weights.shape[-2:])
-    scores = (q @ k.transpose(-2, -1)) * _scale(q, scale)  # (..., L, S)
-    bias = _bias(q, k, attn_mask, is_causal)
+    scores = (q @ k.transpose(-2, -1)) * attention_scale(q, scale)  # (..., L, S)
+    bias = mask_bias(q, k, attn_mask, is_causal)
     if bias is not None:  # -inf where a key is hidden: exp(-inf) = 0
         scores = scores + Tensor(bias, name="causal mask" if is_causal else "attn_mask")
     return scores.softmax(axis=-1)
-
-
-def _grouped(q, *kv, attn_mask):
-    """Grouped-query attention as ordinary attention: q (..., nh, L, E) as (..., nkv, g, L, E)
-    and each of kv (..., nkv, S, E) as (..., nkv, 1, S, E), which broadcast over the g query
-    heads of a group (the gradient of the shared keys and values sums over the group).
-    Returns (q, *kv), the mask to match, and q's leading shape (..., nh)."""
-    nh, nkv = q.shape[-3], kv[0].shape[-3]
-    if q.ndim < 3 or nh % nkv:
-        raise ValueError(
-            f"attention with enable_gqa: {nh} query heads of {q.shape} must be a multiple of "
-            f"the {nkv} key/value heads of {kv[0].shape}"
-        )
-    lead, g = q.shape[:-3], nh // nkv
-    grouped = [q.reshape(*lead, nkv, g, *q.shape[-2:])]
-    grouped += [t.reshape(*t.shape[:-3], nkv, 1, *t.shape[-2:]) for t in kv]
-    if attn_mask is not None:
-        mask = np.asarray(attn_mask.data if isinstance(attn_mask, Tensor) else attn_mask)
-        if mask.ndim >= 3:  # (..., nh or 1, L, S): a mask per query head
-            heads = (nkv, g) if mask.shape[-3] == nh else (1, 1)
-            mask = mask.reshape(*mask.shape[:-3], *heads, *mask.shape[-2:])
-        attn_mask = mask
-    return grouped, attn_mask, q.shape[:-2]
-
-
-# ---- attention's small helpers ------------------------------------------------------------------
-
-
-def _scale(q, scale):
-    return 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
-
-
-def _scores_shape(q, k):
-    return (*np.broadcast_shapes(q.shape[:-2], k.shape[:-2]), q.shape[-2], k.shape[-2])
-
-
-def _bias(q, k, attn_mask, is_causal):
-    """What the masks add to the scores, 0 where a key may be seen and -inf where it is hidden,
-    shaped (L, S) or as `attn_mask`; None when nothing is hidden."""
-    if is_causal:
-        L, S = q.shape[-2], k.shape[-2]
-        future = np.triu(np.ones((L, S), dtype=bool), k=1)  # key j > query i
-        return np.where(future, -np.inf, 0.0).astype(q.dtype)
-    if attn_mask is None:
-        return None
-    mask = np.asarray(attn_mask.data if isinstance(attn_mask, Tensor) else attn_mask)
-    if mask.dtype == bool:
-        return np.where(mask, 0.0, -np.inf).astype(q.dtype)
-    return mask.astype(q.dtype)
