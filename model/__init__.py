@@ -1,11 +1,13 @@
 """A GPT language model, its training loop, sampler, checkpoints, corpora and command line.
 
-Read in this order: gpt.py (the model), sample.py (generation with a KV cache), data.py
-(batches), train.py (the loop), checkpoint.py, run_dir.py and run.py (saving and resuming:
-the files, the directory, the run), memory.py (what a run needs before it starts), corpus.py
-(the generated toy corpora), hf.py with hf_gpt2.py and hf_llama.py (Hugging Face directories,
-both ways), pretrained.py (what a command reads or a fine-tuning starts from), cli.py (the
-`tinyllm` command).
+Read in this order: config.py and gpt.py (the model), sample.py (generation with a KV cache),
+data.py (batches), train_config.py and train.py (the loop), data_parallel.py (a step's rows
+shared by two processes), checkpoint.py, run_dir.py and run.py (saving and resuming: the
+files, the directory, the run), memory.py (what a run needs before it starts), corpus.py (the
+generated toy corpora), report.py (what a run prints and draws at its end), hf.py with
+hf_gpt2.py and hf_llama.py (Hugging Face directories, both ways), pretrained.py (what a
+command reads or a fine-tuning starts from), cli.py and cli_parser.py (the `tinyllm` command
+and its flags).
 """
 
 from model.gpt import GPT, GPTConfig

@@ -19,10 +19,9 @@
 Every user error (a bad argument, a damaged or mismatched file, a size too big for memory, a
 run that diverged) ends with one line on stderr and exit status 2; a traceback means a bug.
 Training stopped by Ctrl-C or SIGTERM saves, prints how to resume, and exits with 130 or 143.
+Each command's flags and help texts are in model/cli_parser.py.
 """
 
-import argparse
-import importlib.metadata
 import json
 import os
 import signal
@@ -34,140 +33,9 @@ import numpy as np
 
 from engine.files import write_atomic
 from model import corpus, memory
+from model.cli_parser import build_parser
 from model.gpt import GPTConfig
 from model.train_config import TrainConfig
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr (and exit status 2)."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def build_parser():
-    """The argument parser of every `tinyllm` command, with their help texts."""
-    parser = ArgumentParser(prog="tinyllm", description="Train and sample a tiny GPT.")
-    parser.add_argument("--version", action="version", version=f"tinyllm {version()}")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
-
-    train = commands.add_parser(
-        "train",
-        help="train a GPT (no arguments: the default run)",
-        description="Train a GPT. Every flag defaults to the default run.",
-    )
-    model_fields = [f for f in fields(GPTConfig) if f.name != "vocab_size"]  # the tokenizer's
-    run_fields = [f for f in fields(TrainConfig) if f.name != "model"]
-    for f in model_fields + run_fields:
-        default = f.default
-        flag = "--" + f.name.replace("_", "-")
-        shown = default not in (None, "")  # else the help says the rule
-        help_text = f.metadata["help"] + (f" (default: {default})" if shown else "")
-        if isinstance(default, bool):
-            action = argparse.BooleanOptionalAction
-            train.add_argument(flag, action=action, default=argparse.SUPPRESS, help=help_text)
-        else:
-            train.add_argument(
-                flag,
-                type=f.metadata.get("type", type(default)),
-                default=argparse.SUPPRESS,
-                metavar=f.name.upper(),
-                help=help_text,
-            )
-    train.add_argument(
-        "--llama",
-        action="store_true",
-        help="Llama's pieces: --norm rmsnorm --pos rope --mlp swiglu, n_kv_head = n_head / 2, "
-        "--no-tie-weights --no-bias (flags given as well override it)",
-    )
-    train.add_argument(
-        "--resume",
-        metavar="DIR",
-        help="continue the run saved in DIR from its newest checkpoint (only --max-iters, --lr, "
-        "--min-lr and --corpus, the corpus file's new place, may be given)",
-    )
-    train.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-    model_help = (
-        "a run directory (its newest checkpoint), one of its checkpoints/step-N, or a Hugging "
-        "Face GPT-2 or Llama directory (config.json, model.safetensors, tokenizer files)"
-    )
-    sample = commands.add_parser("sample", help="sample text from a trained run or an HF model")
-    sample.add_argument("--run", required=True, metavar="DIR", help=model_help)
-    sample.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
-    sample.add_argument("--max-new-tokens", type=int, default=300, help="default: 300")
-    sample.add_argument(
-        "--temperature",
-        type=float,
-        default=0.8,
-        help="0 is greedy; higher is more random (default: 0.8)",
-    )
-    sample.add_argument("--top-k", type=int, help="sample among the k likeliest tokens only")
-    sample.add_argument("--top-p", type=float, help="nucleus sampling: smallest set of mass p")
-    sample.add_argument("--seed", type=int, help="seed for a reproducible sample")
-    sample.add_argument("--num-samples", type=int, default=1, help="default: 1")
-
-    export = commands.add_parser(
-        "export",
-        help="write a run's model and tokenizer as a Hugging Face directory",
-        description="Write a Hugging Face directory that transformers loads unchanged: "
-        "GPT2LMHeadModel for a GPT-2-shaped model, LlamaForCausalLM for a Llama-like one "
-        "(config.json, model.safetensors, tokenizer.json and the other tokenizer files).",
-    )
-    export.add_argument("--run", required=True, metavar="DIR", help=model_help)
-    export.add_argument("--out", required=True, metavar="DIR", help="a new or empty directory")
-
-    tokenizer = commands.add_parser("tokenizer", help="tokenizer tools")
-    tok_commands = tokenizer.add_subparsers(
-        dest="tok_command", required=True, parser_class=ArgumentParser
-    )
-    tok_train = tok_commands.add_parser("train", help="train a byte-level BPE tokenizer")
-    tok_train.add_argument("--corpus", required=True, help="'stories', 'addition' or a path")
-    tok_train.add_argument("--vocab-size", type=int, required=True, help="256 + merges")
-    tok_train.add_argument("--out", required=True, help="tokenizer file to write")
-    tok_train.add_argument(
-        "--pattern",
-        default="gpt4",
-        help="split pattern: gpt4, gpt2, none, or a regex (default: gpt4)",
-    )
-
-    corpus_cmd = commands.add_parser("corpus", help="write a generated corpus to a file")
-    corpus_cmd.add_argument("name", choices=sorted(corpus.CORPORA))
-    corpus_cmd.add_argument("--out", required=True, help="text file to write")
-    corpus_cmd.add_argument(
-        "--chars",
-        type=int,
-        default=TrainConfig.corpus_chars,
-        help=f"size in characters (default: {TrainConfig.corpus_chars:,})",
-    )
-    corpus_cmd.add_argument("--seed", type=int, default=0, help="default: 0")
-
-    graph = commands.add_parser("graph", help="draw the computation graph of a model's loss")
-    graph.add_argument(
-        "--run", metavar="DIR", help="a trained run or an HF model (default: the default model)"
-    )
-    graph.add_argument("--depth", type=int, default=2, help="module nesting shown (default: 2)")
-    graph.add_argument("--rules", action="store_true", help="write backward rules on edges")
-    graph.add_argument(
-        "--fused",
-        action="store_true",
-        help="draw the fused kernels that training runs (default: the reference math, every "
-        "matmul, mask and softmax shown)",
-    )
-    graph.add_argument("--out", default="graph.svg", help=".svg, .png or .pdf (default: graph.svg)")
-
-    plot = commands.add_parser("plot", help="loss curve, attention and embeddings of a run")
-    plot.add_argument("--run", required=True, metavar="DIR", help="the run directory")
-    return parser
-
-
-def version():
-    """The installed package's version (from its metadata, so setup.cfg is its one source)."""
-    try:
-        return importlib.metadata.version("tinyllm")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown (not installed: run `make test` or `pip install -e .`)"
-
 
 PATH_ARGUMENTS = ("out_dir", "resume", "run", "corpus", "out", "init_from", "tokenizer")
 
