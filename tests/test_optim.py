@@ -1,4 +1,4 @@
-"""Optimizers against per-element re-derivations of their published rules; schedule; clipping."""
+"""Optimizers against per-element re-derivations of their published rules; clipping."""
 
 import json
 import math
@@ -9,8 +9,7 @@ import safetensors
 import safetensors.numpy
 
 import nn
-from nn.lr_scheduler import cosine_with_warmup
-from nn.optim import SGD, Adam, AdamW, lr_scheduler
+from nn.optim import SGD, Adam, AdamW
 from nn.utils import clip_grad_norm_
 
 SHAPES = [(3, 2), (4,), (2,)]
@@ -221,76 +220,6 @@ def test_frozen_parameters_may_be_given_and_are_left_alone():
         opt.zero_grad()
     np.testing.assert_array_equal(p[1].data, frozen)  # no update, no decay
     assert p[1] not in opt.state and opt.state[p[2]]["step"] == 2
-
-
-# ---- schedule --------------------------------------------------------------------------------
-
-
-def test_cosine_with_warmup_shape():
-    def lr(step):
-        return cosine_with_warmup(step, 1.0, 0.1, warmup_steps=10, decay_steps=100)
-
-    assert lr(0) == pytest.approx(0.1) and lr(9) == pytest.approx(1.0)
-    assert lr(10) == pytest.approx(1.0)
-    assert lr(60) == pytest.approx(0.55)  # halfway down the cosine: the midpoint of max and min
-    assert lr(110) == lr(10_000) == 0.1
-    values = [lr(s) for s in range(10, 111)]
-    assert all(a >= b for a, b in zip(values, values[1:], strict=False))
-    assert isinstance(lr(5), float)
-    assert cosine_with_warmup(3, 1.0, 0.0, 0, 0) == 0.0
-
-
-def test_lambda_lr_steps_as_torchs():
-    params = make_params()
-    opt = AdamW(params, lr=0.1)
-    scheduler = nn.optim.lr_scheduler.LambdaLR(opt, lambda step: 0.5**step)
-    assert scheduler.get_last_lr() == [0.1]  # made: the lr of step 0, base · λ(0)
-    seen = []
-    for _ in range(3):
-        opt.step()
-        scheduler.step()
-        seen.append(scheduler.get_last_lr()[0])
-    assert seen == pytest.approx([0.05, 0.025, 0.0125])
-    assert opt.param_groups[0]["lr"] == seen[-1] and scheduler.last_epoch == 3
-    two = AdamW([{"params": params[:2]}, {"params": params[2:], "lr": 1.0}], lr=0.1)
-    per_group = lr_scheduler.LambdaLR(two, [lambda s: 1.0, lambda s: 0.1 / (s + 1)])
-    assert per_group.get_last_lr() == pytest.approx([0.1, 0.1])
-    per_group.step()
-    assert per_group.get_last_lr() == pytest.approx([0.1, 0.05])
-    with pytest.raises(ValueError, match="2 groups"):
-        lr_scheduler.LambdaLR(two, [lambda s: 1.0])
-
-
-def test_cosine_with_warmup_scheduler_gives_the_schedule_and_resumes():
-    def made():
-        return lr_scheduler.CosineWithWarmup(
-            AdamW(make_params(), lr=2e-3), warmup_steps=3, decay_steps=5, min_lr=2e-4
-        )
-
-    scheduler = made()
-    seen = [scheduler.get_last_lr()[0]]
-    for _ in range(9):
-        scheduler.step()
-        seen.append(scheduler.get_last_lr()[0])
-    assert seen == [cosine_with_warmup(s, 2e-3, 2e-4, 3, 5) for s in range(10)]
-    state = json.loads(json.dumps(scheduler.state_dict()))  # plain JSON
-    resumed = made()
-    resumed.optimizer.param_groups[0]["lr"] = 123.0  # what the optimizer holds is overwritten
-    resumed.load_state_dict(state)
-    assert resumed.get_last_lr() == scheduler.get_last_lr() and resumed.last_epoch == 9
-    scheduler.step()
-    resumed.step()
-    assert resumed.get_last_lr() == scheduler.get_last_lr() == [2e-4]
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [((-1, 1.0, 0.1, 1, 1), "step"), ((0, 0.1, 1.0, 1, 1), "min_lr <= max_lr"),
-     ((0, 1.0, 0.1, 1.5, 1), "warmup_steps")],
-)  # fmt: skip
-def test_cosine_with_warmup_errors(args, message):
-    with pytest.raises(ValueError, match=message):
-        cosine_with_warmup(*args)
 
 
 # ---- clipping --------------------------------------------------------------------------------
