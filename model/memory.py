@@ -8,6 +8,8 @@ the process). The estimate is rough (within a factor of about two) and counts, i
                     with biases, V·C + T·C + L·(12·C² + 13·C) + 2·C
     gradients       P
     AdamW state     2·P                                        (exp_avg and exp_avg_sq)
+    the worker      2·P              where two processes share each step (model/data_parallel.py):
+                                     its gradients, and the shared buffer they pass through
     activations     B·T · (L·(20·C + 3·nh·T) + 3·V + 4·C)      per micro-batch: what backward
                                                                 keeps per token in each block
                                                                 (layer norms, q|k|v, the MLP's
@@ -50,6 +52,7 @@ def training_bytes(config):
         "parameters": p,
         "gradients": p,
         "AdamW state": 2 * p,
+        "the worker's gradients": 2 * p,
         f"activations of a {config.batch_size} x {model.block_size} batch": BYTES_PER_FLOAT
         * tokens
         * per_token,

@@ -10,7 +10,8 @@
         checkpoint, and say how to resume it with a smaller lr
 
 Everything random (init, dropout, batches) flows from `seed`, and a checkpoint saves every
-generator's state, so a run resumed from a checkpoint continues bit for bit. Ctrl-C or SIGTERM
+generator's state, so a run resumed from a checkpoint continues bit for bit where the step
+takes the same path (one process, or two: their sums differ by rounding). Ctrl-C or SIGTERM
 stops at the end of the step and saves first. Every float knob must be finite and in range.
 """
 

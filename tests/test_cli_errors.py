@@ -126,8 +126,9 @@ def test_the_memory_estimate(monkeypatch):
     parts = memory.training_bytes(config)
     assert parts["parameters"] == 4 * memory.parameter_count(config.model) > 4 * 16 * 10**12
     assert parts["AdamW state"] == 2 * parts["gradients"] == 2 * parts["parameters"]
+    assert parts["the worker's gradients"] == 2 * parts["parameters"]
     monkeypatch.setattr(memory, "available_bytes", lambda: 10 * 2**30)
-    message = r"this run needs about [\d.]+ TiB of memory \(parameters .*, but only 10\.0 GiB is"
+    message = r"this run needs about [\d.]+ PiB of memory \(parameters .*, but only 10\.0 GiB is"
     with pytest.raises(MemoryError, match=message):
         memory.check_fits(parts, "this run")
     memory.check_fits({"parameters": 9 * 2**30}, "a model that fits")

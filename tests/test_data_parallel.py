@@ -86,21 +86,25 @@ def is_dead(pid):
         return stat.read().rsplit(")", 1)[1].split()[0] == "Z"  # a zombie: exited, not reaped
 
 
-def test_a_worker_killed_between_steps_is_an_error_that_names_it():
+def test_a_worker_killed_between_steps_is_warned_of_and_its_rows_run_here():
+    x, y = np.random.default_rng(0).integers(0, 11, (2, 4, 8))
+    plain = loss_backward(tiny_gpt(), x, y, 1.0)
     model = tiny_gpt()
     parallel = dp.DataParallel(model, loss_backward)
     pid = parallel.worker_pid
     os.kill(pid, signal.SIGKILL)
     while not is_dead(pid):
         time.sleep(0.01)
-    x, y = np.random.default_rng(0).integers(0, 11, (2, 4, 8))
-    with pytest.raises(RuntimeError, match=f"process {pid} died \\(killed by SIGKILL\\)"):
-        parallel(x, y, 1.0)  # the request finds its pipe closed
-    assert parallel.worker_pid is None  # closed: the parameters have private arrays again
+    with pytest.warns(RuntimeWarning, match=f"process {pid} died \\(killed by SIGKILL\\)"):
+        loss = parallel(x, y, 1.0)  # the request finds its pipe closed
+    assert loss == pytest.approx(plain, rel=1e-12)
+    assert parallel.worker_pid is None
+    parallel(x, y, 1.0)  # no second warning (warnings are errors here): all rows run here
+    parallel.close()
     assert all(p.data.flags.owndata for p in model.parameters())
 
 
-def test_a_worker_that_dies_mid_step_is_an_error_that_names_it():
+def test_a_worker_that_dies_mid_step_is_warned_of_and_the_step_is_whole():
     parent = os.getpid()
 
     def dies_in_the_worker(model, x, y, scale):
@@ -108,11 +112,63 @@ def test_a_worker_that_dies_mid_step_is_an_error_that_names_it():
             os._exit(3)
         return loss_backward(model, x, y, scale)
 
-    parallel = dp.DataParallel(tiny_gpt(), dies_in_the_worker)
+    (plain, plain_weights), model = train(tiny_gpt(), None, rows=4, steps=1), tiny_gpt()
+    dying = dp.DataParallel(model, dies_in_the_worker)
+    with dying as parallel, pytest.warns(RuntimeWarning, match="died \\(exit status 3\\); its"):
+        results, weights = train(model, parallel, rows=4, steps=1)  # no reply comes
+    np.testing.assert_allclose(results, plain, rtol=1e-12)
+    for a, b in zip(weights, plain_weights, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
+
+
+def test_the_worker_ignores_ctrl_c_and_sigterm_sent_to_the_whole_job():
     x, y = np.random.default_rng(0).integers(0, 11, (2, 4, 8))
-    with pytest.raises(RuntimeError, match="died \\(exit status 3\\) mid-step"):
-        parallel(x, y, 1.0)  # the reply never comes
+    with dp.DataParallel(tiny_gpt(), loss_backward) as parallel:
+        parallel(x, y, 1.0)  # the worker is up, in its loop
+        for signum in (signal.SIGINT, signal.SIGTERM):  # the parent handles them: it saves
+            os.kill(parallel.worker_pid, signum)
+        parallel(x, y, 1.0)  # a warning here would be an error
+        assert parallel.worker_pid is not None
+
+
+@pytest.mark.parametrize(
+    "error, raised, message",
+    [
+        (ValueError("bad rows"), ValueError, "^bad rows$"),
+        (FloatingPointError("overflow"), FloatingPointError, "^overflow$"),
+        (KeyError("k"), RuntimeError, "^KeyError in the worker: 'k'$"),
+    ],
+)
+def test_an_error_in_the_workers_step_is_raised_here_and_ends_it(error, raised, message):
+    parent = os.getpid()
+
+    def fails_in_the_worker(model, x, y, scale):
+        if os.getpid() != parent:
+            raise error
+        return loss_backward(model, x, y, scale)
+
+    model = tiny_gpt()
+    parallel = dp.DataParallel(model, fails_in_the_worker)
+    pid = parallel.worker_pid
+    with pytest.raises(raised, match=message):
+        parallel(*np.random.default_rng(0).integers(0, 11, (2, 4, 8)), 1.0)
     assert parallel.worker_pid is None
+    with pytest.raises(ChildProcessError):  # ended and waited for
+        os.waitpid(pid, os.WNOHANG)
+    assert all(p.data.flags.owndata for p in model.parameters())
+
+
+def test_rows_of_two_shapes_and_a_closed_data_parallel_are_refused():
+    x = np.zeros((4, 8), np.int64)
+    parallel = dp.DataParallel(tiny_gpt(), loss_backward)
+    with pytest.raises(ValueError, match=r"one shape, got \(4, 8\) and \(4, 7\)"):
+        parallel(x, x[:, :7], 1.0)
+    with pytest.raises(ValueError, match=r"\(B, T\) arrays of one shape, got \(8,\)"):
+        parallel(x[0], x[0], 1.0)
+    parallel.close()
+    parallel.close()  # twice is harmless
+    with pytest.raises(RuntimeError, match="closed"):
+        parallel(x, x, 1.0)
 
 
 def test_a_replaced_parameter_array_is_refused():

@@ -217,6 +217,7 @@ def test_a_second_writer_is_refused_and_a_signal_saves_and_exits_128_plus_it(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # a group of its own, as a terminal's or `timeout`'s job is
     )
     try:
         first, metrics = run_dir / "checkpoints" / "step-000000", run_dir / "metrics.jsonl"
@@ -237,7 +238,7 @@ def test_a_second_writer_is_refused_and_a_signal_saves_and_exits_128_plus_it(
             assert len(err.strip().splitlines()) == 1
             assert f"{run_dir} is in use by another writer (pid {child.pid})" in err
 
-        child.send_signal(signum)
+        os.killpg(child.pid, signum)  # to the whole group: the step's worker process too
         out, err = child.communicate(timeout=60)
     finally:
         if child.poll() is None:
