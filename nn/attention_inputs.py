@@ -16,8 +16,13 @@ def grouped_heads(q, *kv, attn_mask):
     and each of kv (..., nkv, S, E) as (..., nkv, 1, S, E), which broadcast over the g query
     heads of a group (the gradient of the shared keys and values sums over the group).
     Returns (q, *kv), the mask to match, and q's leading shape (..., nh)."""
+    if q.ndim < 3 or kv[0].ndim < 3:
+        raise ValueError(
+            f"attention with enable_gqa: q {q.shape} and k {kv[0].shape} need a heads axis, "
+            "(..., heads, L, E)"
+        )
     nh, nkv = q.shape[-3], kv[0].shape[-3]
-    if q.ndim < 3 or nh % nkv:
+    if nh % nkv:
         raise ValueError(
             f"attention with enable_gqa: {nh} query heads of {q.shape} must be a multiple of "
             f"the {nkv} key/value heads of {kv[0].shape}"
@@ -26,7 +31,7 @@ def grouped_heads(q, *kv, attn_mask):
     grouped = [q.reshape(*lead, nkv, g, *q.shape[-2:])]
     grouped += [t.reshape(*t.shape[:-3], nkv, 1, *t.shape[-2:]) for t in kv]
     if attn_mask is not None:
-        mask = np.asarray(attn_mask.data if isinstance(attn_mask, Tensor) else attn_mask)
+        mask = _array(attn_mask)
         if mask.ndim >= 3:  # (..., nh or 1, L, S): a mask per query head
             heads = (nkv, g) if mask.shape[-3] == nh else (1, 1)
             mask = mask.reshape(*mask.shape[:-3], *heads, *mask.shape[-2:])
@@ -53,7 +58,12 @@ def mask_bias(q, k, attn_mask, is_causal):
         return np.where(future, -np.inf, 0.0).astype(q.dtype)
     if attn_mask is None:
         return None
-    mask = np.asarray(attn_mask.data if isinstance(attn_mask, Tensor) else attn_mask)
+    mask = _array(attn_mask)
     if mask.dtype == bool:
         return np.where(mask, 0.0, -np.inf).astype(q.dtype)
     return mask.astype(q.dtype)
+
+
+def _array(mask):
+    """A mask given as a Tensor, an array or nested lists, as an array (a mask is a constant)."""
+    return np.asarray(mask.data if isinstance(mask, Tensor) else mask)

@@ -109,6 +109,9 @@ def test_grouped_query_attention_is_attention_with_repeated_keys(causal):
     assert weights.shape == (2, 6, 5, 5)
     with pytest.raises(ValueError, match="multiple"):
         F.scaled_dot_product_attention(q, q[:, :4], q[:, :4], enable_gqa=True)
+    flat = Tensor(rng.standard_normal((5, 3)))  # (L, E): no heads axis to group
+    with pytest.raises(ValueError, match=r"q \(5, 3\) and k \(5, 3\) need a heads axis"):
+        F.scaled_dot_product_attention(flat, flat, flat, enable_gqa=True)
 
 
 # ---- the model with each switch ------------------------------------------------------------
