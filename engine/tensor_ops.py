@@ -3,8 +3,9 @@
 `Tensor` (engine/tensor.py) inherits these from `TensorOps`, and its shape methods (`view`,
 `transpose`, indexing) from `TensorShapes` (engine/tensor_shapes.py). Each method only reads
 its arguments and applies one op of `engine/ops.py`, `engine/reduction_ops.py` or
-`engine/dtype_ops.py` (or a few, for the composed ones: `min` is `-max(-x)`), so the ops stay
-few and the methods speak PyTorch. Axes take PyTorch's spelling or NumPy's (engine/axes.py).
+`engine/dtype_ops.py` (or a few, for the composed ones: `min` is `-max(-x)`, and `max(dim)`
+indexes its values at `argmax`), so the ops stay few and the methods speak PyTorch. Axes take
+PyTorch's spelling or NumPy's (engine/axes.py).
 """
 
 import collections

@@ -86,9 +86,7 @@ class TensorShapes:
 
     def transpose(self, dim0, dim1):
         """Swap two axes, as `torch.transpose`."""
-        for axis in (dim0, dim1):
-            if not -self.ndim <= axis < self.ndim:
-                raise ValueError(f"transpose: axis {axis} is out of range for shape {self.shape}")
+        dim0, dim1 = (one_axis("transpose", self.ndim, d, None) for d in (dim0, dim1))
         axes = list(range(self.ndim))
         axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
         return shape_ops.Permute.apply(self, axes=tuple(axes))
