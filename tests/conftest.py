@@ -3,7 +3,9 @@
 Hypothesis runs every property test with `deadline=None` (the machines running the suite are
 shared, so a single slow example is no failure) and 30 examples unless a test asks for more.
 
-`jupyter_kernel` gives the notebook tests a Jupyter kernel of their own: this test run's Python.
+`parameters` gives the optimizer and scheduler tests a few float64 parameters, for exact
+comparisons. `jupyter_kernel` gives the notebook tests a Jupyter kernel of their own: this
+test run's Python.
 
 The engine tests draw *shapes* with hypothesis and *values* from a NumPy generator seeded by a
 hypothesis-drawn integer: well-conditioned float64 values (away from kinks and ties) for
@@ -19,6 +21,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import nn
 from engine import Tensor
 
 settings.register_profile("tinyllm", deadline=None, max_examples=30)
@@ -46,6 +49,12 @@ def leaf(rng, shape, low=None, high=None):
     """
     data = rng.standard_normal(shape) if low is None else rng.uniform(low, high, size=shape)
     return Tensor(np.asarray(data, dtype=np.float64), requires_grad=True)
+
+
+def parameters(seed=0, shapes=((3, 2), (4,), (2,))):
+    """Float64 parameters of a few shapes, drawn from `seed`, for the optimizer tests."""
+    rng = np.random.default_rng(seed)
+    return [nn.Parameter(rng.standard_normal(s)) for s in shapes]
 
 
 def away_from_zero(rng, shape, margin=0.1):

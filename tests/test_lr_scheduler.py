@@ -2,22 +2,15 @@
 
 import json
 
-import numpy as np
 import pytest
+from conftest import parameters
 
-import nn
-from nn.lr_scheduler import cosine_with_warmup
-from nn.optim import AdamW, lr_scheduler
-
-
-def make_params():
-    rng = np.random.default_rng(0)
-    return [nn.Parameter(rng.standard_normal(s)) for s in [(3, 2), (4,), (2,)]]
+from nn.optim import AdamW, lr_scheduler  # nn.lr_scheduler, by PyTorch's name
 
 
 def test_cosine_with_warmup_shape():
     def lr(step):
-        return cosine_with_warmup(step, 1.0, 0.1, warmup_steps=10, decay_steps=100)
+        return lr_scheduler.cosine_with_warmup(step, 1.0, 0.1, warmup_steps=10, decay_steps=100)
 
     assert lr(0) == pytest.approx(0.1) and lr(9) == pytest.approx(1.0)
     assert lr(10) == pytest.approx(1.0)
@@ -26,13 +19,13 @@ def test_cosine_with_warmup_shape():
     values = [lr(s) for s in range(10, 111)]
     assert all(a >= b for a, b in zip(values, values[1:], strict=False))
     assert isinstance(lr(5), float)
-    assert cosine_with_warmup(3, 1.0, 0.0, 0, 0) == 0.0
+    assert lr_scheduler.cosine_with_warmup(3, 1.0, 0.0, 0, 0) == 0.0
 
 
 def test_lambda_lr_steps_as_torchs():
-    params = make_params()
+    params = parameters()
     opt = AdamW(params, lr=0.1)
-    scheduler = nn.optim.lr_scheduler.LambdaLR(opt, lambda step: 0.5**step)
+    scheduler = lr_scheduler.LambdaLR(opt, lambda step: 0.5**step)
     assert scheduler.get_last_lr() == [0.1]  # made: the lr of step 0, base · λ(0)
     seen = []
     for _ in range(3):
@@ -53,7 +46,7 @@ def test_lambda_lr_steps_as_torchs():
 def test_cosine_with_warmup_scheduler_gives_the_schedule_and_resumes():
     def made():
         return lr_scheduler.CosineWithWarmup(
-            AdamW(make_params(), lr=2e-3), warmup_steps=3, decay_steps=5, min_lr=2e-4
+            AdamW(parameters(), lr=2e-3), warmup_steps=3, decay_steps=5, min_lr=2e-4
         )
 
     scheduler = made()
@@ -61,7 +54,7 @@ def test_cosine_with_warmup_scheduler_gives_the_schedule_and_resumes():
     for _ in range(9):
         scheduler.step()
         seen.append(scheduler.get_last_lr()[0])
-    assert seen == [cosine_with_warmup(s, 2e-3, 2e-4, 3, 5) for s in range(10)]
+    assert seen == [lr_scheduler.cosine_with_warmup(s, 2e-3, 2e-4, 3, 5) for s in range(10)]
     state = json.loads(json.dumps(scheduler.state_dict()))  # plain JSON
     resumed = made()
     resumed.optimizer.param_groups[0]["lr"] = 123.0  # what the optimizer holds is overwritten
@@ -79,4 +72,4 @@ def test_cosine_with_warmup_scheduler_gives_the_schedule_and_resumes():
 )  # fmt: skip
 def test_cosine_with_warmup_errors(args, message):
     with pytest.raises(ValueError, match=message):
-        cosine_with_warmup(*args)
+        lr_scheduler.cosine_with_warmup(*args)

@@ -7,17 +7,11 @@ import numpy as np
 import pytest
 import safetensors
 import safetensors.numpy
+from conftest import parameters
 
 import nn
 from nn.optim import SGD, Adam, AdamW
 from nn.utils import clip_grad_norm_
-
-SHAPES = [(3, 2), (4,), (2,)]
-
-
-def make_params(seed=0):
-    rng = np.random.default_rng(seed)
-    return [nn.Parameter(rng.standard_normal(s)) for s in SHAPES]  # float64: exact comparison
 
 
 def grads_for(step, params):
@@ -77,7 +71,7 @@ DEFAULTS = {
 
 
 def test_adamw_matches_the_published_rule():
-    params = make_params()
+    params = parameters()
     start = [p.data.copy() for p in params]
     opt = two_groups(params, AdamW, betas=(0.8, 0.9), weight_decay=0.0, eps=1e-3)
     run(opt, params, 6, lr_change=3)
@@ -88,19 +82,19 @@ def test_adamw_matches_the_published_rule():
 
 
 def test_adam_matches_torchs_rule_with_l2_decay_in_the_gradient():
-    params = make_params()
+    params = parameters()
     start = [p.data.copy() for p in params]
     opt = two_groups(params, Adam, betas=(0.8, 0.9), weight_decay=0.0, eps=1e-3)
     run(opt, params, 6, lr_change=3)
     groups = [(0.1, (0.9, 0.999), 1e-8, 0.1), (0.1, (0.8, 0.9), 1e-3, 0.0)]
     for p, ref in zip(params, reference_adamw(start, 6, groups, decoupled=False), strict=True):
         np.testing.assert_allclose(p.data, ref, rtol=1e-12, atol=1e-14)
-    defaults = Adam(make_params()).defaults  # torch.optim.Adam's
+    defaults = Adam(parameters()).defaults  # torch.optim.Adam's
     assert defaults == {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0}
 
 
 def test_sgd_matches_the_published_rule():
-    params = make_params()
+    params = parameters()
     start = [p.data.copy() for p in params]
     opt = two_groups(params, SGD, momentum=0.0, weight_decay=0.2)
     run(opt, params, 5, lr_change=3)
@@ -121,7 +115,7 @@ def test_sgd_matches_the_published_rule():
 
 @pytest.mark.parametrize("cls", [AdamW, Adam, SGD])
 def test_state_dict_round_trip_continues_bit_for_bit(cls, tmp_path):
-    params = make_params()
+    params = parameters()
     opt = two_groups(params, cls)
     run(opt, params, 3)
     sd = opt.state_dict()
@@ -144,7 +138,7 @@ def test_state_dict_round_trip_continues_bit_for_bit(cls, tmp_path):
 
 
 def test_load_state_dict_reports_mismatches():
-    params = make_params()
+    params = parameters()
     opt = AdamW(params)
     run(opt, params, 1)
     sd = opt.state_dict()
@@ -170,7 +164,7 @@ def test_updates_are_in_place_and_float32_stays_float32():
 
 
 def test_constructor_errors():
-    p = make_params()
+    p = parameters()
     with pytest.raises(ValueError, match="empty parameter list"):
         AdamW([])
     with pytest.raises(ValueError, match="more than one parameter group"):
@@ -190,7 +184,7 @@ def test_constructor_errors():
 
 
 def test_add_param_group_and_zero_grad():
-    p = make_params()
+    p = parameters()
     opt = AdamW(p[:1], lr=0.1, weight_decay=0.2)
     opt.add_param_group({"params": p[1:], "lr": 0.01})
     assert [g["lr"] for g in opt.param_groups] == [0.1, 0.01]
@@ -209,7 +203,7 @@ def test_add_param_group_and_zero_grad():
 
 
 def test_frozen_parameters_may_be_given_and_are_left_alone():
-    p = make_params()
+    p = parameters()
     p[1].requires_grad_(False)  # frozen: backward gives it no gradient
     frozen = p[1].data.copy()
     opt = AdamW(p, lr=0.1, weight_decay=0.5)  # torch.optim takes frozen parameters too
@@ -226,7 +220,7 @@ def test_frozen_parameters_may_be_given_and_are_left_alone():
 
 
 def test_clip_grad_norm_scales_to_max_norm_and_returns_the_norm_before():
-    params = [nn.Parameter(np.zeros(s, np.float32)) for s in SHAPES]
+    params = [nn.Parameter(np.zeros(p.shape, np.float32)) for p in parameters()]
     rng = np.random.default_rng(0)
     for p in params[:2]:
         p.grad = rng.standard_normal(p.shape).astype(np.float32)
@@ -245,7 +239,7 @@ def test_clip_grad_norm_scales_to_max_norm_and_returns_the_norm_before():
 
 
 def test_state_dict_is_plain_arrays_and_json():
-    params = make_params()
+    params = parameters()
     opt = AdamW(params)
     run(opt, params, 1)
     sd = opt.state_dict()
@@ -267,17 +261,17 @@ def test_state_dict_is_plain_arrays_and_json():
 )  # fmt: skip
 def test_hyperparameters_that_are_nan_or_inf_are_refused(cls, options, name):
     with pytest.raises(ValueError, match=name) as error:
-        cls(make_params(), **{"lr": 0.1, **options})
+        cls(parameters(), **{"lr": 0.1, **options})
     assert "nan" in str(error.value) or "inf" in str(error.value)  # the value, named
 
 
 def test_clip_grad_norm_refuses_a_nan_max_norm():
     with pytest.raises(ValueError, match="max_norm"):
-        clip_grad_norm_(make_params(), math.nan)
+        clip_grad_norm_(parameters(), math.nan)
 
 
 def stepped_state():
-    params = make_params()
+    params = parameters()
     opt = AdamW(params)
     run(opt, params, 1)
     return params, opt.state_dict()
