@@ -17,15 +17,18 @@
     tinyllm --version
 
 Every user error (a bad argument, a damaged or mismatched file, a size too big for memory, a
-run that diverged) ends with one line on stderr and exit status 2; a traceback means a bug.
+run that diverged) ends with one line on stderr and exit status 2, and a warning is one line
+too; a traceback means a bug.
 Training stopped by Ctrl-C or SIGTERM saves, prints how to resume, and exits with 130 or 143.
 Each command's flags and help texts are in model/cli_parser.py.
 """
 
+import functools
 import json
 import os
 import signal
 import sys
+import warnings
 from dataclasses import fields
 from pathlib import Path
 
@@ -44,8 +47,10 @@ def main(argv=None):
     """Run the command in `argv` (default: sys.argv); returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        _check_utf8_paths(args)
-        return COMMANDS[args.command](args)
+        with warnings.catch_warnings():  # a warning as one line, as an error is
+            warnings.showwarning = functools.partial(_show_warning, args.command)
+            _check_utf8_paths(args)
+            return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print(f"tinyllm {args.command}: interrupted", file=sys.stderr)
         return 128 + signal.SIGINT
@@ -54,6 +59,10 @@ def main(argv=None):
         message = "; ".join(line.strip() for line in str(e).splitlines() if line.strip())
         print(f"tinyllm {args.command}: error: {message or type(e).__name__}", file=sys.stderr)
         return 2
+
+
+def _show_warning(command, message, category, *where):
+    print(f"tinyllm {command}: warning: {message}", file=sys.stderr)
 
 
 def _check_utf8_paths(args):

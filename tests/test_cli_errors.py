@@ -10,11 +10,13 @@ import math
 import os
 import shlex
 import shutil
+import warnings
 
 import numpy as np
 import pytest
 import safetensors.numpy
 
+import model.cli
 import model.train
 import tokenizer
 from model import GPT, GPTConfig, memory
@@ -116,6 +118,20 @@ def test_sizes_too_big_for_memory_say_how_much_they_need(tmp_path, capsys, flags
 def test_sampling_or_a_corpus_too_big_for_memory_is_refused(run_dir, tmp_path, capsys, argv):
     where = ["--run", run_dir] if argv[0] == "sample" else ["--out", tmp_path / "c.txt"]
     assert "needs about" in one_line_error(capsys, [*argv, *where])
+
+
+def test_a_warning_is_one_line_on_stderr(monkeypatch, tmp_path, capsys):
+    def warns(args):  # as DataParallel does when its worker dies
+        warnings.warn("the worker process 7 died", RuntimeWarning, stacklevel=2)
+        return 0
+
+    monkeypatch.setitem(model.cli.COMMANDS, "corpus", warns)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")  # shown, not raised as everywhere else in the suite
+        before = warnings.showwarning
+        assert main(["corpus", "stories", "--out", str(tmp_path / "c.txt")]) == 0
+        assert warnings.showwarning is before  # put back
+    assert capsys.readouterr().err == "tinyllm corpus: warning: the worker process 7 died\n"
 
 
 def test_the_memory_estimate(monkeypatch):
