@@ -4,8 +4,8 @@ Hypothesis runs every property test with `deadline=None` (the machines running t
 shared, so a single slow example is no failure) and 30 examples unless a test asks for more.
 
 `parameters` gives the optimizer and scheduler tests a few float64 parameters, for exact
-comparisons. `jupyter_kernel` gives the notebook tests a Jupyter kernel of their own: this
-test run's Python.
+comparisons. `run_notebook` runs the notebook tests' notebooks in a Jupyter kernel of their
+own: this test run's Python.
 
 The engine tests draw *shapes* with hypothesis and *values* from a NumPy generator seeded by a
 hypothesis-drawn integer: well-conditioned float64 values (away from kinks and ties) for
@@ -65,9 +65,14 @@ def away_from_zero(rng, shape, margin=0.1):
 
 
 @pytest.fixture
-def jupyter_kernel(tmp_path, monkeypatch):
-    """The name of a Jupyter kernel that runs this test run's own Python (a kernel spec written
-    to a temporary Jupyter path), so a fresh clone needs only `make test` to run notebooks."""
+def run_notebook(tmp_path, monkeypatch):
+    """A function that runs a notebook file in a fresh Jupyter kernel of this test run's own
+    Python (a kernel spec written to a temporary Jupyter path, so a fresh clone needs only
+    `make test`), in tmp_path, and returns the notebook with its outputs. A failing cell raises
+    CellExecutionError, with its traceback."""
+    import nbformat
+    from nbclient import NotebookClient
+
     spec = tmp_path / "jupyter" / "kernels" / "tinyllm-test"
     spec.mkdir(parents=True)
     argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
@@ -77,4 +82,13 @@ def jupyter_kernel(tmp_path, monkeypatch):
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
     monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")  # jupyter_core's future paths, no warning
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
-    return "tinyllm-test"
+
+    def run(path):
+        notebook = nbformat.read(path, as_version=4)
+        resources = {"metadata": {"path": tmp_path}}
+        NotebookClient(
+            notebook, kernel_name="tinyllm-test", timeout=120, resources=resources
+        ).execute()
+        return notebook
+
+    return run

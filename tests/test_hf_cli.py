@@ -5,29 +5,16 @@ import json
 
 import numpy as np
 import pytest
+from tiny_runs import one_line_error, train_tiny
 
 import tokenizer
 from model import GPT
 from model.cli import main
 from model.run import Run
-from model.train import train
-from model.train_config import TrainConfig
 
-TINY = dict(
-    corpus="stories", corpus_chars=20_000, block_size=16, n_layer=1, n_head=2, n_embd=16,
-    batch_size=4, max_iters=2, lr_decay_iters=4, warmup_iters=1, eval_interval=2,
-    eval_batches=1, log_interval=1,
-)  # fmt: skip
 RUN_FLAGS = ["--corpus-chars", "20000", "--batch-size", "4", "--max-iters", "2",
              "--lr-decay-iters", "4", "--warmup-iters", "1", "--eval-interval", "2",
              "--eval-batches", "1", "--no-progress"]  # fmt: skip
-
-
-def train_tiny(run_dir, **overrides):
-    config = TrainConfig.from_flags(**{**TINY, "out_dir": str(run_dir), **overrides})
-    with Run.create(config) as run:
-        train(run, progress=False, log=lambda message: None)
-    return run_dir
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +22,8 @@ def runs(tmp_path_factory):
     """A GPT-2-shaped run with a BPE tokenizer, and a Llama-like one with characters."""
     root = tmp_path_factory.mktemp("runs")
     return {
-        "gpt2": train_tiny(root / "gpt2", tokenizer="bpe", bpe_vocab_size=280),
-        "llama": train_tiny(root / "llama", llama=True, n_head=4, n_kv_head=2),
+        "gpt2": train_tiny(root / "gpt2", max_iters=2, tokenizer="bpe", bpe_vocab_size=280),
+        "llama": train_tiny(root / "llama", max_iters=2, llama=True, n_head=4, n_kv_head=2),
     }
 
 
@@ -45,13 +32,6 @@ def run_main(capsys, argv):
     out, err = capsys.readouterr()
     assert code == 0, err
     return out
-
-
-def one_line_error(capsys, argv):
-    code = main([str(a) for a in argv])
-    err = capsys.readouterr().err
-    assert code == 2 and len(err.strip().splitlines()) == 1, err
-    return err
 
 
 def sample(capsys, run):

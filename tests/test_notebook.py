@@ -2,29 +2,18 @@
 
 tests/notebook.ipynb draws a graph after a plain `backward()`, a gradient check, a loss curve,
 attention heads and embeddings, with no `%matplotlib` line. The kernel is this test run's own
-Python (the `jupyter_kernel` fixture of tests/conftest.py), so a fresh clone needs only
+Python (the `run_notebook` fixture of tests/conftest.py), so a fresh clone needs only
 `make test`.
 """
 
 from pathlib import Path
 
-import nbformat
-from nbclient import NotebookClient
-
 NOTEBOOK = Path(__file__).with_name("notebook.ipynb")
 IMAGES = ("image/png", "image/svg+xml")
 
 
-def test_every_figure_in_a_fresh_kernel_is_an_image(tmp_path, jupyter_kernel):
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    client = NotebookClient(
-        notebook,
-        kernel_name=jupyter_kernel,
-        timeout=120,
-        resources={"metadata": {"path": tmp_path}},
-    )
-    client.execute()  # raises CellExecutionError, with the traceback, if a cell fails
-
+def test_every_figure_in_a_fresh_kernel_is_an_image(run_notebook):
+    notebook = run_notebook(NOTEBOOK)  # a cell that fails raises, with its traceback
     figures = [c for c in notebook.cells if "figure" in c.metadata.get("tags", [])]
     assert len(figures) == 6
     for cell in figures:

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 TOUR = ROOT / "docs" / "tour"
@@ -149,15 +148,8 @@ def test_a_notebook_cell_ends_where_a_snippet_prints():
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS.NOTEBOOKS)
-def test_the_notebook_runs_in_a_fresh_kernel(name, tmp_path, jupyter_kernel):
-    notebook = nbformat.read(TOUR / name, as_version=4)
-    client = NotebookClient(
-        notebook,
-        kernel_name=jupyter_kernel,
-        timeout=120,
-        resources={"metadata": {"path": tmp_path}},
-    )
-    client.execute()  # raises CellExecutionError, with the traceback, if a cell fails
+def test_the_notebook_runs_in_a_fresh_kernel(name, run_notebook):
+    notebook = run_notebook(TOUR / name)  # a cell that fails raises, with its traceback
     code = [c for c in notebook.cells if c.cell_type == "code"]
     printed = [c for c in code if c.outputs]
     assert len(code) > 20 if name == "tour.ipynb" else len(code) > 5
