@@ -119,6 +119,17 @@ def test_pattern_none_merges_across_spaces():
     assert tok.encode("a b") == [256, 98]
 
 
+def test_a_pattern_that_skips_text_is_refused_in_training():
+    text = "Tom saw a big dog. xx yes!"  # [a-z]+ leaves out 'T', six spaces, '.' and '!'
+    with pytest.raises(ValueError, match=r"pattern '\[a-z\]\+' skips 9 of the text's 26 char"):
+        BPETokenizer(pattern="[a-z]+").train(text, 260)
+    with pytest.raises(ValueError, match="skips 25 of the text.s 25 "):
+        BPETokenizer(pattern="x*").train("Tom saw a big dog. yes!!!", 260)  # only empty matches
+    special = BPETokenizer(pattern=r"\w+|\s+|[^\w\s]+", special_tokens={"<|end|>": 300})
+    special.train(text + "<|end|>" + text, 270)  # covered once the special token is cut out
+    assert special.decode(special.encode(text)) == text
+
+
 def test_lone_surrogates_raise():
     tok = BPETokenizer()
     for method in (tok.encode, tok.encode_ordinary):

@@ -75,7 +75,8 @@ class BPETokenizer:
 
         Merge i gets id 256 + i. Special tokens registered before training keep their ids, which
         must lie above the merged ones. Special-token text in `text` is cut out, never merged.
-        A corpus with too few distinct pairs stops early, giving a smaller vocabulary.
+        A corpus with too few distinct pairs stops early, giving a smaller vocabulary. A split
+        pattern whose chunks leave some of `text` out is refused: encoding would drop it.
         """
         to_utf8(text)
         if not text:
@@ -100,6 +101,14 @@ class BPETokenizer:
         counted = Counter()  # count the chunks as text, then encode each distinct one once
         for segment in segments:
             counted.update(self._split(segment))
+        covered = sum(len(chunk) * count for chunk, count in counted.items())
+        length = sum(map(len, segments))
+        if covered != length:  # the text would not come back from its tokens
+            raise ValueError(
+                f"pattern {self.pattern!r} skips {length - covered:,} of the text's {length:,} "
+                "characters, which encoding would drop; use a pattern whose chunks cover the "
+                "text, such as gpt4 or gpt2"
+            )
         chunks = {chunk.encode("utf-8"): count for chunk, count in counted.items()}
         pairs = train_fast(chunks, num_merges, verbose=verbose)
         self._set_merges(range(256), {pair: 256 + i for i, pair in enumerate(pairs)})
