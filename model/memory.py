@@ -10,6 +10,7 @@ the process). The estimate is rough (within a factor of about two) and counts, i
     AdamW state     2·P                                        (exp_avg and exp_avg_sq)
     the worker      2·P              where two processes share each step (model/data_parallel.py):
                                      its gradients, and the shared buffer they pass through
+    batches         16·A·B·T         a step's A micro-batches (grad_accum), x and y in int64
     activations     B·T · (L·(20·C + 3·nh·T) + 3·V + 4·C)      per micro-batch: what backward
                                                                 keeps per token in each block
                                                                 (layer norms, q|k|v, the MLP's
@@ -19,8 +20,8 @@ the process). The estimate is rough (within a factor of about two) and counts, i
                                                                 their gradient at the head
     tokens          the corpus: about 24 bytes per character while it is read and tokenized
 
-(V vocabulary, T block_size, L n_layer, nh n_head, C n_embd, B batch_size), and refuses only
-what cannot fit in the memory this machine has available now.
+(V vocabulary, T block_size, L n_layer, nh n_head, C n_embd, B batch_size, A grad_accum), and
+refuses only what cannot fit in the memory this machine has available now.
 """
 
 BYTES_PER_FLOAT = 4
@@ -53,6 +54,7 @@ def training_bytes(config):
         "gradients": p,
         "AdamW state": 2 * p,
         "the worker's gradients": 2 * p,
+        f"{config.grad_accum:,} micro-batches": 16 * config.grad_accum * tokens,
         f"activations of a {config.batch_size} x {model.block_size} batch": BYTES_PER_FLOAT
         * tokens
         * per_token,

@@ -77,7 +77,12 @@ def test_sample_options_must_be_finite_and_in_range(run_dir, capsys, flag, value
 
 @pytest.mark.parametrize(
     "flags",
-    [["--n-embd", "100000"], ["--batch-size", "10000000"], ["--corpus-chars", str(10**15)]],
+    [
+        ["--n-embd", "100000"],
+        ["--batch-size", "10000000"],
+        ["--grad-accum", "1000000000"],  # the step's micro-batches alone: 1 TB
+        ["--corpus-chars", str(10**15)],
+    ],
 )
 def test_sizes_too_big_for_memory_say_how_much_they_need(tmp_path, capsys, flags):
     err = one_line_error(capsys, ["train", "--out-dir", tmp_path / "run", *TINY_FLAGS, *flags])
@@ -118,6 +123,7 @@ def test_the_memory_estimate(monkeypatch):
     assert parts["parameters"] == 4 * memory.parameter_count(config.model) > 4 * 16 * 10**12
     assert parts["AdamW state"] == 2 * parts["gradients"] == 2 * parts["parameters"]
     assert parts["the worker's gradients"] == 2 * parts["parameters"]
+    assert parts["1 micro-batches"] == 16 * 4 * 16  # x and y of a 4 x 16 batch, int64
     monkeypatch.setattr(memory, "available_bytes", lambda: 10 * 2**30)
     message = r"this run needs about [\d.]+ PiB of memory \(parameters .*, but only 10\.0 GiB is"
     with pytest.raises(MemoryError, match=message):
