@@ -56,7 +56,10 @@ def main(argv=None):
         return 128 + signal.SIGINT
     except (ValueError, OSError, MemoryError, FloatingPointError) as e:
         # CheckpointError is a ValueError, TrainingDiverged a FloatingPointError.
-        message = "; ".join(line.strip() for line in str(e).splitlines() if line.strip())
+        text = str(e)
+        if isinstance(e, OSError) and e.strerror and e.filename is not None:  # not "[Errno 2]"
+            text = f"{os.fsdecode(e.filename)}: {e.strerror}"
+        message = "; ".join(line.strip() for line in text.splitlines() if line.strip())
         print(f"tinyllm {args.command}: error: {message or type(e).__name__}", file=sys.stderr)
         return 2
 
@@ -127,6 +130,10 @@ def cmd_sample(args):
         raise ValueError(f"--num-samples must be >= 1, got {args.num_samples}")
     model, tokenizer = Run.load_for_sampling(args.run)
     ids = tokenizer.encode(args.prompt)
+    if not ids:
+        raise ValueError(
+            "--prompt '' has no tokens to continue; give some text (default: a newline)"
+        )
     length = len(ids) + max(args.max_new_tokens, 0)
     what = f"sampling {args.num_samples:,} x {length:,} tokens"
     memory.check_fits({"tokens": 8 * args.num_samples * length}, what)

@@ -21,6 +21,14 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def seed(text):
+    """A --seed: an int >= 0, as NumPy's generators take."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a seed must be >= 0, got {value}")
+    return value
+
+
 def build_parser():
     """The argument parser of every `tinyllm` command, with their help texts."""
     parser = ArgumentParser(prog="tinyllm", description="Train and sample a tiny GPT.")
@@ -80,7 +88,7 @@ def build_parser():
     )
     sample.add_argument("--top-k", type=int, help="sample among the k likeliest tokens only")
     sample.add_argument("--top-p", type=float, help="nucleus sampling: smallest set of mass p")
-    sample.add_argument("--seed", type=int, help="seed for a reproducible sample")
+    sample.add_argument("--seed", type=seed, help="seed for a reproducible sample")
     sample.add_argument("--num-samples", type=int, default=1, help="default: 1")
 
     export = commands.add_parser(
@@ -116,7 +124,7 @@ def build_parser():
         default=TrainConfig.corpus_chars,
         help=f"size in characters (default: {TrainConfig.corpus_chars:,})",
     )
-    corpus_cmd.add_argument("--seed", type=int, default=0, help="default: 0")
+    corpus_cmd.add_argument("--seed", type=seed, default=0, help="default: 0")
 
     graph = commands.add_parser("graph", help="draw the computation graph of a model's loss")
     graph.add_argument(

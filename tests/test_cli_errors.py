@@ -68,6 +68,8 @@ def test_train_options_must_be_finite_and_in_range(tmp_path, capsys, flag, value
         ("--top-p", "nan"),
         ("--top-k", "0"),
         ("--num-samples", "0"),
+        ("--seed", "-1"),
+        ("--prompt", ""),  # no tokens to continue
     ],
 )
 def test_sample_options_must_be_finite_and_in_range(run_dir, capsys, flag, value):
@@ -98,6 +100,19 @@ def test_sizes_too_big_for_memory_say_how_much_they_need(tmp_path, capsys, flags
 def test_sampling_or_a_corpus_too_big_for_memory_is_refused(run_dir, tmp_path, capsys, argv):
     where = ["--run", run_dir] if argv[0] == "sample" else ["--out", tmp_path / "c.txt"]
     assert "needs about" in one_line_error(capsys, [*argv, *where])
+
+
+def test_a_file_system_error_names_the_path_not_the_errno(tmp_path, capsys):
+    (tmp_path / "a-file").write_text("not a directory")
+    corpus = ["corpus", "stories", "--out"]
+    for argv, path, why in [
+        (["train", *TINY_FLAGS, "--out-dir"], tmp_path / "a-file", "File exists"),
+        (corpus, tmp_path, "Is a directory"),
+        (corpus, tmp_path / "no" / "c.txt", "No such file or directory"),
+    ]:
+        assert one_line_error(capsys, [*argv, path]).endswith(f": error: {path}: {why}\n")
+    err = one_line_error(capsys, ["corpus", "stories", "--out", tmp_path / "c.txt", "--seed=-1"])
+    assert err == "tinyllm corpus: error: argument --seed: a seed must be >= 0, got -1\n"
 
 
 def test_a_warning_is_one_line_on_stderr(monkeypatch, tmp_path, capsys):
