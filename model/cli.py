@@ -19,13 +19,15 @@
 Every user error (a bad argument, a damaged or mismatched file, a size too big for memory, a
 run that diverged) ends with one line on stderr and exit status 2, and a warning is one line
 too; a traceback means a bug.
-Training stopped by Ctrl-C or SIGTERM saves, prints how to resume, and exits with 130 or 143.
+Training stopped by Ctrl-C or SIGTERM saves, prints how to resume, and exits with 130 or 143;
+a second Ctrl-C stops at once, and says which checkpoint is the newest.
 Each command's flags and help texts are in model/cli_parser.py.
 """
 
 import functools
 import json
 import os
+import shlex
 import signal
 import sys
 import warnings
@@ -51,8 +53,9 @@ def main(argv=None):
             warnings.showwarning = functools.partial(_show_warning, args.command)
             _check_utf8_paths(args)
             return COMMANDS[args.command](args)
-    except KeyboardInterrupt:
-        print(f"tinyllm {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        where = f"; {e}" if str(e) else ""  # train says which checkpoint is the newest
+        print(f"tinyllm {args.command}: interrupted{where}", file=sys.stderr)
         return 128 + signal.SIGINT
     except (ValueError, OSError, MemoryError, FloatingPointError) as e:
         # CheckpointError is a ValueError, TrainingDiverged a FloatingPointError.
@@ -115,7 +118,15 @@ def cmd_train(args):
             f"{run.model.num_params():,} parameters; {len(run.data.train):,} training tokens; "
             f"vocabulary {run.tokenizer.vocab_size}; run directory {run.dir}"
         )
-        train(run, progress=not args.no_progress)
+        try:
+            train(run, progress=not args.no_progress)
+        except KeyboardInterrupt:  # a second Ctrl-C, which does not wait for the step to end
+            if run.saved_step is None:
+                raise KeyboardInterrupt("nothing was saved") from None
+            raise KeyboardInterrupt(
+                f"the newest checkpoint is step {run.saved_step}; resume with: tinyllm train "
+                f"--resume {shlex.quote(str(run.dir))}"
+            ) from None
         if run.interrupted_by is not None:
             return 128 + run.interrupted_by
         final_report(run)

@@ -146,6 +146,26 @@ def test_the_memory_estimate(monkeypatch):
     memory.check_fits({"parameters": 9 * 2**30}, "a model that fits")
 
 
+def test_a_second_ctrl_c_says_which_checkpoint_is_the_newest(tmp_path, monkeypatch, capsys):
+    real_train_step, calls = model.train.train_step, []
+
+    def train_step_interrupted_on_the_third_call(*args):  # the step from 2 to 3
+        calls.append(args)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # as the second Ctrl-C raises it, mid-step
+        return real_train_step(*args)
+
+    monkeypatch.setattr(model.train, "train_step", train_step_interrupted_on_the_third_call)
+    run_dir = tmp_path / "run"
+    err = one_line_error(capsys, ["train", *TINY_FLAGS, "--out-dir", run_dir], status=130)
+    assert err == (
+        "tinyllm train: interrupted; the newest checkpoint is step 2; resume with: "
+        f"tinyllm train --resume {run_dir}\n"
+    )
+    with Run.resume(run_dir) as run:  # the lock went with the interrupted run
+        assert run.step == 2
+
+
 def test_a_diverging_run_stops_unsaved_and_says_how_to_resume(tmp_path, monkeypatch, capsys):
     real_train_step, calls = model.train.train_step, []
 
