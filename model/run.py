@@ -50,7 +50,7 @@ from model.checkpoint import (
 )
 from model.data import TokenData
 from model.gpt import GPT
-from model.run_dir import CHECKPOINTS, RunDir
+from model.run_dir import CHECKPOINTS, RunDir, require_directory
 from model.train import make_optimizer
 from model.train_config import TrainConfig
 
@@ -160,8 +160,7 @@ class Run:
                 f"--resume continues a run as configured; it may change only "
                 f"{', '.join(CHANGEABLE_ON_RESUME)}, not {', '.join(unknown)}"
             )
-        if not Path(run_dir).is_dir():
-            raise FileNotFoundError(f"run directory not found: {run_dir}")
+        require_directory(run_dir)
         if Path(run_dir).parent.name == CHECKPOINTS:
             raise ValueError(
                 f"{run_dir} is a checkpoint: resume its run directory, which continues the "

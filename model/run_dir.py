@@ -76,9 +76,9 @@ class RunDir:
         old = [name for name in OLD_LAYOUT_FILES if (self.path / name).exists()]
         if old and not self.checkpoints_dir.exists():
             raise CheckpointError(
-                f"{self.path} is a run of an older tinyllm, with {old[0]} at its top; this "
-                f"version keeps checkpoints in {CHECKPOINTS}/step-N/ and cannot read it: train "
-                "the run again"
+                f"{self.path} has {old[0]} at its top but no config.json: it is no Hugging Face "
+                f"model directory, and if it is a run of an older tinyllm, this version keeps "
+                f"checkpoints in {CHECKPOINTS}/step-N/ and cannot read it: train the run again"
             )
 
     def lock(self):
@@ -157,12 +157,20 @@ class RunDir:
         sync_directory(self.checkpoints_dir)
 
 
+def require_directory(path):
+    """`path` as a Path, if it is a directory; else FileNotFoundError or NotADirectoryError."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"{path} is a file, not a run directory")
+    if not path.is_dir():
+        raise FileNotFoundError(f"run directory not found: {path}")
+    return path
+
+
 def find_checkpoint(path):
     """The checkpoint a reader (sampling, plots, graphs) means by `path`: a run directory's
     newest complete checkpoint, or `path` itself when it is a checkpoint directory."""
-    path = Path(path)
-    if not path.is_dir():
-        raise FileNotFoundError(f"run directory not found: {path}")
+    path = require_directory(path)
     if STEP_NAME.fullmatch(path.name) and path.parent.name == CHECKPOINTS:
         return path
     run_dir = RunDir(path)

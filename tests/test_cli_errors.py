@@ -115,6 +115,18 @@ def test_a_file_system_error_names_the_path_not_the_errno(tmp_path, capsys):
     assert err == "tinyllm corpus: error: argument --seed: a seed must be >= 0, got -1\n"
 
 
+@pytest.mark.parametrize("argv", [["sample", "--run"], ["plot", "--run"], ["train", "--resume"]])
+def test_a_run_that_is_missing_or_a_file_is_named(tmp_path, capsys, argv):
+    missing, a_file = tmp_path / "missing", tmp_path / "a-file"
+    a_file.write_text("not a run")
+    assert one_line_error(capsys, [*argv, missing]).endswith(
+        f"run directory not found: {missing}\n"
+    )
+    assert one_line_error(capsys, [*argv, a_file]).endswith(
+        f"{a_file} is a file, not a run directory\n"
+    )
+
+
 def test_a_warning_is_one_line_on_stderr(monkeypatch, tmp_path, capsys):
     def warns(args):  # as DataParallel does when its worker dies
         warnings.warn("the worker process 7 died", RuntimeWarning, stacklevel=2)
