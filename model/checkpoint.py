@@ -234,10 +234,15 @@ def read_metrics_file(path):
         raise FileNotFoundError(f"no {path.name} in {str(path.parent)!r}")
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-        rows = [json.loads(line) for line in lines]
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{path} is not valid JSON lines ({e})") from e
-    for number, (line, row) in enumerate(zip(lines, rows, strict=True), 1):
+    except UnicodeDecodeError as e:
+        raise CheckpointError(f"{path} is not UTF-8 text ({e})") from e
+    rows = []
+    for number, line in enumerate(lines, 1):
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise CheckpointError(f"{path}, line {number}: not JSON ({e}): {line[:80]}") from e
+        rows.append(row)
         numbers = isinstance(row, dict) and all(
             isinstance(row.get(k), int | float | None) for k in ("train_loss", "val_loss", "lr")
         )

@@ -184,12 +184,16 @@ def cmd_tokenizer(args):
     text = (
         corpus.get_corpus(args.corpus)[0]
         if args.corpus in corpus.CORPORA
-        else corpus.load_text_corpus(args.corpus)
+        else corpus.load_text_corpus(args.corpus, min_chars=1)  # no validation split here
     )
     bpe = tok.BPETokenizer(pattern=None if args.pattern == "none" else args.pattern)
     bpe.train(text, args.vocab_size)
     bpe.save(args.out)
-    print(f"wrote {args.out}: {bpe.vocab_size} tokens")
+    short = bpe.vocab_size < args.vocab_size
+    note = (
+        f" (of {args.vocab_size:,} asked: the corpus has no more pairs to merge)" if short else ""
+    )
+    print(f"wrote {args.out}: {bpe.vocab_size:,} tokens{note}")
     return 0
 
 

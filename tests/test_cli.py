@@ -118,6 +118,15 @@ def test_tokenizer_command(tmp_path, capsys):
     tok = tokenizer.load(out)
     assert tok.vocab_size == 300
     assert tok.decode(tok.encode("Once upon a time")) == "Once upon a time"
+    assert capsys.readouterr().out.endswith(f"wrote {out}: 300 tokens\n")
+    small = tmp_path / "small.txt"
+    small.write_text("abab " * 40)  # pairs for a few merges only
+    assert main(["tokenizer", "train", "--corpus", str(small), "--vocab-size", "1000",
+                 "--out", str(out), "--pattern", "none"]) == 0  # fmt: skip
+    merges = len(tokenizer.load(out).merges)
+    assert 0 < merges < 10
+    asked = f"wrote {out}: {256 + merges} tokens (of 1,000 asked: the corpus has no more pairs"
+    assert asked in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

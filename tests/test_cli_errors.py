@@ -321,6 +321,13 @@ def test_malformed_metrics_give_one_line_naming_them(run_dir, capsys, line):
     )
 
 
+def test_a_metrics_file_cut_short_names_the_line_cut(run_dir, capsys):
+    row = '{"step": 0, "train_loss": 1.0, "val_loss": null, "lr": 0.1, "kind": "train"}\n'
+    (run_dir / "metrics.jsonl").write_text(row + row + row[:20])
+    err = one_line_error(capsys, ["plot", "--run", run_dir])
+    assert "metrics.jsonl, line 3: not JSON (" in err and row[:20] in err
+
+
 @pytest.mark.parametrize("command", ["train", "sample", "plot"])
 def test_a_run_directory_name_that_is_not_utf8_gives_one_line(tmp_path, capsys, command):
     name = os.fsdecode(bytes(tmp_path) + b"/run-\xff")

@@ -95,7 +95,9 @@ def test_custom_and_no_pattern():
 def test_bad_patterns():
     with pytest.raises(ValueError, match="not a valid regex"):
         resolve_pattern("(unclosed")
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(
+        ValueError, match=r"empty: for no split give None \(`--pattern none` on the command line\)"
+    ):
         resolve_pattern("")
     with pytest.raises(TypeError, match="pattern must be a str or None, got int"):
         BPETokenizer(pattern=4)

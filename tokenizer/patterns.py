@@ -68,7 +68,10 @@ def resolve_pattern(pattern):
         raise TypeError(f"pattern must be a str or None, got {type(pattern).__name__}")
     pattern = NAMED_PATTERNS.get(pattern, pattern)
     if pattern == "":
-        raise ValueError("pattern must not be empty (use pattern=None for no split)")
+        raise ValueError(
+            "pattern must not be empty: for no split give None (`--pattern none` on the "
+            "command line)"
+        )
     try:
         regex.compile(pattern)
     except regex.error as error:
