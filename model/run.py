@@ -88,7 +88,13 @@ class Run:
         memory.check_fits(memory.training_bytes(config), "this run")
         self.config, self.tokenizer, self.disk, self.dir = config, tokenizer, disk, disk.path
         self.text_sha256 = sha256_text(text)
-        ids = np.asarray(tokenizer.encode(text), dtype=np.int64)
+        try:
+            ids = np.asarray(tokenizer.encode(text), dtype=np.int64)
+        except ValueError as e:  # a tokenizer made before, for another text
+            made = f"--init-from {config.init_from}" if config.init_from else config.tokenizer
+            raise ValueError(
+                f"corpus {config.corpus} does not fit the tokenizer of {made}: {e}"
+            ) from None
         self.data = TokenData(ids, config.model.block_size)
         # Tokenizing loses no information, so the text's entropy spread over its tokens is
         # the per-token floor that no model's loss can beat on average.

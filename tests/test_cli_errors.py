@@ -127,6 +127,13 @@ def test_a_run_that_is_missing_or_a_file_is_named(tmp_path, capsys, argv):
     )
 
 
+def test_a_corpus_the_inherited_tokenizer_cannot_encode_is_named(tmp_path, capsys):
+    (tmp_path / "abc.txt").write_text("abc abd\n" * 200)  # the stories have other characters
+    start = train_tiny(tmp_path / "abc", corpus=str(tmp_path / "abc.txt"), max_iters=0)
+    err = one_line_error(capsys, ["train", *TINY_FLAGS, "--init-from", start])
+    assert f"corpus stories does not fit the tokenizer of --init-from {start}: character" in err
+
+
 def test_a_warning_is_one_line_on_stderr(monkeypatch, tmp_path, capsys):
     def warns(args):  # as DataParallel does when its worker dies
         warnings.warn("the worker process 7 died", RuntimeWarning, stacklevel=2)
