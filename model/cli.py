@@ -67,7 +67,7 @@ def main(argv=None):
         return 2
 
 
-def _show_warning(command, message, category, *where):
+def _show_warning(command, message, *category_and_where):
     print(f"tinyllm {command}: warning: {message}", file=sys.stderr)
 
 

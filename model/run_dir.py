@@ -76,7 +76,7 @@ class RunDir:
         old = [name for name in OLD_LAYOUT_FILES if (self.path / name).exists()]
         if old and not self.checkpoints_dir.exists():
             raise CheckpointError(
-                f"{self.path} has {old[0]} at its top but no config.json: it is no Hugging Face "
+                f"{self.path} has {old[0]} at its top but no config.json: it is not a Hugging Face "
                 f"model directory, and if it is a run of an older tinyllm, this version keeps "
                 f"checkpoints in {CHECKPOINTS}/step-N/ and cannot read it: train the run again"
             )
