@@ -6,7 +6,7 @@ import numpy as np
 
 from engine.files import write_atomic
 from model import corpus
-from model.run import SAMPLES, Run
+from model.run import GRAPH, LOSS_PLOT, SAMPLES, Run
 
 
 def final_report(run, num_samples=3, sample_tokens=300, log=print):
@@ -60,12 +60,12 @@ def draw_pictures(run, log=print):
     import viz
     from viz.graph import DotNotFound
 
-    losses = run.dir / "loss.png"
+    losses = run.dir / LOSS_PLOT
     viz.plot_losses(run.dir, path=losses)
     try:
-        return [losses, draw_model_graph(run.dir, run.dir / "graph.svg", depth=2)]
+        return [losses, draw_model_graph(run.dir, run.dir / GRAPH, depth=2)]
     except DotNotFound as error:
-        log(f"graph.svg not drawn: {error}")
+        log(f"{GRAPH} not drawn: {error}")
         return [losses]
 
 

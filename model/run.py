@@ -54,7 +54,9 @@ from model.run_dir import CHECKPOINTS, RunDir, require_directory
 from model.train import make_optimizer
 from model.train_config import TrainConfig
 
-SAMPLES = "samples.txt"  # text sampled at the end of training, beside the checkpoints
+# What the end of training writes beside the checkpoints: samples, the loss curve, the graph
+SAMPLES, LOSS_PLOT, GRAPH = "samples.txt", "loss.png", "graph.svg"
+RUN_FILES = (METRICS, SAMPLES, LOSS_PLOT, GRAPH)  # with the lock and checkpoints/, a run's all
 CHANGEABLE_ON_RESUME = ("max_iters", "lr", "min_lr", "corpus")
 
 
@@ -124,9 +126,11 @@ class Run:
 
         The run directory may hold what a first save cut short, but no complete checkpoint."""
         new_directory = not Path(config.out_dir).exists()
-        disk = RunDir(config.out_dir).lock()
+        disk = RunDir(config.out_dir)
+        disk.refuse_old_layout()
+        disk.refuse_foreign_files(RUN_FILES)
+        disk.lock()
         try:
-            disk.refuse_old_layout()
             if disk.checkpoints():
                 raise FileExistsError(
                     f"{config.out_dir} already holds a run: continue it with --resume "

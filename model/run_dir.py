@@ -81,6 +81,21 @@ class RunDir:
                 f"checkpoints in {CHECKPOINTS}/step-N/ and cannot read it: train the run again"
             )
 
+    def refuse_foreign_files(self, own):
+        """Raise FileExistsError if the directory holds anything but a run's files: `own`, the
+        lock, checkpoints/ and what a cut-short write left (`*.tmp`). A new run must not write
+        among, or over, someone's files."""
+        if not self.path.is_dir():
+            return
+        mine = {LOCK, CHECKPOINTS, *own}
+        foreign = sorted(p.name for p in self.path.iterdir() if p.name not in mine)
+        foreign = [name for name in foreign if not name.endswith(".tmp")]
+        if foreign:
+            raise FileExistsError(
+                f"{self.path} holds {foreign[0]!r}, which is no run's: choose a new or empty "
+                "--out-dir"
+            )
+
     def lock(self):
         """Take the run's lock (creating the directory): raises RunDirInUseError, naming the
         holder's pid, if another process has it. Returns self."""

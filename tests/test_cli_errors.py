@@ -134,6 +134,17 @@ def test_a_corpus_the_inherited_tokenizer_cannot_encode_is_named(tmp_path, capsy
     assert f"corpus stories does not fit the tokenizer of --init-from {start}: character" in err
 
 
+def test_a_new_run_is_refused_a_directory_of_other_files(tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "loss.png").write_text("my own picture")  # a name a run writes, among others'
+    (mine / "notes.txt").write_text("keep me")
+    err = one_line_error(capsys, ["train", *TINY_FLAGS, "--out-dir", mine])
+    assert f"{mine} holds 'notes.txt', which is no run's: choose a new or empty --out-dir" in err
+    assert sorted(p.name for p in mine.iterdir()) == ["loss.png", "notes.txt"]  # no lock left
+    assert (mine / "loss.png").read_text() == "my own picture"
+
+
 def test_a_warning_is_one_line_on_stderr(monkeypatch, tmp_path, capsys):
     def warns(args):  # as DataParallel does when its worker dies
         warnings.warn("the worker process 7 died", RuntimeWarning, stacklevel=2)
