@@ -108,6 +108,9 @@ def _check_finite(run, step, what, value):
     raise TrainingDiverged(f"at step {step} the {what} is {value}; {advice}")
 
 
+STOPPING = "stopping at the end of this step, to save it (send it again to stop at once)"
+
+
 class _StopRequest:
     """Turns the first Ctrl-C (SIGINT) or SIGTERM into a request to stop at the end of the
     current step, so the checkpoint then saved is consistent. A second one acts at once:
@@ -125,6 +128,8 @@ class _StopRequest:
     def _handle(self, signum, frame):
         self.signal = signum
         self._restore()
+        # Straight to the file descriptor: a print could land inside one the bar was making.
+        os.write(2, f"\n{signal.Signals(signum).name}: {STOPPING}\n".encode())
 
     def _restore(self):
         for s, previous in self._previous.items():

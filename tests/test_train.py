@@ -274,7 +274,9 @@ def signal_during_step_2(run, monkeypatch, signum):
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_ctrl_c_or_sigterm_saves_and_resume_from_there_is_exact(tmp_path, monkeypatch, signum):
+def test_ctrl_c_or_sigterm_saves_and_resume_from_there_is_exact(
+    tmp_path, monkeypatch, capfd, signum
+):
     with Run.create(tiny_config(tmp_path, "straight")) as straight:
         train(straight, progress=False)
 
@@ -283,7 +285,10 @@ def test_ctrl_c_or_sigterm_saves_and_resume_from_there_is_exact(tmp_path, monkey
         signal_during_step_2(run, monkeypatch, signum)
         train(run, progress=False, log=messages.append)
     assert run.step == 3 and run.interrupted_by == signum
-    assert signal.Signals(signum).name in messages[-1]
+    name = signal.Signals(signum).name
+    said = f"\n{name}: stopping at the end of this step, to save it (send it again to stop at once)"
+    assert capfd.readouterr().err == said + "\n"
+    assert name in messages[-1]
     assert f"tinyllm train --resume {run.dir}" in messages[-1]
     assert json.loads((latest(run.dir) / STATE).read_text())["step"] == 3
     assert signal.getsignal(signum) is handler
