@@ -61,14 +61,21 @@ def main(argv=None):
         # CheckpointError is a ValueError, TrainingDiverged a FloatingPointError.
         text = str(e)
         if isinstance(e, OSError) and e.strerror and e.filename is not None:  # not "[Errno 2]"
-            text = f"{os.fsdecode(e.filename)}: {e.strerror}"
-        message = "; ".join(line.strip() for line in text.splitlines() if line.strip())
-        print(f"tinyllm {args.command}: error: {message or type(e).__name__}", file=sys.stderr)
+            name = e.filename if isinstance(e.filename, int) else os.fsdecode(e.filename)
+            text = f"{name}: {e.strerror}"
+        print(
+            f"tinyllm {args.command}: error: {_one_line(text) or type(e).__name__}", file=sys.stderr
+        )
         return 2
 
 
 def _show_warning(command, message, *category_and_where):
-    print(f"tinyllm {command}: warning: {message}", file=sys.stderr)
+    print(f"tinyllm {command}: warning: {_one_line(str(message))}", file=sys.stderr)
+
+
+def _one_line(text):
+    """`text`'s lines joined with "; ": a message on the command line is one line."""
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def _check_utf8_paths(args):

@@ -62,8 +62,15 @@ class DataParallel:
     runs its elementwise passes on one core.
     """
 
-    def __init__(self, model, loss_backward):
+    def __init__(self, model, loss_backward, blas_threads=None):
+        """`blas_threads`: the (get, set) of BLAS's thread count, to halve while the worker
+        runs (one each on two cores) and give back when it ends; None leaves it as it is."""
         self.model, self.loss_backward = model, loss_backward
+        self._blas_threads, self._threads_before = blas_threads, None
+        if blas_threads is not None:
+            get, set_ = blas_threads
+            self._threads_before = get()
+            set_(max(1, self._threads_before // 2))
         self.params = list(model.parameters())
         self.shared = _share([p.data for p in self.params])
         for p, array in zip(self.params, self.shared, strict=True):
@@ -141,11 +148,13 @@ class DataParallel:
                 )
 
     def _reap_dead_worker(self):
-        """Warn how the worker ended (its pipe closed under us); it has no more rows."""
+        """Warn how the worker ended (its pipe closed under us); it has no more rows, and BLAS
+        gets its threads back."""
         pid, self.worker_pid = self.worker_pid, None
         os.close(self._to_worker)
         os.close(self._from_worker)
         _, status = os.waitpid(pid, 0)
+        self._give_back_threads()
         if os.WIFSIGNALED(status):
             how = f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
         else:
@@ -193,11 +202,17 @@ class DataParallel:
             os.close(self._to_worker)
             os.close(self._from_worker)
             os.waitpid(pid, 0)
+        self._give_back_threads()
         if self.shared is not None:
             for p, array in zip(self.params, self.shared, strict=True):
                 if p.data is array:
                     p.data = array.copy()
             self.shared = self.worker_grads = None
+
+    def _give_back_threads(self):
+        if self._threads_before is not None:
+            self._blas_threads[1](self._threads_before)
+            self._threads_before = None
 
     def __enter__(self):
         return self
@@ -217,14 +232,8 @@ def data_parallel(model, loss_backward):
     if threads is None or cores < 2 or not hasattr(os, "fork"):
         yield None
         return
-    get, set_ = threads
-    before = get()
-    set_(max(1, before // 2))  # half of BLAS's threads each: one each on two cores
-    try:
-        with DataParallel(model, loss_backward) as parallel:
-            yield parallel
-    finally:
-        set_(before)
+    with DataParallel(model, loss_backward, threads) as parallel:
+        yield parallel
 
 
 def _passed_on(error):

@@ -8,8 +8,8 @@ the process). The estimate is rough (within a factor of about two) and counts, i
                     with biases, V·C + T·C + L·(12·C² + 13·C) + 2·C
     gradients       P
     AdamW state     2·P                                        (exp_avg and exp_avg_sq)
-    the worker      2·P              where two processes share each step (model/data_parallel.py):
-                                     its gradients, and the shared buffer they pass through
+    the worker      2·P              its gradients and the buffer they reach this process by, as
+                                     where two cores share each step (model/data_parallel.py)
     batches         16·A·B·T         a step's A micro-batches (grad_accum), x and y in int64
     activations     B·T · (L·(20·C + 3·nh·T) + 3·V + 4·C)      per micro-batch: what backward
                                                                 keeps per token in each block
@@ -54,7 +54,7 @@ def training_bytes(config):
         "gradients": p,
         "AdamW state": 2 * p,
         "the worker's gradients": 2 * p,
-        f"{config.grad_accum:,} micro-batches": 16 * config.grad_accum * tokens,
+        "a step's batches": 16 * config.grad_accum * tokens,
         f"activations of a {config.batch_size} x {model.block_size} batch": BYTES_PER_FLOAT
         * tokens
         * per_token,

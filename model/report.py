@@ -6,7 +6,8 @@ import numpy as np
 
 from engine.files import write_atomic
 from model import corpus
-from model.run import GRAPH, LOSS_PLOT, SAMPLES, Run
+from model.run import Run
+from model.run_dir import GRAPH, LOSS_PLOT, SAMPLES
 
 
 def final_report(run, num_samples=3, sample_tokens=300, log=print):

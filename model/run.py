@@ -54,9 +54,6 @@ from model.run_dir import CHECKPOINTS, RunDir, require_directory
 from model.train import make_optimizer
 from model.train_config import TrainConfig
 
-# What the end of training writes beside the checkpoints: samples, the loss curve, the graph
-SAMPLES, LOSS_PLOT, GRAPH = "samples.txt", "loss.png", "graph.svg"
-RUN_FILES = (METRICS, SAMPLES, LOSS_PLOT, GRAPH)  # with the lock and checkpoints/, a run's all
 CHANGEABLE_ON_RESUME = ("max_iters", "lr", "min_lr", "corpus")
 
 
@@ -128,7 +125,8 @@ class Run:
         new_directory = not Path(config.out_dir).exists()
         disk = RunDir(config.out_dir)
         disk.refuse_old_layout()
-        disk.refuse_foreign_files(RUN_FILES)
+        if not disk.checkpoints():  # else a run's, which is refused below, once it is locked
+            disk.refuse_foreign_files()
         disk.lock()
         try:
             if disk.checkpoints():

@@ -4,6 +4,8 @@
     run_dir/checkpoints/step-000500/           a complete checkpoint: every file of step 500
     run_dir/checkpoints/.step-000600.RANDOM.tmp/   a checkpoint being written, or cut short
     run_dir/checkpoints/.step-000300.RANDOM.old/   a checkpoint being deleted
+    run_dir/metrics.jsonl, samples.txt, loss.png, graph.svg   what training writes at its end
+    run_dir/embeddings.png, attention_layer0.png, ...     what `tinyllm plot` adds
 
 A checkpoint is several files (weights, optimizer, state, ...), and no file system can replace
 several files at once. So a save never touches a checkpoint on disk:
@@ -28,13 +30,32 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
-from engine.files import remove_temporary_files, sync_directory
-from model.checkpoint import CheckpointError
+from engine.files import TEMPORARY, remove_temporary_files, sync_directory
+from model.checkpoint import METRICS, CheckpointError
 
 CHECKPOINTS = "checkpoints"
 LOCK = ".lock"
 STEP_NAME = re.compile(r"step-(\d+)")
 OLD_LAYOUT_FILES = ("model.safetensors", "state.json")  # at the top of a run, before checkpoints/
+SAMPLES, LOSS_PLOT, GRAPH, EMBEDDINGS_PLOT = (
+    "samples.txt",
+    "loss.png",
+    "graph.svg",
+    "embeddings.png",
+)
+RUN_FILES = (LOCK, CHECKPOINTS, METRICS, SAMPLES, LOSS_PLOT, GRAPH, EMBEDDINGS_PLOT)
+
+
+def attention_plot(layer):
+    """The name of `tinyllm plot`'s picture of one layer's attention heads."""
+    return f"attention_layer{layer}.png"
+
+
+def is_run_file(name):
+    """Whether `name`, at the top of a directory, is one a run writes there (see above), or what
+    a write that was cut short left."""
+    attention = re.fullmatch(r"attention_layer\d+\.png", name)
+    return name in RUN_FILES or attention is not None or TEMPORARY.fullmatch(name) is not None
 
 
 class RunDirInUseError(OSError):
@@ -74,22 +95,22 @@ class RunDir:
     def refuse_old_layout(self):
         """Raise CheckpointError if this is a run of the layout before checkpoints/step-N."""
         old = [name for name in OLD_LAYOUT_FILES if (self.path / name).exists()]
+        if (self.path / "config.json").exists():
+            raise CheckpointError(f"{self.path} is a Hugging Face model directory, not a run")
         if old and not self.checkpoints_dir.exists():
             raise CheckpointError(
-                f"{self.path} has {old[0]} at its top but no config.json: it is not a Hugging Face "
-                f"model directory, and if it is a run of an older tinyllm, this version keeps "
-                f"checkpoints in {CHECKPOINTS}/step-N/ and cannot read it: train the run again"
+                f"{self.path} has {old[0]} at its top but no config.json: it is not a Hugging "
+                f"Face model directory, and if it is a run of an older tinyllm, this version "
+                f"keeps checkpoints in {CHECKPOINTS}/step-N/ and cannot read it: train it again"
             )
 
-    def refuse_foreign_files(self, own):
-        """Raise FileExistsError if the directory holds anything but a run's files: `own`, the
-        lock, checkpoints/ and what a cut-short write left (`*.tmp`). A new run must not write
-        among, or over, someone's files."""
-        if not self.path.is_dir():
+    def refuse_foreign_files(self):
+        """Raise FileExistsError if the directory holds anything that no run writes: a new
+        run must not write among someone's files, nor over them; NotADirectoryError if it is a
+        file."""
+        if not require_directory(self.path, missing_ok=True).exists():
             return
-        mine = {LOCK, CHECKPOINTS, *own}
-        foreign = sorted(p.name for p in self.path.iterdir() if p.name not in mine)
-        foreign = [name for name in foreign if not name.endswith(".tmp")]
+        foreign = sorted(p.name for p in self.path.iterdir() if not is_run_file(p.name))
         if foreign:
             raise FileExistsError(
                 f"{self.path} holds {foreign[0]!r}, which is no run's: choose a new or empty "
@@ -172,12 +193,13 @@ class RunDir:
         sync_directory(self.checkpoints_dir)
 
 
-def require_directory(path):
-    """`path` as a Path, if it is a directory; else FileNotFoundError or NotADirectoryError."""
+def require_directory(path, missing_ok=False):
+    """`path` as a Path, if it is a directory (or, with `missing_ok`, nothing yet); else
+    NotADirectoryError, or FileNotFoundError."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(f"{path} is a file, not a run directory")
-    if not path.is_dir():
+    if not path.is_dir() and not missing_ok:
         raise FileNotFoundError(f"run directory not found: {path}")
     return path
 

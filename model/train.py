@@ -15,6 +15,7 @@ takes the same path (one process, or two: their sums differ by rounding). Ctrl-C
 stops at the end of the step and saves first. Every float knob must be finite and in range.
 """
 
+import contextlib
 import functools
 import math
 import os
@@ -129,7 +130,8 @@ class _StopRequest:
         self.signal = signum
         self._restore()
         # Straight to the file descriptor: a print could land inside one the bar was making.
-        os.write(2, f"\n{signal.Signals(signum).name}: {STOPPING}\n".encode())
+        with contextlib.suppress(OSError):  # no stderr to say it on: stop all the same
+            os.write(2, f"\n{signal.Signals(signum).name}: {STOPPING}\n".encode())
 
     def _restore(self):
         for s, previous in self._previous.items():

@@ -106,11 +106,12 @@ def test_a_file_system_error_names_the_path_not_the_errno(tmp_path, capsys):
     (tmp_path / "a-file").write_text("not a directory")
     corpus = ["corpus", "stories", "--out"]
     for argv, path, why in [
-        (["train", *TINY_FLAGS, "--out-dir"], tmp_path / "a-file", "File exists"),
         (corpus, tmp_path, "Is a directory"),
         (corpus, tmp_path / "no" / "c.txt", "No such file or directory"),
     ]:
         assert one_line_error(capsys, [*argv, path]).endswith(f": error: {path}: {why}\n")
+    err = one_line_error(capsys, ["train", *TINY_FLAGS, "--out-dir", tmp_path / "a-file"])
+    assert err.endswith(f": error: {tmp_path / 'a-file'} is a file, not a run directory\n")
     err = one_line_error(capsys, ["corpus", "stories", "--out", tmp_path / "c.txt", "--seed=-1"])
     assert err == "tinyllm corpus: error: argument --seed: a seed must be >= 0, got -1\n"
 
@@ -139,10 +140,23 @@ def test_a_new_run_is_refused_a_directory_of_other_files(tmp_path, capsys):
     mine.mkdir()
     (mine / "loss.png").write_text("my own picture")  # a name a run writes, among others'
     (mine / "notes.txt").write_text("keep me")
-    err = one_line_error(capsys, ["train", *TINY_FLAGS, "--out-dir", mine])
+    argv = ["train", *TINY_FLAGS, "--out-dir"]
+    err = one_line_error(capsys, [*argv, mine])
     assert f"{mine} holds 'notes.txt', which is no run's: choose a new or empty --out-dir" in err
     assert sorted(p.name for p in mine.iterdir()) == ["loss.png", "notes.txt"]  # no lock left
     assert (mine / "loss.png").read_text() == "my own picture"
+    (mine / "notes.txt").rename(mine / "draft.tmp")  # not what a cut-short write leaves
+    assert "holds 'draft.tmp', which is no run's" in one_line_error(capsys, [*argv, mine])
+
+
+def test_a_plotted_run_is_a_run_and_its_pictures_are_no_foreign_files(tmp_path, capsys):
+    run_dir = train_tiny(tmp_path / "run")
+    assert main(["plot", "--run", str(run_dir)]) == 0  # embeddings.png, attention_layer0.png
+    assert "already holds a run: continue it with --resume" in one_line_error(
+        capsys, ["train", *TINY_FLAGS, "--out-dir", run_dir]
+    )
+    shutil.rmtree(run_dir / "checkpoints")  # the user starts the run again, in its place
+    assert main(["train", *TINY_FLAGS, "--out-dir", str(run_dir)]) == 0
 
 
 def test_a_warning_is_one_line_on_stderr(monkeypatch, tmp_path, capsys):
@@ -159,6 +173,15 @@ def test_a_warning_is_one_line_on_stderr(monkeypatch, tmp_path, capsys):
     assert capsys.readouterr().err == "tinyllm corpus: warning: the worker process 7 died\n"
 
 
+def test_the_memory_estimate_of_a_tiny_run_worked_out_by_hand():
+    parts = memory.training_bytes(TrainConfig.from_flags(**TINY).with_vocab_size(50))
+    # V·C + T·C + L·(12·C² + 13·C) + 2·C, with V 50, T 16, L 1, C 16: 800 + 256 + 3280 + 32
+    params = 4368
+    assert parts["parameters"] == parts["gradients"] == 4 * params  # float32
+    assert parts["AdamW state"] == parts["the worker's gradients"] == 8 * params
+    assert parts["a step's batches"] == 2 * 8 * 4 * 16  # x and y, int64, of 4 x 16 tokens
+
+
 def test_the_memory_estimate(monkeypatch):
     for bias in (True, False):
         config = GPTConfig(vocab_size=50, block_size=8, n_layer=2, n_head=2, n_embd=12, bias=bias)
@@ -167,8 +190,6 @@ def test_the_memory_estimate(monkeypatch):
     parts = memory.training_bytes(config)
     assert parts["parameters"] == 4 * memory.parameter_count(config.model) > 4 * 16 * 10**12
     assert parts["AdamW state"] == 2 * parts["gradients"] == 2 * parts["parameters"]
-    assert parts["the worker's gradients"] == 2 * parts["parameters"]
-    assert parts["1 micro-batches"] == 16 * 4 * 16  # x and y of a 4 x 16 batch, int64
     monkeypatch.setattr(memory, "available_bytes", lambda: 10 * 2**30)
     message = r"this run needs about [\d.]+ PiB of memory \(parameters .*, but only 10\.0 GiB is"
     with pytest.raises(MemoryError, match=message):

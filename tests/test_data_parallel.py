@@ -104,6 +104,21 @@ def test_a_worker_killed_between_steps_is_warned_of_and_its_rows_run_here():
     assert all(p.data.flags.owndata for p in model.parameters())
 
 
+def test_blas_gets_its_threads_back_when_the_worker_ends_or_dies():
+    count = [4]  # BLAS's thread count, as a (get, set) pair would read and set it
+    threads = (lambda: count[0], lambda n: count.__setitem__(0, n))
+    with dp.DataParallel(tiny_gpt(), loss_backward, threads):
+        assert count == [2]  # half each
+    assert count == [4]
+    parallel = dp.DataParallel(tiny_gpt(), loss_backward, threads)
+    os.kill(parallel.worker_pid, signal.SIGKILL)
+    with pytest.warns(RuntimeWarning, match="died"):
+        parallel(*np.random.default_rng(0).integers(0, 11, (2, 4, 8)), 1.0)
+    assert count == [4]  # all rows run here now, on every thread
+    parallel.close()
+    assert count == [4]
+
+
 def test_a_worker_that_dies_mid_step_is_warned_of_and_the_step_is_whole():
     parent = os.getpid()
 
@@ -121,7 +136,7 @@ def test_a_worker_that_dies_mid_step_is_warned_of_and_the_step_is_whole():
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
 
 
-def test_the_worker_ignores_ctrl_c_and_sigterm_sent_to_the_whole_job():
+def test_the_worker_ignores_ctrl_c_and_sigterm():
     x, y = np.random.default_rng(0).integers(0, 11, (2, 4, 8))
     with dp.DataParallel(tiny_gpt(), loss_backward) as parallel:
         parallel(x, y, 1.0)  # the worker is up, in its loop

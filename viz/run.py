@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model.run_dir import EMBEDDINGS_PLOT, LOSS_PLOT, attention_plot
 from viz.embeddings import plot_embeddings
 from viz.graph import draw_graph, save_graph
 from viz.plots import plot_attention, plot_losses
@@ -36,11 +37,11 @@ def plot_run(run_dir, model=None, tokenizer=None, text=None):
     itself after a newline (seeded, so the picture is the same every time).
     """
     run_dir = Path(run_dir)
-    paths = [run_dir / "loss.png"]
+    paths = [run_dir / LOSS_PLOT]
     plot_losses(run_dir, path=paths[0])
     if model is None or tokenizer is None:
         return paths
-    paths.append(run_dir / "embeddings.png")
+    paths.append(run_dir / EMBEDDINGS_PLOT)
     plot_embeddings(model, tokenizer, path=paths[-1])
     block_size = model.config.block_size
     if text is None:
@@ -49,6 +50,6 @@ def plot_run(run_dir, model=None, tokenizer=None, text=None):
     else:
         ids = np.asarray(tokenizer.encode(text)[:block_size], dtype=np.int64)
     for layer in range(model.config.n_layer):
-        paths.append(run_dir / f"attention_layer{layer}.png")
+        paths.append(run_dir / attention_plot(layer))
         plot_attention(model, ids, layer, tokenizer=tokenizer, path=paths[-1])
     return paths
