@@ -54,6 +54,10 @@ def test_export_then_sample_the_hf_directory(runs, kind, tmp_path, capsys):
     text = "Once upon a time, Luna\n"
     _, tok = Run.load_for_sampling(runs[kind])
     assert tokenizer.from_pretrained(tmp_path / "hf").encode(text) == tok.encode(text)
+    hf = tmp_path / "hf"
+    for argv in (["--out-dir", hf], ["--resume", hf]):  # a model to start from, not a run
+        err = one_line_error(capsys, ["train", *argv])
+        assert f"{hf} is a Hugging Face model directory, not a run" in err
 
 
 def test_export_refuses_a_used_directory_and_a_model_neither_format_has(runs, tmp_path, capsys):
