@@ -67,10 +67,6 @@ class DataParallel:
         runs (one each on two cores) and give back when it ends; None leaves it as it is."""
         self.model, self.loss_backward = model, loss_backward
         self._blas_threads, self._threads_before = blas_threads, None
-        if blas_threads is not None:
-            get, set_ = blas_threads
-            self._threads_before = get()
-            set_(max(1, self._threads_before // 2))
         self.params = list(model.parameters())
         self.shared = _share([p.data for p in self.params])
         for p, array in zip(self.params, self.shared, strict=True):
@@ -78,7 +74,16 @@ class DataParallel:
         self.worker_grads = _share([np.zeros_like(p.data) for p in self.params])
         requests, self._to_worker = os.pipe()
         self._from_worker, replies = os.pipe()
-        self.worker_pid = os.fork()
+        if blas_threads is not None:  # halved in both processes, as the fork copies it
+            self._threads_before = blas_threads[0]()
+            blas_threads[1](max(1, self._threads_before // 2))
+        try:
+            self.worker_pid = os.fork()
+        except OSError:  # no worker: the pipes closed and BLAS's threads back, as when it ends
+            for fd in (requests, self._to_worker, self._from_worker, replies):
+                os.close(fd)
+            self._give_back_threads()
+            raise
         if self.worker_pid == 0:  # the worker: serve until the pipe closes, never return
             code = 1
             try:

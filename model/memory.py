@@ -8,8 +8,8 @@ the process). The estimate is rough (within a factor of about two) and counts, i
                     with biases, V·C + T·C + L·(12·C² + 13·C) + 2·C
     gradients       P
     AdamW state     2·P                                        (exp_avg and exp_avg_sq)
-    the worker      2·P              its gradients and the buffer they reach this process by, as
-                                     where two cores share each step (model/data_parallel.py)
+    the worker      2·P              its gradients, and the shared buffer they come back through
+                                     (model/data_parallel.py: where two cores share each step)
     batches         16·A·B·T         a step's A micro-batches (grad_accum), x and y in int64
     activations     B·T · (L·(20·C + 3·nh·T) + 3·V + 4·C)      per micro-batch: what backward
                                                                 keeps per token in each block

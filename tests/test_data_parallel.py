@@ -104,7 +104,7 @@ def test_a_worker_killed_between_steps_is_warned_of_and_its_rows_run_here():
     assert all(p.data.flags.owndata for p in model.parameters())
 
 
-def test_blas_gets_its_threads_back_when_the_worker_ends_or_dies():
+def test_blas_gets_its_threads_back_when_the_worker_ends_dies_or_cannot_start(monkeypatch):
     count = [4]  # BLAS's thread count, as a (get, set) pair would read and set it
     threads = (lambda: count[0], lambda n: count.__setitem__(0, n))
     with dp.DataParallel(tiny_gpt(), loss_backward, threads):
@@ -116,6 +116,14 @@ def test_blas_gets_its_threads_back_when_the_worker_ends_or_dies():
         parallel(*np.random.default_rng(0).integers(0, 11, (2, 4, 8)), 1.0)
     assert count == [4]  # all rows run here now, on every thread
     parallel.close()
+    assert count == [4]
+
+    def no_more_processes():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_more_processes)
+    with pytest.raises(BlockingIOError):
+        dp.DataParallel(tiny_gpt(), loss_backward, threads)
     assert count == [4]
 
 
