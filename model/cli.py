@@ -95,7 +95,7 @@ def _check_utf8_paths(args):
 def cmd_train(args):
     """`tinyllm train`: a new run from the flags, or `--resume DIR`."""
     from model.report import final_report
-    from model.run import CHANGEABLE_ON_RESUME, Run
+    from model.run import Run
     from model.train import train
 
     names = [f.name for f in fields(GPTConfig) + fields(TrainConfig)]
@@ -103,13 +103,8 @@ def cmd_train(args):
     if args.resume is not None:
         if not args.resume:
             raise ValueError("--resume needs the directory of a run, got ''")
-        changed = sorted(set(overrides) - set(CHANGEABLE_ON_RESUME))
-        if changed:
-            flags = ", ".join("--" + name.replace("_", "-") for name in changed)
-            raise ValueError(
-                f"--resume continues a run as configured; it cannot change {flags} (only "
-                "--max-iters, --lr, --min-lr and --corpus)"
-            )
+        if args.llama:
+            raise ValueError("--resume continues a run's own model: drop --llama")
         run = Run.resume(args.resume, **overrides)
         if run.step >= run.config.max_iters:
             run.close()

@@ -54,8 +54,6 @@ from model.run_dir import CHECKPOINTS, RunDir, require_directory
 from model.train import make_optimizer
 from model.train_config import TrainConfig
 
-CHANGEABLE_ON_RESUME = ("max_iters", "lr", "min_lr", "corpus")
-
 
 def load_corpus(config):
     """The corpus text and its entropy floor in nats per character (None when unknown). The
@@ -159,15 +157,10 @@ class Run:
     def resume(cls, run_dir, log=print, **changes):
         """Continue the run saved in `run_dir` from its newest complete checkpoint.
 
-        `changes` may set max_iters, lr and min_lr (a smaller lr after a run diverged, say),
-        and corpus: the corpus file's new place, accepted only if its content is the same."""
+        `changes` are flags, as `TrainConfig.resumed_with` takes them: max_iters, lr and min_lr
+        may change (a smaller lr after a run diverged, say), and corpus, the corpus file's new
+        place, accepted only if its content is the same; any other must be the run's own."""
         changes = {name: value for name, value in changes.items() if value is not None}
-        unknown = sorted(set(changes) - set(CHANGEABLE_ON_RESUME))
-        if unknown:
-            raise ValueError(
-                f"--resume continues a run as configured; it may change only "
-                f"{', '.join(CHANGEABLE_ON_RESUME)}, not {', '.join(unknown)}"
-            )
         require_directory(run_dir)
         if Path(run_dir).parent.name == CHECKPOINTS:
             raise ValueError(
@@ -201,7 +194,7 @@ class Run:
             raise CheckpointError(f"{latest / STATE} holds a bad config: {e}") from e
         if "corpus" in changes and changes["corpus"] not in corpus.CORPORA:
             changes["corpus"] = str(Path(changes["corpus"]).resolve())
-        config = replace(config, **changes)
+        config = config.resumed_with(**changes)
         model, metadata, tokenizer = load_checkpoint(latest)
         text, floor = _load_same_corpus(config, state, latest)
         run = cls(config, text, floor, tokenizer, disk)

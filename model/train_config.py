@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from model.config import GPTConfig, flag
 from model.pretrained import fine_tune_config, pretrained_config
 
+CHANGEABLE_ON_RESUME = ("max_iters", "lr", "min_lr", "corpus")
+
 
 @dataclass
 class TrainConfig:
@@ -122,6 +124,28 @@ class TrainConfig:
         else:
             model = GPTConfig.llama_like(**model_flags) if llama else GPTConfig(**model_flags)
         return cls(model=model, **{k: v for k, v in flags.items() if k not in model_fields})
+
+    def resumed_with(self, **flags):
+        """This run's config with the flat flags (as `from_flags` takes them) of its resumption.
+
+        Only max_iters, lr, min_lr and corpus may change (a smaller lr after a run diverged,
+        say); any other flag must give the run's own value, so a run's whole command line can
+        be given again with `--resume`."""
+        own = {**asdict(self.model), **asdict(self)}
+        unknown = sorted(set(flags) - set(own) - {"model"})
+        if unknown:
+            raise TypeError(f"TrainConfig.resumed_with() got unknown flags: {', '.join(unknown)}")
+        fixed = [
+            f"--{name.replace('_', '-')} {value!r} (the run's is {own[name]!r})"
+            for name, value in sorted(flags.items())
+            if name not in CHANGEABLE_ON_RESUME and value != own[name]
+        ]
+        if fixed:
+            raise ValueError(
+                f"--resume continues a run as configured; it cannot change {', '.join(fixed)}: "
+                "only --max-iters, --lr, --min-lr and --corpus may differ"
+            )
+        return replace(self, **{k: v for k, v in flags.items() if k in CHANGEABLE_ON_RESUME})
 
     def to_dict(self):
         """The config as plain JSON-able data (saved in state.json)."""

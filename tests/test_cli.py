@@ -136,7 +136,7 @@ def test_tokenizer_command(tmp_path, capsys):
         (["train", "--n-embd", "10", "--n-head", "4", "--no-progress"], "n_embd"),
         (["train", "--corpus", "no/such/file.txt", "--no-progress"], "no/such/file.txt"),
         (["sample", "--run", "no/such/run"], "no/such/run"),
-        (["train", "--resume", "x", "--n-layer", "2"], "--n-layer"),
+        (["train", "--resume", "no/such/run", "--n-layer", "2"], "no/such/run"),
         (["frobnicate"], "frobnicate"),
     ],
 )

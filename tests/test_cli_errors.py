@@ -382,6 +382,17 @@ def test_resume_without_a_directory_or_with_nothing_left_to_train(run_dir, capsy
     assert "at step 0 and --max-iters is 0: nothing to train" in err
 
 
+def test_resume_takes_the_runs_own_flags_again_but_refuses_a_change_to_its_shape(run_dir, capsys):
+    err = one_line_error(capsys, ["train", "--resume", run_dir, "--n-embd", 32, "--no-bias"])
+    assert "cannot change --bias False (the run's is True), --n-embd 32 (the run's is 16)" in err
+    assert "drop --llama" in one_line_error(capsys, ["train", "--resume", run_dir, "--llama"])
+    assert not list((run_dir / "checkpoints").glob("step-000004"))
+    assert main(["train", "--resume", str(run_dir), *TINY_FLAGS]) == 0  # the run's whole command
+    assert newest(run_dir).name == "step-000004"
+    with pytest.raises(TypeError, match="unknown flags: n_embed"):
+        TrainConfig().resumed_with(n_embed=32)
+
+
 def test_ctrl_c_in_sample_stops_cleanly(run_dir, monkeypatch, capsys):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
