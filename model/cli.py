@@ -183,11 +183,7 @@ def cmd_tokenizer(args):
     """`tinyllm tokenizer train`: train a BPE tokenizer on a corpus and save it."""
     import tokenizer as tok
 
-    text = (
-        corpus.get_corpus(args.corpus)[0]
-        if args.corpus in corpus.CORPORA
-        else corpus.load_text_corpus(args.corpus, min_chars=1)  # no validation split here
-    )
+    text, _ = corpus.load(args.corpus, min_chars=1)  # no validation split here
     bpe = tok.BPETokenizer(pattern=None if args.pattern == "none" else args.pattern)
     bpe.train(text, args.vocab_size)
     bpe.save(args.out)

@@ -14,8 +14,10 @@ token, one token per character) printed next to it shows how close to perfect th
     0.047
 """
 
+import hashlib
 from pathlib import Path
 
+from model import memory
 from model.corpora.addition import (
     AdditionProblem,
     addition_accuracy,
@@ -34,9 +36,29 @@ __all__ = [
     "generate_stories",
     "get_corpus",
     "held_out_problems",
+    "load",
     "load_text_corpus",
     "parse_stories",
+    "sha256",
 ]
+
+
+def load(name_or_path, n_chars=500_000, seed=0, min_chars=1000):
+    """A generated corpus by name (`n_chars` of it, from `seed`) or a UTF-8 file's text (of
+    at least `min_chars`): returns `(text, entropy floor in nats per character)`, the floor
+    None for a file. The memory the text takes is checked before it is generated or read."""
+    if name_or_path in CORPORA:
+        memory.check_corpus(n_chars)
+        return get_corpus(name_or_path, seed=seed, n_chars=n_chars)
+    path = Path(name_or_path)
+    if path.is_file():
+        memory.check_corpus(path.stat().st_size)
+    return load_text_corpus(path, min_chars=min_chars), None
+
+
+def sha256(text):
+    """The SHA-256 of a text's UTF-8 bytes: a corpus's fingerprint."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def get_corpus(name, seed=0, n_chars=500_000):

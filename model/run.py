@@ -26,7 +26,6 @@ directory named in place of the run. A model and a tokenizer that were not train
 or a corpus whose content changed, are refused.
 """
 
-import hashlib
 import json
 import shlex
 from dataclasses import replace
@@ -56,21 +55,10 @@ from model.train_config import TrainConfig
 
 
 def load_corpus(config):
-    """The corpus text and its entropy floor in nats per character (None when unknown). The
-    memory it takes is checked before it is generated or read."""
-    if config.corpus in corpus.CORPORA:
-        memory.check_corpus(config.corpus_chars)
-        return corpus.get_corpus(config.corpus, seed=config.seed, n_chars=config.corpus_chars)
-    path = Path(config.corpus)
-    if path.is_file():
-        memory.check_corpus(path.stat().st_size)
+    """The text of the run's corpus and its entropy floor in nats per character (None when
+    unknown); a file needs 10 blocks of text at least, for batches and validation."""
     min_chars = 10 * (config.model.block_size + 2)
-    return corpus.load_text_corpus(path, min_chars=min_chars), None
-
-
-def sha256_text(text):
-    """The SHA-256 of a text's UTF-8 bytes: the corpus's fingerprint."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return corpus.load(config.corpus, config.corpus_chars, config.seed, min_chars)
 
 
 class Run:
@@ -84,7 +72,7 @@ class Run:
             config = config.with_vocab_size(tokenizer.vocab_size)
         memory.check_fits(memory.training_bytes(config), "this run")
         self.config, self.tokenizer, self.disk, self.dir = config, tokenizer, disk, disk.path
-        self.text_sha256 = sha256_text(text)
+        self.text_sha256 = corpus.sha256(text)
         try:
             ids = np.asarray(tokenizer.encode(text), dtype=np.int64)
         except ValueError as e:  # a tokenizer made before, for another text
@@ -309,10 +297,11 @@ def _load_same_corpus(config, state, latest):
         text, floor = load_corpus(config)
     except FileNotFoundError as e:
         raise FileNotFoundError(f"{e}; if it moved, name its new place with --corpus") from e
-    if sha256_text(text) != state["text_sha256"]:
+    found, saved = corpus.sha256(text), state["text_sha256"]
+    if found != saved:
         raise CheckpointError(
             f"the corpus {config.corpus} differs from the one {latest.parent.parent} was "
-            f"trained on (SHA-256 {sha256_text(text)[:12]}..., not {state['text_sha256'][:12]}...)"
+            f"trained on (SHA-256 {found[:12]}..., not {saved[:12]}...)"
         )
     return text, floor
 

@@ -17,6 +17,20 @@ def test_get_corpus_returns_text_and_its_floor():
     assert set(corpus.CORPORA) == {"stories", "addition"}
 
 
+def test_load_takes_a_generated_corpus_by_name_or_a_file_and_checks_memory_first(
+    tmp_path, monkeypatch
+):
+    assert corpus.load("addition", n_chars=3000, seed=2) == corpus.get_corpus(
+        "addition", seed=2, n_chars=3000
+    )
+    path = tmp_path / "mine.txt"
+    path.write_text("to be or not to be\n" * 3, encoding="utf-8")
+    assert corpus.load(path, min_chars=1) == ("to be or not to be\n" * 3, None)
+    monkeypatch.setattr(corpus, "get_corpus", lambda *a, **k: pytest.fail("generated"))
+    with pytest.raises(MemoryError, match="a corpus of 1,000,000,000,000 characters"):
+        corpus.load("stories", n_chars=10**12)
+
+
 def test_unknown_corpus_names_the_valid_ones():
     with pytest.raises(ValueError, match="unknown corpus 'poems'.*stories, addition"):
         corpus.get_corpus("poems")
