@@ -103,9 +103,7 @@ def cmd_train(args):
     if args.resume is not None:
         if not args.resume:
             raise ValueError("--resume needs the directory of a run, got ''")
-        if args.llama:
-            raise ValueError("--resume continues a run's own model: drop --llama")
-        run = Run.resume(args.resume, **overrides)
+        run = Run.resume(args.resume, llama=args.llama, **overrides)
         if run.step >= run.config.max_iters:
             run.close()
             raise ValueError(

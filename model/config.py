@@ -102,10 +102,13 @@ class GPTConfig:
         """Llama's pieces: RMSNorm, rotary positions, a SwiGLU MLP, grouped-query attention
         (half as many key/value heads as heads, when n_head is even), untied output weights and
         no biases. Any field can be overridden."""
-        n_head = overrides.get("n_head", cls.n_head)
+        return cls(**{**cls.llama_preset(overrides.get("n_head", cls.n_head)), **overrides})
+
+    @staticmethod
+    def llama_preset(n_head):
+        """The fields `llama_like` sets, for a model of `n_head` heads."""
         preset = dict(norm="rmsnorm", pos="rope", mlp="swiglu", bias=False, tie_weights=False)
-        preset["n_kv_head"] = n_head // 2 if n_head % 2 == 0 else n_head
-        return cls(**{**preset, **overrides})
+        return {**preset, "n_kv_head": n_head // 2 if n_head % 2 == 0 else n_head}
 
     def to_dict(self):
         """The config as a plain dict (saved in checkpoints)."""

@@ -121,13 +121,7 @@ class Run:
                     f"{shlex.quote(config.out_dir)}, or choose another --out-dir"
                 )
             _report_debris(disk, log)
-            paths = dict(
-                corpus=config.corpus not in corpus.CORPORA,
-                tokenizer=config.tokenizer not in pretrained.TOKENIZERS,
-                init_from=bool(config.init_from),
-            )
-            resolved = {k: str(Path(getattr(config, k)).resolve()) for k, v in paths.items() if v}
-            config = replace(config, **resolved)
+            config = replace(config, **_resolve_paths(config.to_dict()))
             engine.manual_seed(config.seed)
             text, floor = load_corpus(config)
             if not config.init_from:
@@ -172,17 +166,18 @@ class Run:
                 f"{disk.path} holds no complete checkpoint to resume (was its first save cut "
                 f"short?): start it again with {again}"
             )
-        for cut in disk.incomplete():
-            log(f"Skipping {cut.name}: its save was cut short. Resuming from {latest.name}.")
-        disk.remove_debris()
         state = read_state(latest / STATE)
         try:
             config = TrainConfig(**dict(state["config"], out_dir=str(disk.path)))
         except (TypeError, ValueError) as e:
             raise CheckpointError(f"{latest / STATE} holds a bad config: {e}") from e
-        if "corpus" in changes and changes["corpus"] not in corpus.CORPORA:
-            changes["corpus"] = str(Path(changes["corpus"]).resolve())
+        changes = {**changes, **_resolve_paths(changes)}
+        if Path(changes.get("out_dir", disk.path)).resolve() == disk.path.resolve():
+            changes.pop("out_dir", None)  # the run's own directory, however it is spelled
         config = config.resumed_with(**changes)
+        for cut in disk.incomplete():
+            log(f"Skipping {cut.name}: its save was cut short. Resuming from {latest.name}.")
+        disk.remove_debris()
         model, metadata, tokenizer = load_checkpoint(latest)
         text, floor = _load_same_corpus(config, state, latest)
         run = cls(config, text, floor, tokenizer, disk)
@@ -283,6 +278,17 @@ class Run:
     def floor_note(self):
         """', entropy floor 1.23' when the corpus's floor is known."""
         return "" if self.floor is None else f" (entropy floor {self.floor:.4f})"
+
+
+def _resolve_paths(flags):
+    """The file flags among `flags` made absolute, as a run saves them: the corpus, the
+    tokenizer and the init-from model, where each is a path, not a name ('stories', 'char')."""
+    names = {"corpus": corpus.CORPORA, "tokenizer": pretrained.TOKENIZERS, "init_from": ("",)}
+    return {
+        name: str(Path(flags[name]).resolve())
+        for name in names
+        if name in flags and flags[name] not in names[name]
+    }
 
 
 def _report_debris(disk, log):

@@ -125,25 +125,27 @@ class TrainConfig:
             model = GPTConfig.llama_like(**model_flags) if llama else GPTConfig(**model_flags)
         return cls(model=model, **{k: v for k, v in flags.items() if k not in model_fields})
 
-    def resumed_with(self, **flags):
+    def resumed_with(self, llama=False, **flags):
         """This run's config with the flat flags (as `from_flags` takes them) of its resumption.
 
         Only max_iters, lr, min_lr and corpus may change (a smaller lr after a run diverged,
-        say); any other flag must give the run's own value, so a run's whole command line can
-        be given again with `--resume`."""
+        say); any other flag must give the run's own value, and `llama` the run's Llama pieces,
+        so a run's whole command line can be given again with `--resume`."""
         own = {**asdict(self.model), **asdict(self)}
         unknown = sorted(set(flags) - set(own) - {"model"})
         if unknown:
             raise TypeError(f"TrainConfig.resumed_with() got unknown flags: {', '.join(unknown)}")
+        if llama:
+            flags = {**GPTConfig.llama_preset(flags.get("n_head", self.model.n_head)), **flags}
         fixed = [
-            f"--{name.replace('_', '-')} {value!r} (the run's is {own[name]!r})"
+            f"{_as_flag(name, value)} (the run's: {_as_flag(name, own[name])})"
             for name, value in sorted(flags.items())
             if name not in CHANGEABLE_ON_RESUME and value != own[name]
         ]
         if fixed:
             raise ValueError(
-                f"--resume continues a run as configured; it cannot change {', '.join(fixed)}: "
-                "only --max-iters, --lr, --min-lr and --corpus may differ"
+                f"--resume continues a run as configured, so it cannot take {', '.join(fixed)}; "
+                "only --max-iters, --lr, --min-lr and --corpus may differ from the run's"
             )
         return replace(self, **{k: v for k, v in flags.items() if k in CHANGEABLE_ON_RESUME})
 
@@ -154,3 +156,11 @@ class TrainConfig:
     def with_vocab_size(self, vocab_size):
         """This config with the model sized for a tokenizer of `vocab_size` tokens."""
         return replace(self, model=replace(self.model, vocab_size=vocab_size))
+
+
+def _as_flag(name, value):
+    """A field's value as the flag that gives it: `--n-embd 32`, `--no-bias`."""
+    flag = name.replace("_", "-")
+    if isinstance(value, bool):
+        return f"--{flag}" if value else f"--no-{flag}"
+    return f"--{flag} {value!r}"

@@ -383,14 +383,28 @@ def test_resume_without_a_directory_or_with_nothing_left_to_train(run_dir, capsy
 
 
 def test_resume_takes_the_runs_own_flags_again_but_refuses_a_change_to_its_shape(run_dir, capsys):
+    cut_short = run_dir / "checkpoints" / ".step-000009.tmp"
+    cut_short.mkdir()
     err = one_line_error(capsys, ["train", "--resume", run_dir, "--n-embd", 32, "--no-bias"])
-    assert "cannot change --bias False (the run's is True), --n-embd 32 (the run's is 16)" in err
-    assert "drop --llama" in one_line_error(capsys, ["train", "--resume", run_dir, "--llama"])
-    assert not list((run_dir / "checkpoints").glob("step-000004"))
-    assert main(["train", "--resume", str(run_dir), *TINY_FLAGS]) == 0  # the run's whole command
-    assert newest(run_dir).name == "step-000004"
+    assert "--no-bias (the run's: --bias), --n-embd 32 (the run's: --n-embd 16); only" in err
+    err = one_line_error(capsys, ["train", "--resume", run_dir, "--llama"])
+    assert "--norm 'rmsnorm' (the run's: --norm 'layernorm')" in err
+    assert cut_short.is_dir() and not capsys.readouterr().out  # refused before anything is done
+    again = ["--out-dir", run_dir / ".." / run_dir.name, *TINY_FLAGS]  # the run's whole command
+    assert main(["train", "--resume", str(run_dir), *map(str, again)]) == 0
+    assert newest(run_dir).name == "step-000004" and not cut_short.exists()
     with pytest.raises(TypeError, match="unknown flags: n_embed"):
         TrainConfig().resumed_with(n_embed=32)
+
+
+def test_resume_takes_a_llama_runs_and_a_tokenizer_files_flags_again(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["tokenizer", "train", "--corpus", "stories", "--vocab-size", "260",
+                 "--out", "my.tok"]) == 0  # fmt: skip
+    train_tiny(tmp_path / "run", llama=True, tokenizer="my.tok", max_iters=2)
+    flags = ["--llama", "--tokenizer", "my.tok", *TINY_FLAGS]
+    assert main(["train", "--resume", "run", *flags]) == 0
+    assert newest(tmp_path / "run").name == "step-000004"
 
 
 def test_ctrl_c_in_sample_stops_cleanly(run_dir, monkeypatch, capsys):
