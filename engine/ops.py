@@ -83,6 +83,8 @@ class Pow(Function):
         return x**exponent
 
     def backward(self, g):
+        if self.p == 0:  # X⁰ = 1 is flat, even at X = 0, where p X^(p-1) would be 0 · inf
+            return (np.zeros_like(g),)
         return (g * self.p * self.x ** (self.p - 1),)
 
 
@@ -256,7 +258,7 @@ class ReLUOp(Function):
 
     def forward(self, x):
         self.positive = x > 0
-        return x * self.positive
+        return np.maximum(x, 0.0)  # not x * positive: -inf · 0 is NaN
 
     def backward(self, g):
         return (g * self.positive,)

@@ -91,10 +91,14 @@ class TensorShapes:
         axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
         return shape_ops.Permute.apply(self, axes=tuple(axes))
 
-    def permute(self, *axes):
-        """Reorder every axis: output axis i is input axis axes[i]."""
-        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], tuple | list) else axes
-        return shape_ops.Permute.apply(self, axes=tuple(axes))
+    def permute(self, *dims):
+        """Reorder every axis: output axis i is input axis dims[i] (negatives count from the
+        end), as `torch.permute`."""
+        dims = tuple(dims[0] if len(dims) == 1 and isinstance(dims[0], tuple | list) else dims)
+        axes = tuple(one_axis("permute", self.ndim, d, None) for d in dims)
+        if sorted(axes) != list(range(self.ndim)):
+            raise ValueError(f"permute(): dims {dims} are not an order of all {self.ndim} axes")
+        return shape_ops.Permute.apply(self, axes=axes)
 
     @property
     def T(self):

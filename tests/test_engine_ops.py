@@ -128,9 +128,17 @@ def test_elementwise_op_matches_numpy_and_gradchecks(name, shape, seed):
 
 
 def test_relu_gradient_is_zero_at_and_below_zero():
-    x = Tensor([-1.0, 0.0, 2.0], requires_grad=True)
-    x.relu().sum().backward()
-    np.testing.assert_array_equal(x.grad, [0.0, 0.0, 1.0])
+    x = Tensor([-np.inf, -1.0, 0.0, 2.0, np.inf], requires_grad=True)
+    y = x.relu()
+    np.testing.assert_array_equal(y.data, [0.0, 0.0, 0.0, 2.0, np.inf])
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0, 0.0, 1.0, 1.0])
+
+
+def test_pow_0_is_flat_everywhere_even_at_0():
+    x = Tensor([0.0, -2.0, 3.0], requires_grad=True)
+    (x**0).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0, 0.0])
 
 
 def test_sigmoid_and_erf_saturate_without_overflow():

@@ -43,17 +43,31 @@ def test_reshape_to_a_wrong_size_names_the_op_and_shape():
 
 @st.composite
 def shape_and_permutation(draw):
+    """A shape, an order of its axes, and the same order with some axes counted from the end."""
     shape = draw(nonscalar_shapes)
-    return shape, tuple(draw(st.permutations(range(len(shape)))))
+    axes = tuple(draw(st.permutations(range(len(shape)))))
+    negative = draw(st.lists(st.booleans(), min_size=len(shape), max_size=len(shape)))
+    return (
+        shape,
+        axes,
+        tuple(a - len(shape) if n else a for a, n in zip(axes, negative, strict=True)),
+    )
 
 
 @given(case=shape_and_permutation(), seed=seeds)
 def test_permute(case, seed):
-    shape, axes = case
+    shape, axes, spelled = case
     x = leaf(np.random.default_rng(seed), shape)
-    np.testing.assert_array_equal(x.permute(*axes).data, np.transpose(x.data, axes))
-    np.testing.assert_array_equal(x.permute(axes).data, np.transpose(x.data, axes))
-    assert gradcheck(lambda t: t.permute(*axes), [x])
+    np.testing.assert_array_equal(x.permute(*spelled).data, np.transpose(x.data, axes))
+    np.testing.assert_array_equal(x.permute(spelled).data, np.transpose(x.data, axes))
+    assert gradcheck(lambda t: t.permute(*spelled), [x])
+
+
+def test_permute_refuses_what_is_not_an_order_of_every_axis():
+    x = Tensor(np.ones((2, 3, 4)))
+    for dims in [(0, 1), (0, 1, 1), (0, 2, -1), (0, 1, 3)]:
+        with pytest.raises(ValueError, match="permute"):
+            x.permute(*dims)
 
 
 @given(shape=nonscalar_shapes, seed=seeds, data=st.data())
