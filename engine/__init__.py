@@ -14,7 +14,7 @@ engine/axes.py).
 import numpy as np
 
 from engine import shape_ops
-from engine.axes import one_spelling
+from engine.axes import one_axis
 from engine.factories import (
     arange,
     full,
@@ -41,20 +41,28 @@ from engine.random import generator, get_rng_state, manual_seed, set_rng_state
 from engine.tensor import Tensor, backprop
 
 
-def _tensors(values):
-    return [v if isinstance(v, Tensor) else Tensor(v) for v in values]
+def _tensors(what, values):
+    """The values as Tensors: at least one."""
+    tensors = [v if isinstance(v, Tensor) else Tensor(v) for v in values]
+    if not tensors:
+        raise ValueError(f"{what}() needs at least one tensor")
+    return tensors
 
 
 def cat(tensors, dim=None, *, axis=None):
     """Join tensors along an existing axis (default 0), as `torch.cat` and `np.concatenate`."""
-    axis = one_spelling("cat", "dim", dim, "axis", axis)
-    return shape_ops.Cat.apply(*_tensors(tensors), axis=0 if axis is None else axis)
+    tensors = _tensors("cat", tensors)
+    if tensors[0].ndim == 0:
+        raise ValueError("cat(): 0-D tensors have no axis to join along; use stack()")
+    axis = one_axis("cat", tensors[0].ndim, dim, axis, default=0)
+    return shape_ops.Cat.apply(*tensors, axis=axis)
 
 
 def stack(tensors, dim=None, *, axis=None):
     """Join same-shaped tensors along a new axis (default 0), as `torch.stack` and `np.stack`."""
-    axis = one_spelling("stack", "dim", dim, "axis", axis)
-    return shape_ops.Stack.apply(*_tensors(tensors), axis=0 if axis is None else axis)
+    tensors = _tensors("stack", tensors)
+    axis = one_axis("stack", tensors[0].ndim, dim, axis, default=0, extra=1)
+    return shape_ops.Stack.apply(*tensors, axis=axis)
 
 
 def tril(t, diagonal=0):

@@ -20,7 +20,10 @@ def one_spelling(what, torch_name, torch_value, numpy_name, numpy_value):
 
 
 def reduction_axes(what, dim, keepdim, axis, keepdims):
-    """(axis, keepdims) of a reduction from either spelling."""
+    """(axis, keepdims) of a reduction from either spelling. Each keeps its library's meaning
+    of no axes: PyTorch's `dim=()` reduces every axis, NumPy's `axis=()` none."""
+    if isinstance(dim, tuple | list) and not dim:
+        dim = None
     axis = one_spelling(what, "dim", dim, "axis", axis)
     return axis, bool(one_spelling(what, "keepdim", keepdim, "keepdims", keepdims))
 

@@ -13,10 +13,13 @@ from engine.function import Function
 
 
 def _axes(axis, ndim):
-    """`axis` (None, int or tuple, negatives allowed) as a sorted tuple of non-negative axes."""
+    """`axis` (None, int or tuple, negatives allowed) as a sorted tuple of non-negative axes.
+    A 0-D tensor takes axis 0 or -1 too, as in PyTorch: there is nothing to reduce."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = (int(axis),) if isinstance(axis, int | np.integer) else tuple(axis)
+    if ndim == 0 and all(a in (0, -1) for a in axes):
+        return ()
     for a in axes:
         if not -ndim <= a < ndim:
             raise ValueError(f"axis {a} is out of range for a {ndim}-D tensor")

@@ -72,6 +72,19 @@ def test_reduction_gradients_by_hand():
     np.testing.assert_array_equal(x.grad, [[1, 1, 1], [2, 2, 2]])
 
 
+def test_reduction_dims_as_pytorch_spells_them():
+    x = Tensor(np.arange(6.0).reshape(2, 3))
+    assert x.sum(dim=()).item() == x.sum(dim=[]).item() == 15.0  # PyTorch: every axis
+    np.testing.assert_array_equal(x.sum(axis=()).data, x.data)  # NumPy: none
+    np.testing.assert_array_equal(x.mean(np.int64(1)).data, [1.0, 4.0])
+    np.testing.assert_array_equal(x.sum(dim=[0, 1], keepdim=True).data, [[15.0]])
+    scalar = Tensor(np.array(2.0), requires_grad=True)
+    for dim in (0, -1):  # a 0-D tensor's one "axis", as in PyTorch
+        assert scalar.sum(dim).item() == scalar.mean(dim).item() == 2.0
+    scalar.sum(0).backward()
+    assert scalar.grad == 1.0
+
+
 @pytest.mark.parametrize("name", REDUCTIONS)
 @pytest.mark.parametrize("axis", [2, -3, (0, 2), (0, 0)])
 def test_reduction_rejects_a_bad_axis(name, axis):

@@ -220,6 +220,20 @@ def test_cat_of_mismatched_shapes_names_the_op_and_shapes():
         engine.cat([Tensor(np.ones((2, 3))), Tensor(np.ones((3, 2)))], axis=0)
 
 
+def test_cat_and_stack_refuse_no_tensors_a_0d_cat_and_an_axis_out_of_range():
+    x = Tensor(np.ones((2, 3)))
+    for call, match in [
+        (lambda: engine.cat([]), "cat.. needs at least one tensor"),
+        (lambda: engine.stack([]), "stack.. needs at least one tensor"),
+        (lambda: engine.cat([Tensor(1.0), Tensor(2.0)]), "0-D tensors .* use stack"),
+        (lambda: engine.cat([x, x], dim=2), "cat.*dim 2 is out of range for a 2-D"),
+        (lambda: engine.stack([x, x], dim=-4), "stack.*dim -4 is out of range"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            call()
+    assert engine.stack([x, x], dim=-3).shape == (2, 2, 3)
+
+
 def test_small_integer_ids_index_a_larger_table():
     table = Tensor(np.ones((300, 4)), requires_grad=True)
     ids = np.array([1, 2, 200, 2], dtype=np.uint8)
