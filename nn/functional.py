@@ -60,13 +60,16 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     return y if bias is None else y + bias
 
 
-def rms_norm(x, normalized_shape, weight=None, eps=1e-6):
+def rms_norm(x, normalized_shape, weight=None, eps=None):
     """x (..., C) -> (..., C), weight (C,):   y = x / √(mean(x²) + eps) · w.
 
     LayerNorm without the centring (and without a bias): each row is divided by its root mean
-    square, which is cheaper and, in Llama and its kin, works as well.
+    square, which is cheaper and, in Llama and its kin, works as well. eps None is x's dtype's
+    machine epsilon, as in PyTorch.
     """
     checks.norm_shape("rms_norm", x, normalized_shape, weight)
+    if eps is None:
+        eps = float(np.finfo(x.dtype).eps)
     if kernels.enabled():
         return kernels.FusedRMSNorm.apply(x, weight, eps=eps)
     y = x / ((x * x).mean(axis=-1, keepdims=True) + eps).sqrt()

@@ -80,9 +80,10 @@ class LayerNorm(Module):
 
 
 class RMSNorm(Module):
-    """Divide the last axis (..., C) by its root mean square, then scale by weight (C,) (init 1)."""
+    """Divide the last axis (..., C) by its root mean square, then scale by weight (C,) (init 1).
+    eps None is the input's machine epsilon, as in PyTorch."""
 
-    def __init__(self, dim, eps=1e-6):
+    def __init__(self, dim, eps=None):
         super().__init__()
         self.dim, self.eps = _dim(dim, "RMSNorm"), eps
         self.weight = init.ones_(_empty(self.dim))

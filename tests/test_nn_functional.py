@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import engine
+import nn
 import nn.functional as F
 from engine import Tensor, gradcheck
 from engine.ops import erf
@@ -108,6 +109,18 @@ def test_rms_norm_matches_numpy_and_gradchecks(lead, c, weighted):
         assert gradcheck(lambda x, w: F.rms_norm(x, c, w), [x, w])
     else:
         assert gradcheck(lambda x: F.rms_norm(x, c), [x])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("fused", [True, False])
+def test_rms_norm_eps_defaults_to_the_dtypes_machine_epsilon(dtype, fused):
+    x = Tensor(np.array([[1e-4, -2e-4, 3e-4]], dtype))  # small enough for eps to matter
+    eps = np.finfo(dtype).eps
+    expected = x.data / np.sqrt((x.data**2).mean(-1, keepdims=True) + eps)
+    with nn.use_fused(fused):
+        for y in (F.rms_norm(x, 3), nn.RMSNorm(3).to(dtype)(x)):
+            assert y.dtype == dtype
+            np.testing.assert_allclose(y.data, expected, rtol=1e-6)
 
 
 def test_norms_reject_wrong_last_axis():
