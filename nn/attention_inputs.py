@@ -50,18 +50,26 @@ def scores_shape(q, k):
 
 
 def mask_bias(q, k, attn_mask, is_causal):
-    """What the masks add to the scores, 0 where a key may be seen and -inf where it is hidden,
-    shaped (L, S) or as `attn_mask`; None when nothing is hidden."""
-    if is_causal:
-        L, S = q.shape[-2], k.shape[-2]
+    """(bias, blind): what the masks add to the scores, 0 where a key may be seen and -inf
+    where it is hidden, (..., L, S) (None when nothing is hidden); and the queries the mask
+    hides every key from, (..., L, 1) booleans (None when there are none).
+
+    A blind query attends to nothing: its weights and output are 0, as in PyTorch, where a
+    softmax over nothing but -inf would be NaN (and the NaN would reach every gradient). Its
+    row of the bias is 0, so the softmax stays finite before the caller zeroes it."""
+    L, S = q.shape[-2], k.shape[-2]
+    if is_causal:  # query i sees keys 0..i: none is blind
         future = np.triu(np.ones((L, S), dtype=bool), k=1)  # key j > query i
-        return np.where(future, -np.inf, 0.0).astype(q.dtype)
+        return np.where(future, -np.inf, 0.0).astype(q.dtype), None
     if attn_mask is None:
-        return None
+        return None, None
     mask = _array(attn_mask)
-    if mask.dtype == bool:
-        return np.where(mask, 0.0, -np.inf).astype(q.dtype)
-    return mask.astype(q.dtype)
+    bias = np.where(mask, 0.0, -np.inf) if mask.dtype == bool else mask
+    bias = np.broadcast_to(bias.astype(q.dtype), (*bias.shape[:-2], L, S))
+    blind = np.isneginf(bias).all(axis=-1, keepdims=True)
+    if not blind.any():
+        return bias, None
+    return np.where(blind, bias.dtype.type(0), bias), blind
 
 
 def _array(mask):

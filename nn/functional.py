@@ -285,8 +285,9 @@ def scaled_dot_product_attention(
     checks.attention_shapes(q, k, v, attn_mask, is_causal, dropout_p)
     if kernels.enabled():
         keep = None if dropout_p == 0 else dropout_mask(scores_shape(q, k), dropout_p, q.dtype)
-        bias = mask_bias(q, k, attn_mask, is_causal)
-        return kernels.attend(q, k, v, bias, attention_scale(q, scale), keep)
+        bias, blind = mask_bias(q, k, attn_mask, is_causal)
+        y = kernels.attend(q, k, v, bias, attention_scale(q, scale), keep)
+        return y if blind is None else y.masked_fill(blind, 0.0)
     weights = attention_weights(q, k, attn_mask, is_causal, scale)  # (..., L, S)
     return dropout(weights, dropout_p) @ v
 
@@ -295,14 +296,16 @@ def attention_weights(q, k, attn_mask=None, is_causal=False, scale=None, enable_
     """q (..., L, E), k (..., S, E) -> (..., L, S): softmax(q kᵀ · scale + mask) over the keys.
 
     Row i says how query i spreads its attention over the keys (it sums to 1; masked keys get
-    0). The first half of `scaled_dot_product_attention`, and what attention pictures show.
+    0, and a query the mask hides every key from is all 0). The first half of
+    `scaled_dot_product_attention`, and what attention pictures show.
     """
     if enable_gqa:
         (q, k), attn_mask, heads = grouped_heads(q, k, attn_mask=attn_mask)
         weights = attention_weights(q, k, attn_mask, is_causal, scale)
         return weights.reshape(*heads, *weights.shape[-2:])
     scores = (q @ k.transpose(-2, -1)) * attention_scale(q, scale)  # (..., L, S)
-    bias = mask_bias(q, k, attn_mask, is_causal)
+    bias, blind = mask_bias(q, k, attn_mask, is_causal)
     if bias is not None:  # -inf where a key is hidden: exp(-inf) = 0
         scores = scores + Tensor(bias, name="causal mask" if is_causal else "attn_mask")
-    return scores.softmax(axis=-1)
+    weights = scores.softmax(axis=-1)
+    return weights if blind is None else weights.masked_fill(blind, 0.0)

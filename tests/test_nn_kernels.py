@@ -240,6 +240,43 @@ def test_attention_kernel(lq, lk, mask, dropout_p):
     assert_paths_agree(fn, [q, k, v], "FusedAttention")
 
 
+BLIND = np.zeros((2, 2, 4, 4), bool)
+BLIND[0, :, :, :2], BLIND[1, 0] = True, np.tril(np.ones((4, 4), bool), -1)  # row 0 of head 0 blind
+
+
+@pytest.mark.parametrize(
+    ("mask", "blind"),
+    [(np.array([[[[1, 1, 1, 0]]], [[[0, 0, 0, 0]]]], bool), (1, slice(None), slice(None))),
+     (np.array([[1, 0, 1, 0]], bool), None),
+     (np.array([0, 1, 1, 1], bool), None),
+     (np.array([[1], [0], [1], [1]], bool), (slice(None), slice(None), 1)),
+     (BLIND, (1, 0, 0))],
+)  # fmt: skip
+def test_attention_takes_a_mask_of_any_shape_that_broadcasts_and_blind_queries_get_0(mask, blind):
+    """(B, 1, 1, S) pads keys, (1, S) and (S,) hide keys from every query, (L, 1) hides every
+    key from some queries: those, blind, attend to nothing and get 0, as in PyTorch."""
+    q, k, v = leaves(14, (2, 2, 4, 3), (2, 2, 4, 3), (2, 2, 4, 2))
+
+    def fn(q, k, v):
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+    assert_paths_agree(fn, [q, k, v], "FusedAttention")
+    for fused in (True, False):
+        y, _, grads = run(fn, [q, k, v], fused)
+        assert all(np.isfinite(g).all() for g in grads)
+        if blind is not None:
+            assert np.all(y.data[blind] == 0) and np.all(grads[0][blind] == 0)
+            weights = F.attention_weights(q, k, attn_mask=mask)
+            assert np.all(weights.data[blind] == 0)
+
+
+def test_attention_kernel_broadcasts_the_queries_against_the_keys():
+    q, k, v = leaves(16, (1, 2, 4, 3), (2, 2, 5, 3), (2, 2, 5, 2))
+    fn = lambda q, k, v: F.scaled_dot_product_attention(q, k, v)  # noqa: E731
+    assert run(fn, [q, k, v], fused=True)[0].shape == (2, 2, 4, 2)
+    assert_paths_agree(fn, [q, k, v], "FusedAttention")
+
+
 @pytest.mark.parametrize("dropout_p", [0.0, 0.4])
 def test_attention_kernel_on_two_dimensional_inputs(dropout_p):
     q, k, v = leaves(13, (5, 3), (4, 3), (4, 2))

@@ -54,9 +54,9 @@ class FusedAttention(Function):
     rules = ("dQ = dS K · scale", "dK = dSᵀ Q · scale", "dV = Dᵀ G (D: the weights after dropout)")
 
     def forward(self, q, k, v, bias, scale, keep):
-        self.q_shape, out_shape = q.shape, (*q.shape[:-1], v.shape[-1])
-        lead = _lead(q, k, v)
         L, S = q.shape[-2], k.shape[-2]
+        self.lead_shape = _lead(q, k, v)
+        lead = self.lead_shape or (1,)  # at least 1-D: the groups of heads go along lead[0]
         self.q_scaled, self.k, self.v = (_broadcast(a, lead) for a in (q * scale, k, v))
         self.q_t = np.ascontiguousarray(np.swapaxes(self.q_scaled, -1, -2))  # (..., E, L)
         self.scale = scale
@@ -68,7 +68,7 @@ class FusedAttention(Function):
         self.saved = {}  # (first query, first head) of a tile -> its Eᵀ and 1 / s
         y = np.empty((*lead, L, v.shape[-1]), dtype=q.dtype)
         self._in_groups(self._forward_group, y)
-        return y.reshape(out_shape)
+        return y.reshape(*self.lead_shape, L, v.shape[-1])
 
     def _forward_group(self, h, y):
         for tile in self.tiles:
@@ -105,7 +105,7 @@ class FusedAttention(Function):
             )
         )
         self._in_groups(self._backward_group, g)
-        dq = None if self.dq is None else self.dq.reshape(self.q_shape)
+        dq = None if self.dq is None else self.dq.reshape(*self.lead_shape, *self.dq.shape[-2:])
         return dq, self.dk, self.dv  # in the broadcast shape: the engine sums them back
 
     def _backward_group(self, h, g):
@@ -169,9 +169,9 @@ def _sum_over_keys(e_t):
 
 
 def _lead(*arrays):
-    """The broadcast shape of the arrays' leading axes (all but the last two), at least 1-D."""
+    """The broadcast shape of the arrays' leading axes (all but the last two)."""
     leads = {a.shape[:-2] for a in arrays}
-    return (leads.pop() if len(leads) == 1 else np.broadcast_shapes(*leads)) or (1,)
+    return leads.pop() if len(leads) == 1 else np.broadcast_shapes(*leads)
 
 
 def _broadcast(a, lead):
