@@ -293,6 +293,10 @@ BAD = [  # (field, its new value or DELETE, the field the error names, the rest 
     ("added_tokens.0.id", DELETE, "added_tokens.0.id", "missing"),
     ("added_tokens.1.id", 256, "added_tokens.1", "'<\\|pad\\|>' \\(id 256\\) must be"),
     ("added_tokens.1.id", 262, "added_tokens.1", "'<\\|pad\\|>' \\(id 262\\) must be"),
+    ("added_tokens.1.id", 300, "added_tokens.1", "'<\\|pad\\|>' has id 300, but .* gives it 263"),
+    ("added_tokens.1.content", "<|endoftext|>", "added_tokens.1", ".* must be a new text"),
+    ("added_tokens", [], "model.vocab", "'<\\|endoftext\\|>' \\(id 262\\) is neither a byte"),
+    (f"{STEPS}.0.pattern.Regex", GPT4_PATTERN, f"{STEPS}.0.pattern.Regex", ".*`\\{m,n\\}\\+`"),
 ]
 
 

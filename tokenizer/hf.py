@@ -92,8 +92,15 @@ def to_hf_pattern(pattern):
 
 
 def from_hf_pattern(hf):
-    """A Split regex from tokenizer.json as our pattern (`to_hf_pattern` undone)."""
+    """A Split regex from tokenizer.json as our pattern (`to_hf_pattern` undone). A `{m,n}+`
+    is refused: we would read as possessive what Hugging Face reads as a repeated repetition."""
     ours = {spelling: pattern for pattern, spelling in HF_SPELLING.items()}
+    if hf not in ours and POSSESSIVE_INTERVAL.search(hf):
+        raise ValueError(
+            f"the split pattern {hf!r} holds a `{{m,n}}+`, which Hugging Face's regex engine "
+            "reads as a repeated repetition and tinyllm's as possessive: they would split "
+            "differently"
+        )
     return ours.get(hf, hf)
 
 
@@ -220,21 +227,28 @@ def _read_bpe(file):
         (f"{file.path}, model.merges.{i}", _merge_parts(merge))
         for i, merge in enumerate(file.get("model.merges", (list,)))
     ]
-    byte_ids, merges, specials = formats.parse_gpt2_vocab(vocab, pairs, f"{file.path}, model.vocab")
-    ordinary, added = {*byte_ids, *merges.values()}, {}
+    byte_ids, merges, unmade = formats.parse_gpt2_vocab(vocab, pairs, f"{file.path}, model.vocab")
+    ordinary, added, next_free = {*byte_ids, *merges.values()}, {}, len(vocab)
     for i in range(len(file.get("added_tokens", (list,), []))):
         where = f"added_tokens.{i}"
         content, idx = file.get(f"{where}.content", (str,)), file.get(f"{where}.id", (int,))
         for flag in ("single_word", "lstrip", "rstrip"):
             file.expect(f"{where}.{flag}", (False,), False, ": tinyllm matches specials as written")
-        if idx in ordinary or idx in added or vocab.get(content, idx) != idx or not content:
+        taken = idx in ordinary or idx in added or content in added.values()
+        if taken or vocab.get(content, idx) != idx or not content:
             message = f"{content!r} (id {idx}) must be a new text with an id of its own"
             raise file.error(where, message + " (tinyllm keeps special tokens apart)")
+        if content not in vocab:  # HF gives it the next free id, whatever the file says
+            if idx != next_free:
+                message = f"{content!r} has id {idx}, but Hugging Face gives it {next_free}"
+                raise file.error(where, message + ", the next free id")
+            next_free += 1
         added[idx] = content
-    names = {idx: name for name, idx in specials.items()} | added
-    if len(set(names.values())) != len(names):
-        raise file.error("added_tokens", "two special tokens have the same text")
-    return pattern, byte_ids, merges, {name: idx for idx, name in names.items()}
+    for name, idx in unmade.items():
+        if idx not in added:
+            message = f"{name!r} (id {idx}) is neither a byte, made by a merge nor an added token"
+            raise file.error("model.vocab", message + ": tinyllm's BPE has no place for it")
+    return pattern, byte_ids, merges, {name: idx for idx, name in added.items()}
 
 
 def _merge_parts(merge):
@@ -257,14 +271,14 @@ def _read_pre_tokenizer(file):
         raise file.error(steps, "tinyllm reads [Split, ByteLevel(use_regex=false)] here")
     file.expect(f"{steps}.0.type", ("Split",))
     name = f"{steps}.0.pattern.Regex"
-    pattern = from_hf_pattern(file.get(name, (str,)))
+    hf = file.get(name, (str,))
     file.expect(f"{steps}.0.behavior", ("Isolated",), why=": each match becomes a chunk")
     file.expect(f"{steps}.0.invert", (False,), False)
     file.expect(f"{steps}.1.type", ("ByteLevel",))
     file.expect(f"{steps}.1.add_prefix_space", (False,), why=": tinyllm adds no space")
     file.expect(f"{steps}.1.use_regex", (False,), True, ": a second split is no single pattern")
     try:
-        return resolve_pattern(pattern)
+        return resolve_pattern(from_hf_pattern(hf))
     except ValueError as error:
         raise file.error(name, str(error)) from None
 
