@@ -187,11 +187,16 @@ def load_checkpoint(directory):
         raise CheckpointError(f"{model_path} does not record the tokenizer it was trained with")
     found = (tokenizer.vocab_size, fingerprint(tokenizer_path))
     expected = (recorded.get("vocab_size"), recorded.get("sha256"))
-    if found != expected or model.config.vocab_size != tokenizer.vocab_size:
+    if found != expected:
         raise CheckpointError(
             f"{tokenizer_path} ({found[0]} tokens, SHA-256 {found[1][:12]}...) is not the "
             f"tokenizer {model_path} was trained with ({expected[0]} tokens, SHA-256 "
             f"{str(expected[1])[:12]}...)"
+        )
+    if model.config.vocab_size != tokenizer.vocab_size:
+        raise CheckpointError(
+            f"{model_path} has {model.config.vocab_size} token rows, but its tokenizer "
+            f"{tokenizer_path} has {tokenizer.vocab_size} tokens"
         )
     return model, metadata, tokenizer
 

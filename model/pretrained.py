@@ -10,6 +10,10 @@ contradicts it is an error. Only `dropout` and a shorter `block_size` may be giv
 positions, the rows of the position table past it are dropped, as nanoGPT's `crop_block_size`
 does; rotary positions need no table). The run trains with the model's own tokenizer.
 
+A Hugging Face model with more token rows than its tokenizer has tokens (nanoGPT pads GPT-2's
+50257 to 50304, a multiple of 64) is read without the extra rows: no text gives their ids, and
+sampled, they would be ids no token decodes to. Its softmax then runs over the real tokens only.
+
 A new run's tokenizer is 'char', 'bpe' (trained on the corpus), or the path of an existing one:
 a tinyllm tokenizer file, a tokenizer.json or a Hugging Face directory (`tokenizer.load`).
 """
@@ -20,6 +24,7 @@ from pathlib import Path
 import tokenizer as tok
 from model import hf
 from model.checkpoint import MODEL, load_checkpoint, read_model_config
+from model.gpt import GPT
 from model.run_dir import find_checkpoint
 
 TOKENIZERS = ("char", "bpe")  # the tokenizers a run trains itself; anything else is a path
@@ -36,6 +41,8 @@ def load_pretrained(path):
                 f"{path}: the tokenizer has {tokenizer.vocab_size} tokens, more than the "
                 f"model's vocab_size {model.config.vocab_size}"
             )
+        if tokenizer.vocab_size < model.config.vocab_size:  # rows of padding: cut
+            model = _token_rows_cut(model, tokenizer.vocab_size)
     else:
         model, _, tokenizer = load_checkpoint(find_checkpoint(path))
     model.eval()
@@ -45,8 +52,19 @@ def load_pretrained(path):
 def pretrained_config(path):
     """The GPTConfig of the model `load_pretrained(path)` reads, without reading its weights."""
     if hf.is_model_directory(path):
-        return hf.read_config(path)[1]
+        config = hf.read_config(path)[1]
+        tokens = tok.from_pretrained(path).vocab_size
+        return replace(config, vocab_size=min(config.vocab_size, tokens))  # as load_pretrained
     return read_model_config(find_checkpoint(path) / MODEL)
+
+
+def _token_rows_cut(model, vocab_size):
+    """`model` with only its first `vocab_size` token embeddings and output rows."""
+    rows = ("transformer.wte.weight", "lm_head.weight")
+    state = {k: a[:vocab_size] if k in rows else a for k, a in model.state_dict().items()}
+    cut = GPT(replace(model.config, vocab_size=vocab_size))
+    cut.load_state_dict(state)
+    return cut
 
 
 def fine_tune_config(base, **flags):

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import safetensors.numpy
 from tiny_runs import one_line_error, train_tiny
 
 import tokenizer
@@ -106,6 +107,35 @@ def test_init_from_fine_tunes_with_the_models_shape_and_tokenizer(runs, source, 
     assert tok.encode("The cat sat.") == base_tok.encode("The cat sat.")
     run_main(capsys, ["train", "--resume", new, "--max-iters", "2", "--no-progress"])
     assert (new / "checkpoints" / "step-000002").is_dir()
+
+
+def test_a_model_padded_past_its_tokenizer_is_read_without_the_padding(runs, tmp_path, capsys):
+    hf = tmp_path / "hf"
+    run_main(capsys, ["export", "--run", runs["gpt2"], "--out", hf])
+    model = GPT.from_pretrained(hf)
+    n = model.config.vocab_size
+    state = {
+        k: np.asarray(a) for k, a in safetensors.numpy.load_file(hf / "model.safetensors").items()
+    }
+    wte = state["transformer.wte.weight"]
+    padding = 50 * np.tile(wte.mean(0), (n % 64 + 7, 1))  # rows likelier than any real token's
+    state["transformer.wte.weight"] = np.concatenate([wte, padding]).astype(wte.dtype)
+    safetensors.numpy.save_file(state, hf / "model.safetensors", metadata={"format": "pt"})
+    config = json.loads((hf / "config.json").read_text())
+    (hf / "config.json").write_text(json.dumps({**config, "vocab_size": len(wte) + len(padding)}))
+    assert GPT.from_pretrained(hf).config.vocab_size > n  # as the file has it
+    cut, _ = Run.load_for_sampling(hf)
+    assert cut.config.vocab_size == n
+    ids = np.array([[1, 2, 3]])
+    np.testing.assert_array_equal(cut(ids)[0].data, model(ids)[0].data)  # the real tokens' rows
+    run_main(capsys, ["sample", "--run", hf, "--max-new-tokens", "20", "--temperature", "2"])
+    new = tmp_path / "new"
+    corpus = tmp_path / "new.txt"
+    corpus.write_text("The cat sat on the mat. " * 400)
+    argv = ["train", "--init-from", hf, "--corpus", corpus, "--out-dir", new, *RUN_FLAGS]
+    run_main(capsys, argv)
+    assert Run.load_for_sampling(new)[0].config.vocab_size == n
+    sample(capsys, new)
 
 
 @pytest.mark.parametrize(
