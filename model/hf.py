@@ -91,8 +91,8 @@ def read_config(directory):
     if model_type not in FORMATS:
         raise file.error("model_type", f"is {json.dumps(model_type)}; tinyllm reads {known}")
 
-    def read_int(name):
-        value = file.get(name, (int,))
+    def read_int(name, default=KeyError):  # KeyError: the field must be there
+        value = file.get(name, (int,), default)
         if value < 1:
             raise file.error(name, f"must be a positive int, got {value}")
         return value

@@ -47,21 +47,22 @@ def misfits(config):
 
 
 def config_from_hf(file, read_int):
-    """A GPTConfig from a GPT-2 config.json (a tokenizer.jsonfile.JsonFile); `read_int(name)`
-    reads a positive int field."""
+    """A GPTConfig from a GPT-2 config.json (a tokenizer.jsonfile.JsonFile); `read_int(name[,
+    default])` reads a positive int field. A field left out has the default of transformers'
+    GPT2Config, as there: GPT-2 small's shape."""
     why = ": tinyllm's attention is GPT-2's default"
     file.expect("scale_attn_weights", (True,), True, why)
     file.expect("scale_attn_by_inverse_layer_idx", (False,), False, why)
     file.expect("add_cross_attention", (False,), False, ": tinyllm has no cross-attention")
     activation = file.expect("activation_function", tuple(GELU), "gelu_new")
-    n_embd, n_head = read_int("n_embd"), read_int("n_head")
+    n_embd, n_head = read_int("n_embd", 768), read_int("n_head", 12)
     if n_embd % n_head:
         raise file.error("n_embd", f"{n_embd} is not divisible by n_head ({n_head})")
     n_inner = file.get("n_inner", (int, None), None)
     return GPTConfig(
-        vocab_size=read_int("vocab_size"),
-        block_size=read_int("n_positions"),
-        n_layer=read_int("n_layer"),
+        vocab_size=read_int("vocab_size", 50257),
+        block_size=read_int("n_positions", 1024),
+        n_layer=read_int("n_layer", 12),
         n_head=n_head,
         n_embd=n_embd,
         n_inner=4 * n_embd if n_inner is None else read_int("n_inner"),

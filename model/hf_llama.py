@@ -42,10 +42,11 @@ def misfits(config):
 
 
 def config_from_hf(file, read_int):
-    """A GPTConfig from a Llama config.json (a tokenizer.jsonfile.JsonFile); `read_int(name)`
-    reads a positive int field."""
+    """A GPTConfig from a Llama config.json (a tokenizer.jsonfile.JsonFile); `read_int(name[,
+    default])` reads a positive int field. A field left out has the default of transformers'
+    LlamaConfig, as there: Llama 2 7B's shape."""
     file.expect("hidden_act", ("silu",), "silu", ": the activation of Llama's SwiGLU")
-    hidden, heads = read_int("hidden_size"), read_int("num_attention_heads")
+    hidden, heads = read_int("hidden_size", 4096), read_int("num_attention_heads", 32)
     if hidden % heads:
         raise file.error("hidden_size", f"{hidden} is not divisible by num_attention_heads {heads}")
     has_kv = file.lookup("num_key_value_heads", None) is not None
@@ -60,13 +61,13 @@ def config_from_hf(file, read_int):
     if file.get("mlp_bias", (bool,), False) != bias:
         raise file.error("mlp_bias", f"differs from attention_bias ({bias}): tinyllm has one bias")
     return GPTConfig(
-        vocab_size=read_int("vocab_size"),
-        block_size=read_int("max_position_embeddings"),
-        n_layer=read_int("num_hidden_layers"),
+        vocab_size=read_int("vocab_size", 32000),
+        block_size=read_int("max_position_embeddings", 2048),
+        n_layer=read_int("num_hidden_layers", 32),
         n_head=heads,
         n_embd=hidden,
         n_kv_head=kv_heads,
-        n_inner=read_int("intermediate_size"),
+        n_inner=read_int("intermediate_size", 11008),
         norm="rmsnorm",
         pos="rope",
         mlp="swiglu",

@@ -67,11 +67,25 @@ def edit_config(directory, **changes):
     path.write_text(json.dumps(config))
 
 
+def test_a_config_that_leaves_out_the_shape_has_transformers_defaults(tmp_path):
+    shapes = {  # GPT2Config's (GPT-2 small) and LlamaConfig's (Llama 2 7B) defaults
+        "gpt2": dict(vocab_size=50257, block_size=1024, n_embd=768, n_layer=12, n_head=12,
+                     n_kv_head=12, n_inner=3072),
+        "llama": dict(vocab_size=32000, block_size=2048, n_embd=4096, n_layer=32, n_head=32,
+                      n_kv_head=32, n_inner=11008),
+    }  # fmt: skip
+    for model_type, shape in shapes.items():
+        (tmp_path / model_type).mkdir()
+        (tmp_path / model_type / "config.json").write_text(json.dumps({"model_type": model_type}))
+        config = hf.read_config(tmp_path / model_type)[1]
+        assert {name: getattr(config, name) for name in shape} == shape
+
+
 @pytest.mark.parametrize(
     ("changes", "words"),
     [(dict(model_type="bert"), ['config.json, model_type: is "bert"', '"gpt2", "llama"']),
      (dict(model_type=None), ["config.json, model_type: missing"]),
-     (dict(n_embd=None), ["config.json, n_embd: missing"]),
+     (dict(n_embd=None), ["transformer.wte.weight", "(23, 768)"]),  # GPT2Config's default
      (dict(n_embd="16"), ["config.json, n_embd: expected int"]),
      (dict(n_layer=0), ["config.json, n_layer: must be a positive int"]),
      (dict(n_head=5), ["config.json, n_embd: 16 is not divisible by n_head (5)"]),
