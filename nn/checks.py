@@ -17,6 +17,14 @@ def integer_ids(ids, what):
     return ids
 
 
+def floating(what, *tensors):
+    """Raise TypeError unless every tensor is floating-point, as `what`'s math needs (PyTorch
+    refuses integer tensors there too)."""
+    for t in tensors:
+        if t.dtype.kind != "f":
+            raise TypeError(f"{what} needs floating-point tensors, got dtype {t.dtype}")
+
+
 def same_dtype(what, x, *params):
     """Raise TypeError unless every given parameter has the input's dtype."""
     for p in params:
@@ -33,6 +41,7 @@ def norm_shape(what, x, normalized_shape, *params):
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if len(shape) != 1 or x.shape[-1:] != shape:
         raise ValueError(f"{what} over {shape} got input of shape {x.shape}")
+    floating(what, x)
     for p in params:
         if p is not None and p.shape != shape:
             raise ValueError(f"{what}: parameter of shape {p.shape}, expected {shape}")
@@ -64,4 +73,14 @@ def attention_shapes(q, k, v, attn_mask, is_causal, dropout_p):
         raise ValueError(f"attention: keys {k.shape} and values {v.shape} do not fit")
     if is_causal and attn_mask is not None:
         raise ValueError("attention: give attn_mask or is_causal=True, not both (as in PyTorch)")
+    floating("attention", q, k, v)
+    if attn_mask is not None and _dtype(attn_mask).kind not in "bf":
+        raise TypeError(
+            f"attention: attn_mask must be bool or float, got dtype {_dtype(attn_mask)}"
+        )
     probability("attention dropout_p", dropout_p)
+
+
+def _dtype(array):
+    """The dtype of a Tensor, an array or nested lists."""
+    return np.asarray(array.data if isinstance(array, Tensor) else array).dtype

@@ -86,8 +86,7 @@ def gelu(x, approximate="none"):
     """
     if approximate not in ("tanh", "none"):
         raise ValueError(f"gelu: approximate must be 'tanh' or 'none', got {approximate!r}")
-    if x.dtype.kind != "f":
-        raise TypeError(f"gelu needs a floating-point tensor, got dtype {x.dtype}")
+    checks.floating("gelu", x)
     if kernels.enabled():
         return kernels.FusedGELU.apply(x, approximate=approximate)
     if approximate == "tanh":
@@ -208,7 +207,8 @@ def cross_entropy(logits, targets, ignore_index=-100, reduction="mean", label_sm
     (N, V) and targets (N,) are PyTorch's shapes; here leading axes may be any (B, T, ...).
     """
     targets = checks.integer_ids(targets, "cross_entropy")
-    if logits.ndim < 2 or targets.shape != logits.shape[:-1]:
+    checks.floating("cross_entropy", logits)
+    if logits.ndim < 1 or targets.shape != logits.shape[:-1]:
         raise ValueError(
             f"cross_entropy: logits of shape {logits.shape} need targets of shape "
             f"{logits.shape[:-1]}, got {targets.shape}"

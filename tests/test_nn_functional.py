@@ -249,6 +249,35 @@ def test_cross_entropy_errors_and_all_ignored():
         F.cross_entropy(z, np.array([0, -1]))  # -1 is nanoGPT's ignore_index, not PyTorch's
 
 
+@pytest.mark.parametrize("fused", [True, False])
+def test_cross_entropy_of_one_unbatched_position(fused):
+    """Logits (V,) and a 0-D target, as PyTorch takes them: the loss of that one position."""
+    z = t64(4)
+    with nn.use_fused(fused):
+        loss = F.cross_entropy(z, np.array(2), label_smoothing=0.1)
+        batched = F.cross_entropy(z.reshape(1, 4), np.array([2]), label_smoothing=0.1)
+        assert loss.shape == () and loss.item() == pytest.approx(batched.item(), rel=1e-12)
+        assert gradcheck(lambda z: F.cross_entropy(z, np.array(2)), [z])
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_integer_tensors_are_refused_where_the_math_needs_floats(fused):
+    ints = Tensor(np.ones((2, 3), dtype=np.int64))
+    calls = {
+        "cross_entropy": lambda: F.cross_entropy(ints, np.array([0, 1])),
+        "layer_norm": lambda: F.layer_norm(ints, 3),
+        "rms_norm": lambda: F.rms_norm(ints, 3),
+        "attention needs": lambda: F.scaled_dot_product_attention(ints, ints, ints),
+        "attn_mask must be bool or float": lambda: F.scaled_dot_product_attention(
+            t64(2, 3), t64(2, 3), t64(2, 3), attn_mask=np.ones((2, 2), dtype=np.int64)
+        ),
+    }
+    with nn.use_fused(fused):
+        for what, call in calls.items():
+            with pytest.raises(TypeError, match=what):
+                call()
+
+
 # ---- attention -------------------------------------------------------------------------------
 
 
