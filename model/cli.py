@@ -146,8 +146,11 @@ def cmd_sample(args):
             "--prompt '' has no tokens to continue; give some text (default: a newline)"
         )
     length = len(ids) + max(args.max_new_tokens, 0)
-    what = f"sampling {args.num_samples:,} x {length:,} tokens"
-    memory.check_fits({"tokens": 8 * args.num_samples * length}, what)
+    parts = memory.sampling_bytes(model.config, args.num_samples, length)
+    memory.check_fits(parts, f"sampling {args.num_samples:,} x {length:,} tokens")
+    seed = args.seed
+    if seed is None:  # a new sample each time, as PyTorch's generator starts from a random seed
+        seed = np.random.SeedSequence().entropy
     prompt = np.array([ids] * args.num_samples)
     out = model.generate(
         prompt,
@@ -155,7 +158,7 @@ def cmd_sample(args):
         temperature=args.temperature,
         top_k=args.top_k,
         top_p=args.top_p,
-        seed=args.seed,
+        seed=seed,
     )
     for row in out:
         print(tokenizer.decode(row.tolist()))

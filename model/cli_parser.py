@@ -88,7 +88,9 @@ def build_parser():
     )
     sample.add_argument("--top-k", type=int, help="sample among the k likeliest tokens only")
     sample.add_argument("--top-p", type=float, help="nucleus sampling: smallest set of mass p")
-    sample.add_argument("--seed", type=seed, help="seed for a reproducible sample")
+    sample.add_argument(
+        "--seed", type=seed, help="seed for a reproducible sample (default: a new one each time)"
+    )
     sample.add_argument("--num-samples", type=int, default=1, help="default: 1")
 
     export = commands.add_parser(

@@ -20,6 +20,14 @@ the process). The estimate is rough (within a factor of about two) and counts, i
                                                                 their gradient at the head
     tokens          the corpus: about 24 bytes per character while it is read and tokenized
 
+and, to sample R rows of N tokens (prompt and new ones; T' = min(N, T) the longest context):
+
+    tokens          8·R·N                                      int64
+    KV cache        2·L·R·T'·nkv·hs                            keys and values of each layer
+    a forward       R·T' · (V + 8·C + nh·T')                   logits, a block's activations
+                                                                and attention scores
+    probabilities   48·R·V                                     float64, and five copies of it
+
 (V vocabulary, T block_size, L n_layer, nh n_head, C n_embd, B batch_size, A grad_accum), and
 refuses only what cannot fit in the memory this machine has available now.
 """
@@ -58,6 +66,25 @@ def training_bytes(config):
         f"activations of a {config.batch_size} x {model.block_size} batch": BYTES_PER_FLOAT
         * tokens
         * per_token,
+    }
+
+
+def sampling_bytes(config, rows, length):
+    """The estimate above for sampling `rows` rows of `length` tokens from a GPT of `config`
+    (a GPTConfig): {part: bytes}."""
+    T = min(length, config.block_size)
+    forward = rows * T * (config.vocab_size + 8 * config.n_embd + config.n_head * T)
+    return {
+        "tokens": 8 * rows * length,
+        "the KV cache": BYTES_PER_FLOAT
+        * 2
+        * config.n_layer
+        * rows
+        * T
+        * config.n_kv_head
+        * config.head_size,
+        f"a forward of {rows:,} x {T:,} tokens": BYTES_PER_FLOAT * forward,
+        "probabilities": 48 * rows * config.vocab_size,
     }
 
 

@@ -29,11 +29,13 @@ def next_token_probs(logits, temperature=1.0, top_k=None, top_p=None):
     tokens; `top_p` keeps the smallest set of most likely tokens whose probability adds up to
     at least p (nucleus sampling). `temperature=0` means greedy and is handled by the caller.
     """
-    logits = logits.astype(np.float64) / temperature
+    logits = logits.astype(np.float64)
+    with np.errstate(over="ignore"):  # below a tiny temperature all but the maximum go to -inf
+        logits = (logits - logits.max(axis=-1, keepdims=True)) / temperature  # the maximum: 0
     if top_k is not None:
         kth = np.sort(logits, axis=-1)[:, -top_k][:, None]
         logits = np.where(logits < kth, -np.inf, logits)
-    probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    probs = np.exp(logits)
     probs /= probs.sum(axis=-1, keepdims=True)
     if top_p is not None:
         order = np.argsort(-probs, axis=-1, kind="stable")
@@ -46,18 +48,35 @@ def next_token_probs(logits, temperature=1.0, top_k=None, top_p=None):
     return probs
 
 
+def sample_tokens(probs, rng):
+    """One token id per row of `probs` (B, V), drawn from it by `rng`: (B,).
+
+    Inverse-CDF sampling: the first token whose cumulative probability passes a uniform draw.
+    The draw is scaled by the total as it rounded, so it never lands past the last token of
+    nonzero probability.
+    """
+    cdf = probs.cumsum(axis=-1)
+    draws = rng.random((len(probs), 1)) * cdf[:, -1:]
+    return (cdf < draws).sum(axis=-1)
+
+
 def _check_options(model, max_new_tokens, temperature, top_k, top_p):
-    if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+    """(max_new_tokens, top_k) as ints, top_k at most the vocabulary; ValueError for a bad one."""
+    if not _is_int(max_new_tokens) or max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
     if not (math.isfinite(temperature) and temperature >= 0):
         raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
     if top_p is not None and not 0 < top_p <= 1:
         raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
     if top_k is not None:
-        if top_k < 1:
-            raise ValueError(f"top_k must be >= 1, got {top_k!r}")
-        top_k = min(top_k, model.config.vocab_size)
-    return top_k
+        if not _is_int(top_k) or top_k < 1:
+            raise ValueError(f"top_k must be an int >= 1, got {top_k!r}")
+        top_k = min(int(top_k), model.config.vocab_size)
+    return int(max_new_tokens), top_k
+
+
+def _is_int(value):
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
 @engine.no_grad()
@@ -70,7 +89,7 @@ def generate(
     NaN or Inf (a broken model) raise FloatingPointError naming the step, instead of turning
     into tokens.
     """
-    top_k = _check_options(model, max_new_tokens, temperature, top_k, top_p)
+    max_new_tokens, top_k = _check_options(model, max_new_tokens, temperature, top_k, top_p)
     idx = np.asarray(idx.data if isinstance(idx, engine.Tensor) else idx)
     if idx.ndim != 2 or idx.shape[1] == 0 or idx.dtype.kind not in "iu":
         raise ValueError(
@@ -141,9 +160,6 @@ def _sample_loop(model, idx, max_new_tokens, temperature, top_k, top_p, rng, use
         if temperature == 0:
             token = last.argmax(axis=-1)
         else:
-            probs = next_token_probs(last, temperature, top_k, top_p)
-            draws = rng.random((len(probs), 1))  # inverse-CDF sampling, one draw per row
-            token = (probs.cumsum(axis=-1) < draws).sum(axis=-1)
-            token = np.minimum(token, probs.shape[-1] - 1)
+            token = sample_tokens(next_token_probs(last, temperature, top_k, top_p), rng)
         idx = np.concatenate([idx, token[:, None]], axis=1)
     return idx

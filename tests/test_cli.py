@@ -35,6 +35,11 @@ def test_train_sample_resume(tmp_path, capsys):
     assert first.startswith("Once")
     main(["sample", "--run", str(run), "--prompt", "Once", "--max-new-tokens", "20", "--seed", "1"])
     assert capsys.readouterr().out == first  # a seed makes it reproducible
+    unseeded = []
+    for _ in range(2):
+        main(["sample", "--run", str(run), "--prompt", "Once", "--max-new-tokens", "20"])
+        unseeded.append(capsys.readouterr().out)
+    assert unseeded[0] != unseeded[1]  # without one, a new sample each time
     newest = run / "checkpoints" / "step-000004"  # --run may name a checkpoint directory
     main(
         [

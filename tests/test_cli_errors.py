@@ -182,6 +182,17 @@ def test_the_memory_estimate_of_a_tiny_run_worked_out_by_hand():
     assert parts["a step's batches"] == 2 * 8 * 4 * 16  # x and y, int64, of 4 x 16 tokens
 
 
+def test_the_memory_estimate_of_sampling_worked_out_by_hand():
+    config = GPTConfig(vocab_size=50, block_size=16, n_layer=1, n_head=2, n_embd=16)
+    parts = memory.sampling_bytes(config, rows=3, length=20)  # contexts of 16 at the most
+    assert parts == {
+        "tokens": 8 * 3 * 20,  # int64
+        "the KV cache": 4 * 2 * 1 * 3 * 16 * 2 * 8,  # k and v, 1 layer, 3 x 16, 2 heads of 8
+        "a forward of 3 x 16 tokens": 4 * 3 * 16 * (50 + 8 * 16 + 2 * 16),
+        "probabilities": 48 * 3 * 50,
+    }
+
+
 def test_the_memory_estimate(monkeypatch):
     for bias in (True, False):
         config = GPTConfig(vocab_size=50, block_size=8, n_layer=2, n_head=2, n_embd=12, bias=bias)

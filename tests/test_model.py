@@ -7,7 +7,7 @@ import engine
 import nn
 from engine import Tensor
 from model import GPT, GPTConfig
-from model.sample import KVCache
+from model.sample import KVCache, next_token_probs, sample_tokens
 
 TINY = dict(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=8)
 
@@ -151,6 +151,31 @@ def test_top_k_one_is_greedy():
     )
 
 
+def test_a_temperature_too_small_to_divide_by_is_greedy_and_numpy_integers_are_ints():
+    model = tiny_model()
+    prompt = random_ids((2, 3))
+    greedy = model.generate(prompt, 6, temperature=0)
+    np.testing.assert_array_equal(model.generate(prompt, 6, temperature=1e-310, seed=1), greedy)
+    np.testing.assert_array_equal(model.generate(prompt, np.int64(6), top_k=np.int64(1)), greedy)
+
+
+class LargestDraws:
+    """A generator whose every uniform draw is the largest below 1."""
+
+    def random(self, shape):
+        return np.full(shape, 1 - 2**-53)
+
+
+def test_a_draw_never_lands_on_a_token_of_probability_0():
+    # Probabilities whose sum is short of 1 (as rounding can leave it), the largest draw: the
+    # draw scaled by the sum still lands on the last token that may be drawn.
+    short = np.array([[0.5, 0.25, 0.0, 0.0], [0.0, 0.0, 0.3, 0.0]])
+    assert sample_tokens(short, LargestDraws()).tolist() == [1, 2]
+    probs = next_token_probs(np.array([[2.0, 1.0, 0.5, -1.0]]), top_k=2)
+    assert probs[0, 2:].tolist() == [0.0, 0.0]
+    assert sample_tokens(probs, LargestDraws()).tolist() == [1]
+
+
 @pytest.mark.parametrize(
     "options, match",
     [
@@ -161,6 +186,9 @@ def test_top_k_one_is_greedy():
         (dict(top_p=0.0), "top_p"),
         (dict(top_p=1.5), "top_p"),
         (dict(top_k=0), "top_k"),
+        (dict(top_k=2.5), "top_k must be an int"),
+        (dict(top_k=float("nan")), "top_k must be an int"),
+        (dict(top_k=True), "top_k must be an int"),
     ],
 )
 def test_bad_sampling_options(options, match):
