@@ -10,6 +10,7 @@ A process killed between writing and renaming leaves its temporary file behind (
 clean up after SIGKILL); `remove_temporary_files` clears them when the directory is next used.
 """
 
+import contextlib
 import os
 import re
 import secrets
@@ -38,8 +39,10 @@ def write_atomic(path, data):
         if e.errno is None:
             raise
         raise type(e)(e.errno, e.strerror, str(path)) from e
-    finally:
-        tmp.unlink(missing_ok=True)  # only still there when writing failed
+    finally:  # the temporary file is only still there if writing failed; on a read-only
+        # disk removing it fails too, and the error to raise is the write's
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
     sync_directory(path.parent)
     return path
 

@@ -204,6 +204,17 @@ def test_a_full_disk_while_drawing_leaves_the_old_pictures(tmp_path, monkeypatch
     assert loss.read_text() == "the old curve" and len(os.listdir(tmp_path)) == 2
 
 
+def test_a_read_only_disk_is_named_by_the_file_written_not_its_temporary(tmp_path, monkeypatch):
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(engine.files, "open", read_only, raising=False)
+    monkeypatch.setattr(engine.files.Path, "unlink", read_only)  # removing the temporary fails too
+    with pytest.raises(OSError) as caught:
+        engine.files.write_atomic(tmp_path / "g.svg", "a picture")
+    assert caught.value.errno == errno.EROFS and caught.value.filename == str(tmp_path / "g.svg")
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_second_writer_is_refused_and_a_signal_saves_and_exits_128_plus_it(
     tmp_path, capsys, signum

@@ -67,6 +67,18 @@ def test_shapes_in_labels_and_show_data():
     assert "data" not in viz.draw_graph(z, show_data=False).source
 
 
+def test_index_labels_are_written_as_python_writes_them_and_small_values_show():
+    x = engine.Tensor(np.ones((4, 6)), requires_grad=True)
+    for index, label in [((slice(None), slice(1, None)), "[:, 1:]"),
+                         ((slice(None, 2),), "[:2]"),
+                         ((slice(None), slice(None, None, 2)), "[:, ::2]"),
+                         ((Ellipsis, slice(1, 5, 2)), "[..., 1:5:2]"),
+                         ((0, slice(None)), "[0, :]")]:  # fmt: skip
+        assert f"<td>{label}</td>" in viz.draw_graph(x[index]).source, label
+    eps = engine.Tensor(np.float32(1e-5), name="eps")
+    assert "data 1e-05" in viz.draw_graph(x.sum() + eps).source  # not 0.0000
+
+
 def test_rules_on_edges_with_broadcast_reductions():
     x = engine.Tensor(np.ones((2, 4, 3)), requires_grad=True)
     bias = engine.Tensor(np.ones(3), requires_grad=True)

@@ -53,9 +53,9 @@ def op_parts(ctx):
 
 
 def _index_part(i):
-    if isinstance(i, slice):
-        text = ":".join("" if x is None else str(x) for x in (i.start, i.stop, i.step))
-        return text.rstrip(":") or ":"
+    if isinstance(i, slice):  # as written: "4:", ":2", "::2", "1:5:2", ":"
+        text = ":".join("" if x is None else str(x) for x in (i.start, i.stop))
+        return text if i.step is None else f"{text}:{i.step}"
     if i is Ellipsis:
         return "..."
     if hasattr(i, "shape") and getattr(i, "ndim", 0) > 0:
@@ -74,10 +74,12 @@ def _option(key, value):
 
 
 def values(array):
-    """The elements of a small array, compact: `2.0000` or `[1.5, -2.0]`."""
+    """The elements of a small array, compact: `2.0000`, `1e-05` or `[1.5, -2.0]`."""
     array = np.asarray(array)
     if array.size == 1:
-        return f"{array.item():.4f}"
+        value = array.item()
+        fixed = value == 0 or 1e-3 <= abs(value) < 1e5  # else 4 decimals would hide it
+        return f"{value:.4f}" if fixed else f"{value:.4g}"
     short = {"float_kind": lambda v: f"{v:.4g}"}
     return np.array2string(array, separator=", ", threshold=SMALL, edgeitems=2, formatter=short)
 
