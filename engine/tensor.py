@@ -181,23 +181,7 @@ class Tensor(TensorOps, TensorShapes):
         each node's saved arrays are freed unless `retain_graph=True`; the graph's structure,
         the tensors' values and the gradients stay, so it can still be drawn.
         """
-        if not self.requires_grad:
-            raise RuntimeError("backward() on a tensor that does not require grad")
-        if grad is None:
-            if self.size != 1:
-                raise RuntimeError(
-                    f"backward() without a gradient needs a one-element tensor, got shape "
-                    f"{self.shape}; pass grad= of that shape"
-                )
-            grad = np.ones_like(self.data)
-        else:
-            grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
-            if grad.shape != self.shape:
-                raise ValueError(
-                    f"backward() grad has shape {grad.shape}, tensor has shape {self.shape}"
-                )
-
-        for _ in backprop(self, grad, retain_graph):
+        for _ in backprop(self, root_gradient(self, grad), retain_graph):
             pass
 
     def _topological_order(self):
@@ -220,6 +204,24 @@ class Tensor(TensorOps, TensorShapes):
                 inputs = [inp for inp in node._ctx.inputs if inp is not None and inp.requires_grad]
                 stack.extend((inp, False) for inp in inputs)
         return reversed(order)
+
+
+def root_gradient(root, grad=None):
+    """dL/d(root), where the backward pass starts: `grad` (an array or Tensor of root's shape),
+    or 1 when root has one element (dL/dL = 1). Refuses a root that does not require grad."""
+    if not root.requires_grad:
+        raise RuntimeError("backward() on a tensor that does not require grad")
+    if grad is None:
+        if root.size != 1:
+            raise RuntimeError(
+                f"backward() without a gradient needs a one-element tensor, got shape "
+                f"{root.shape}; pass grad= of that shape"
+            )
+        return np.ones_like(root.data)
+    grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=root.dtype)
+    if grad.shape != root.shape:
+        raise ValueError(f"backward() grad has shape {grad.shape}, tensor has shape {root.shape}")
+    return grad
 
 
 def backprop(root, grad, retain_graph=False):

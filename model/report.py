@@ -7,7 +7,7 @@ import numpy as np
 from engine.files import write_atomic
 from model import corpus
 from model.run import Run
-from model.run_dir import GRAPH, LOSS_PLOT, SAMPLES
+from model.run_dir import CHECKPOINTS, GRAPH, LOSS_PLOT, SAMPLES
 
 
 def final_report(run, num_samples=3, sample_tokens=300, log=print):
@@ -89,5 +89,7 @@ def plot_run(run_dir):
     """Loss curve, attention grid and embedding map of a run, into its directory."""
     import viz
 
+    if Path(run_dir).parent.name == CHECKPOINTS:  # its files are the checkpoint, nothing else
+        raise ValueError(f"{run_dir} is a checkpoint: plot its run, where the pictures go")
     model, tokenizer = Run.load_for_sampling(run_dir)
     return viz.plot_run(Path(run_dir), model, tokenizer)

@@ -152,6 +152,11 @@ def test_a_new_run_is_refused_a_directory_of_other_files(tmp_path, capsys):
 def test_a_plotted_run_is_a_run_and_its_pictures_are_no_foreign_files(tmp_path, capsys):
     run_dir = train_tiny(tmp_path / "run")
     assert main(["plot", "--run", str(run_dir)]) == 0  # embeddings.png, attention_layer0.png
+    checkpoint = newest(run_dir)
+    files = sorted(p.name for p in checkpoint.iterdir())
+    err = one_line_error(capsys, ["plot", "--run", checkpoint])
+    assert "is a checkpoint: plot its run" in err
+    assert sorted(p.name for p in checkpoint.iterdir()) == files  # nothing written into it
     assert "already holds a run: continue it with --resume" in one_line_error(
         capsys, ["train", *TINY_FLAGS, "--out-dir", run_dir]
     )

@@ -3,6 +3,7 @@
 import re
 
 import numpy as np
+import pytest
 
 import engine
 import nn
@@ -57,6 +58,20 @@ def test_all_frames_side_by_side_in_one_picture(tmp_path):
     assert len(nodes) == 3 * 5 and len(set(nodes)) == 15  # a, +, b, ×, c in every frame
     assert "<svg" in viz.save_graph(dot, tmp_path / "all.svg").read_text(encoding="utf-8")
     assert a.grad == 24.0  # one backward pass, as backward() does
+
+
+def test_frames_start_as_backward_does_and_leave_no_frame_of_an_earlier_pass(tmp_path):
+    a = engine.Tensor(3.0, requires_grad=True, name="a")
+    long = ((a * a) * a) * a
+    short = a * 2.0
+    assert len(viz.backward_steps(long, tmp_path)) == 4
+    assert [p.name for p in viz.backward_steps(short, tmp_path)] == ["step_000.svg", "step_001.svg"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["step_000.svg", "step_001.svg"]
+    for draw in (viz.backward_frames, viz.backward_side_by_side):
+        with pytest.raises(RuntimeError, match="does not require grad"):
+            draw(engine.Tensor(1.0))
+        with pytest.raises(RuntimeError, match="one-element tensor"):
+            draw(engine.Tensor([1.0, 2.0], requires_grad=True) * 2.0)
 
 
 def test_a_node_waits_for_all_its_users():

@@ -76,6 +76,10 @@ def test_plot_losses_from_rows_with_explicit_floor_and_bad_input(tmp_path):
         "one training batch, at each logged step",
         "train split, mean over the eval batches",
     ]
+    ax = viz.plot_losses([{"step": 3, "train_loss": 2.5, "kind": "train"}]).axes[0]
+    (batch,) = ax.get_lines()  # one logged batch: a point to see, at a whole step
+    assert batch.get_marker() == "o" and list(batch.get_xdata()) == [3]
+    assert all(tick == int(tick) for tick in ax.get_xticks())
     with pytest.raises(FileNotFoundError, match="metrics.jsonl"):
         viz.plot_losses(tmp_path)
     with pytest.raises(ValueError, match="nothing to plot"):

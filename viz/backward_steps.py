@@ -20,6 +20,7 @@ import graphviz
 import numpy as np
 
 from engine import backprop
+from engine.tensor import root_gradient
 from viz import labels
 from viz.graph import FONT, Paint, build, check_options, save_graph
 from viz.trace import trace
@@ -30,8 +31,8 @@ NOW, DONE, WAITING, UNREACHED, SENT = "#ffb347", "#cfe8c4", "#fff2b3", "#ffffff"
 def backward_frames(root, grad=None, show_rules=False, rankdir="LR"):
     """Run backward from `root`, returning one `graphviz.Digraph` per visited node, in order.
 
-    `grad` is dL/d(root) (ones when None, so a scalar root starts from dL/dL = 1). The leaves'
-    `.grad` accumulate exactly as with `root.backward(grad)`; the graph is kept
+    `grad` is dL/d(root), as `root.backward(grad)` takes it (None: 1, for a one-element root).
+    The leaves' `.grad` accumulate exactly as with `root.backward(grad)`; the graph is kept
     (`retain_graph=True`), so backward can still run through it afterwards.
     """
     check_options(None, "auto", rankdir)
@@ -55,9 +56,7 @@ def backward_side_by_side(root, grad=None, show_rules=False):
 def _paints(graph, grad):
     """Run backward through the traced `graph`; one Paint per visited node, as it found it."""
     root = graph.root
-    grad = np.ones_like(root.data) if grad is None else np.asarray(grad, dtype=root.dtype)
-    if grad.shape != root.shape:
-        raise ValueError(f"grad has shape {grad.shape}, root has shape {root.shape}")
+    grad = root_gradient(root, grad)  # checked as backward() checks it
     received = {id(root): grad}  # dL/d(tensor) summed so far
     done, paints = set(), []
     order = list(backprop(root, grad, retain_graph=True))
@@ -87,10 +86,14 @@ def _paints(graph, grad):
 
 
 def backward_steps(root, out_dir, grad=None, show_rules=False, rankdir="LR"):
-    """Write the frames of `backward_frames` as `out_dir/step_000.svg`, ...; return the paths."""
+    """Write the frames of `backward_frames` as `out_dir/step_000.svg`, ...; return the paths.
+    The frames of an earlier, longer pass written there are removed, so none is left over."""
     out_dir = Path(out_dir)
     frames = backward_frames(root, grad, show_rules, rankdir)
-    return [save_graph(dot, out_dir / f"step_{i:03d}.svg") for i, dot in enumerate(frames)]
+    paths = [save_graph(dot, out_dir / f"step_{i:03d}.svg") for i, dot in enumerate(frames)]
+    for old in set(out_dir.glob("step_[0-9][0-9][0-9].svg")) - set(paths):
+        old.unlink()
+    return paths
 
 
 def _slots(inputs, sent):

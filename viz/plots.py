@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from engine.files import write_atomic
 from model.run import read_metrics
@@ -71,7 +72,8 @@ def plot_losses(run, floor=None, path=None, title="train and validation loss"):
     if batches:
         steps, losses = np.array(batches, dtype=np.float64).T
         label = "one training batch, at each logged step"
-        ax.plot(steps, losses, color="#4c72b0", alpha=0.3, linewidth=1, label=label)
+        marker = "o" if len(losses) < 20 else None  # a few points show as points, not a line
+        ax.plot(steps, losses, color="#4c72b0", alpha=0.3, linewidth=1, marker=marker, label=label)
         if len(losses) >= 20:  # a running mean shows the trend through the batch noise
             k = max(len(losses) // 20, 2)
             smooth = np.convolve(losses, np.ones(k) / k, mode="valid")
@@ -95,6 +97,7 @@ def plot_losses(run, floor=None, path=None, title="train and validation loss"):
             fontsize=9,
         )
     ax.set(xlabel="step", ylabel="loss (nats per token)", title=title)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # steps are whole
     ax.grid(alpha=0.3)
     ax.legend(frameon=False, fontsize=8)
     if path is not None:
