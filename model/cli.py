@@ -51,7 +51,7 @@ def main(argv=None):
     try:
         with warnings.catch_warnings():  # a warning as one line, as an error is
             warnings.showwarning = functools.partial(_show_warning, args.command)
-            _check_utf8_paths(args)
+            _check_paths(args)
             return COMMANDS[args.command](args)
     except KeyboardInterrupt as e:
         where = f"; {e}" if str(e) else ""  # train says which checkpoint is the newest
@@ -78,15 +78,17 @@ def _one_line(text):
     return "; ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
-def _check_utf8_paths(args):
-    """Refuse a path that is not UTF-8 (it could be neither stored in JSON nor printed)."""
+def _check_paths(args):
+    """Refuse an empty path (it would mean the current directory) and one that is not UTF-8
+    (it could be neither stored in JSON nor printed)."""
     for name in PATH_ARGUMENTS:
-        value = getattr(args, name, None)
+        value, flag = getattr(args, name, None), "--" + name.replace("_", "-")
+        if value == "":
+            raise ValueError(f"{flag} needs a path, got ''")
         if isinstance(value, str):
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError:
-                flag = "--" + name.replace("_", "-")
                 raise ValueError(
                     f"{flag} {os.fsencode(value)!r} is not a UTF-8 name; use one that is"
                 ) from None
@@ -101,8 +103,6 @@ def cmd_train(args):
     names = [f.name for f in fields(GPTConfig) + fields(TrainConfig)]
     overrides = {name: getattr(args, name) for name in names if name in args}
     if args.resume is not None:
-        if not args.resume:
-            raise ValueError("--resume needs the directory of a run, got ''")
         run = Run.resume(args.resume, llama=args.llama, **overrides)
         if run.step >= run.config.max_iters:
             run.close()

@@ -21,11 +21,11 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def seed(text):
-    """A --seed: an int >= 0, as NumPy's generators take."""
+def natural(text):
+    """An int >= 0: a --seed (as NumPy's generators take it), a --depth."""
     value = int(text)
     if value < 0:
-        raise argparse.ArgumentTypeError(f"a seed must be >= 0, got {value}")
+        raise argparse.ArgumentTypeError(f"must be an int >= 0, got {value}")
     return value
 
 
@@ -89,7 +89,7 @@ def build_parser():
     sample.add_argument("--top-k", type=int, help="sample among the k likeliest tokens only")
     sample.add_argument("--top-p", type=float, help="nucleus sampling: smallest set of mass p")
     sample.add_argument(
-        "--seed", type=seed, help="seed for a reproducible sample (default: a new one each time)"
+        "--seed", type=natural, help="seed for a reproducible sample (default: a new one each time)"
     )
     sample.add_argument("--num-samples", type=int, default=1, help="default: 1")
 
@@ -126,13 +126,13 @@ def build_parser():
         default=TrainConfig.corpus_chars,
         help=f"size in characters (default: {TrainConfig.corpus_chars:,})",
     )
-    corpus_cmd.add_argument("--seed", type=seed, default=0, help="default: 0")
+    corpus_cmd.add_argument("--seed", type=natural, default=0, help="default: 0")
 
     graph = commands.add_parser("graph", help="draw the computation graph of a model's loss")
     graph.add_argument(
         "--run", metavar="DIR", help="a trained run or an HF model (default: the default model)"
     )
-    graph.add_argument("--depth", type=int, default=2, help="module nesting shown (default: 2)")
+    graph.add_argument("--depth", type=natural, default=2, help="module nesting shown (default: 2)")
     graph.add_argument("--rules", action="store_true", help="write backward rules on edges")
     graph.add_argument(
         "--fused",

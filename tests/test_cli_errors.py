@@ -113,7 +113,13 @@ def test_a_file_system_error_names_the_path_not_the_errno(tmp_path, capsys):
     err = one_line_error(capsys, ["train", *TINY_FLAGS, "--out-dir", tmp_path / "a-file"])
     assert err.endswith(f": error: {tmp_path / 'a-file'} is a file, not a run directory\n")
     err = one_line_error(capsys, ["corpus", "stories", "--out", tmp_path / "c.txt", "--seed=-1"])
-    assert err == "tinyllm corpus: error: argument --seed: a seed must be >= 0, got -1\n"
+    assert err == "tinyllm corpus: error: argument --seed: must be an int >= 0, got -1\n"
+    err = one_line_error(capsys, ["graph", "--depth=-1"])
+    assert err == "tinyllm graph: error: argument --depth: must be an int >= 0, got -1\n"
+    for argv in (["sample", "--run", ""], ["graph", "--run", ""], ["train", "--corpus", ""],
+                 ["train", "--out-dir", ""], ["corpus", "stories", "--out", ""]):  # fmt: skip
+        flag = next(a for a in argv if a.startswith("--"))
+        assert one_line_error(capsys, argv).endswith(f": error: {flag} needs a path, got ''\n")
 
 
 @pytest.mark.parametrize("argv", [["sample", "--run"], ["plot", "--run"], ["train", "--resume"]])
