@@ -7,11 +7,12 @@
 - `detect_anomaly()`: check every op's forward and backward for newly made NaN or Inf.
 
 Each is a module-level variable that `Function.apply` and `backprop` read (engine/function.py,
-engine/tensor.py).
+engine/tensor.py): one for the whole process, where PyTorch keeps one per thread.
 """
 
 import contextlib
 import functools
+import inspect
 
 import numpy as np
 
@@ -20,7 +21,37 @@ scope = ()  # the modules whose forward is running, outermost first
 anomaly = False
 
 
-class _GradMode(contextlib.ContextDecorator):
+class ContextDecorator(contextlib.ContextDecorator):
+    """contextlib's: a context manager that also decorates a function, to run it inside. A
+    generator function runs inside at each of its steps, as with PyTorch's grad modes (a plain
+    decorator would switch only while the generator is made, not while its body runs)."""
+
+    def __call__(self, function):
+        if not inspect.isgeneratorfunction(function):
+            return super().__call__(function)
+
+        @functools.wraps(function)
+        def steps(*args, **kwargs):
+            generator = function(*args, **kwargs)
+            resume, value = generator.send, None
+            while True:
+                try:
+                    with self._recreate_cm():
+                        request = resume(value)
+                except StopIteration as stop:
+                    return stop.value
+                try:
+                    resume, value = generator.send, (yield request)
+                except GeneratorExit:
+                    generator.close()
+                    raise
+                except BaseException as error:  # thrown in: passed on to the generator
+                    resume, value = generator.throw, error
+
+        return steps
+
+
+class _GradMode(ContextDecorator):
     """Graph building on or off (`mode`) inside a `with` block or a decorated function.
 
     One decorator instance serves every call of its function, recursive ones included, so the
@@ -57,7 +88,7 @@ class enable_grad(_GradMode):
     mode = True
 
 
-class set_grad_enabled:
+class set_grad_enabled(ContextDecorator):
     """Graph building on (`mode=True`) or off, as PyTorch's: a plain call
     `engine.set_grad_enabled(False)` switches at once; `with engine.set_grad_enabled(flag):`
     switches for the block and then restores the mode from before the call; as a decorator,
@@ -76,16 +107,13 @@ class set_grad_enabled:
         global grad_enabled
         grad_enabled = self._before
 
+    def _recreate_cm(self):  # each call (or step) of a decorated function: a fresh switch
+        return set_grad_enabled(self.mode)
+
     def __call__(self, function):
         global grad_enabled
         grad_enabled = self._before  # decorating is no call: nothing switches yet
-
-        @functools.wraps(function)
-        def switched(*args, **kwargs):
-            with set_grad_enabled(self.mode):
-                return function(*args, **kwargs)
-
-        return switched
+        return super().__call__(function)
 
 
 def is_grad_enabled():

@@ -65,6 +65,8 @@ class ModuleDict(Module):
     def __setitem__(self, name, module):
         if not isinstance(name, str) or not name.isidentifier():
             raise KeyError(f"ModuleDict keys must be identifiers, got {name!r}")
+        if name not in self._modules and hasattr(self, name):  # "items", "training", ...
+            raise KeyError(f"ModuleDict key {name!r} is the name of one of its attributes")
         setattr(self, name, _check(module, "ModuleDict"))
 
     def __getitem__(self, name):
@@ -105,8 +107,10 @@ class Sequential(ModuleList):
             super().__init__(modules)
 
     def __getitem__(self, index):
-        items = list(self._modules.values())
-        return Sequential(*items[index]) if isinstance(index, slice) else items[index]
+        """A child, or a Sequential of a slice of them under their own names."""
+        if isinstance(index, slice):
+            return Sequential(OrderedDict(list(self._modules.items())[index]))
+        return list(self._modules.values())[index]
 
     def forward(self, x):
         for module in self:

@@ -11,14 +11,20 @@ optimizer step, after it) moves to the next:
     for step in range(max_iters):
         ...; optimizer.step(); scheduler.step()
 
-`get_last_lr()` is the list of the groups' current lrs; `state_dict()` is plain JSON-able
+`get_last_lr()` is the list of lrs the last step set; `state_dict()` is plain JSON-able
 numbers, and `load_state_dict` continues a schedule where it was saved. Each group's lr as the
-scheduler found it is its base lr (`base_lrs`).
+first scheduler found it is its base lr (`base_lrs`), kept in the group as "initial_lr", as in
+PyTorch: a scheduler made again on the same optimizer, or after loading its state, starts
+from there, not from a lr already scheduled down.
 """
 
 import math
 
 import numpy as np
+
+INITIAL_LR = "initial_lr"
+"""The group option a scheduler adds: the lr it found there, its base lr. Kept in the group, it
+is saved with the optimizer, and a second scheduler starts from it too."""
 
 
 def cosine_with_warmup(step, max_lr, min_lr, warmup_steps, decay_steps):
@@ -58,7 +64,9 @@ class LRScheduler:
 
     def __init__(self, optimizer):
         self.optimizer = optimizer
-        self.base_lrs = [float(group["lr"]) for group in optimizer.param_groups]
+        for group in optimizer.param_groups:
+            group.setdefault(INITIAL_LR, float(group["lr"]))
+        self.base_lrs = [group[INITIAL_LR] for group in optimizer.param_groups]
         self.last_epoch = -1  # PyTorch's name for the number of steps taken
         self.step()
 
@@ -70,10 +78,11 @@ class LRScheduler:
         self.last_epoch += 1
         for i, group in enumerate(self.optimizer.param_groups):
             group["lr"] = float(self.lr_at(self.base_lrs[i], i, self.last_epoch))
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
     def get_last_lr(self):
         """The lr of each parameter group, as the last `step()` set it."""
-        return [group["lr"] for group in self.optimizer.param_groups]
+        return list(self._last_lr)
 
     def state_dict(self):
         """{"last_epoch": int, "base_lrs": [float, ...]}: JSON-able, no functions."""

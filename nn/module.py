@@ -73,15 +73,22 @@ class Module:
         if isinstance(value, Parameter):
             modules.pop(name, None)
             buffers.pop(name, None)
+            self._non_persistent.discard(name)
             params[name] = value
         elif isinstance(value, Module):
             params.pop(name, None)
             buffers.pop(name, None)
+            self._non_persistent.discard(name)
             modules[name] = value
-        elif name in params and isinstance(value, Tensor):
+        elif name in params and value is not None:
             raise TypeError(
-                f"cannot assign a plain Tensor to parameter {name!r} of {type(self).__name__}; "
-                f"wrap it in nn.Parameter"
+                f"cannot assign {type(value).__name__} to parameter {name!r} of "
+                f"{type(self).__name__}: it takes an nn.Parameter (wrap a Tensor in one) or None"
+            )
+        elif name in modules and value is not None:
+            raise TypeError(
+                f"cannot assign {type(value).__name__} to sub-module {name!r} of "
+                f"{type(self).__name__}: it takes a Module or None"
             )
         elif name in buffers:
             if value is not None and not isinstance(value, Tensor):
@@ -107,10 +114,14 @@ class Module:
             raise KeyError(f"buffer name must be an identifier, got {name!r}")
         if name in self._parameters or name in self._modules:
             raise KeyError(f"{type(self).__name__} already has a parameter or module {name!r}")
+        if name not in self._buffers and hasattr(self, name):
+            raise KeyError(f"{type(self).__name__} already has an attribute {name!r}")
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer({name!r}) takes a Tensor or None")
         self._buffers[name] = tensor
-        if not persistent:
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
             self._non_persistent.add(name)
         object.__setattr__(self, name, tensor)
 
@@ -189,9 +200,13 @@ class Module:
 
     # ---- modes, gradients, dtype ---------------------------------------------------------------
     def train(self, mode=True):
-        """Set the `.training` flag on this module and all descendants (Dropout reads it)."""
-        for module in self.modules():
-            module.training = bool(mode)
+        """Set the `.training` flag on this module and, through their own `train`, on every
+        descendant (Dropout reads it). Returns self."""
+        if not isinstance(mode, bool):
+            raise ValueError(f"train() takes True or False, got {mode!r}")
+        self.training = mode
+        for child in self._modules.values():
+            child.train(mode)
         return self
 
     def eval(self):
@@ -220,28 +235,27 @@ class Module:
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
             raise TypeError(f"Module.to() needs a floating dtype, got {dtype}")
-        for p in self.parameters():
-            p.data = p.data.astype(dtype)
-            if p.grad is not None:
-                p.grad = p.grad.astype(dtype)
-        for b in self.buffers():
-            if b.dtype.kind == "f":
-                b.data = b.data.astype(dtype)
+        for t in [*self.parameters(), *(b for b in self.buffers() if b.dtype.kind == "f")]:
+            if t.dtype != dtype:  # the same arrays where they have it already, not copies
+                t.data = t.data.astype(dtype)
+            if t.grad is not None and t.grad.dtype != dtype:
+                t.grad = t.grad.astype(dtype)
         return self
 
     # ---- saving and loading --------------------------------------------------------------------
-    def _named_state(self):
+    def _named_state(self, prefix=""):
         """(dotted name, tensor) for what a state dict holds: each module's parameters, then its
-        persistent buffers, module by module (PyTorch's order); a tied parameter appears under
-        each of its names."""
-        for prefix, module in self.named_modules():
-            buffers = [
-                (name, b)
-                for name, b in module._buffers.items()
-                if b is not None and name not in module._non_persistent
-            ]
-            for name, t in [*module._parameters.items(), *buffers]:
-                yield (f"{prefix}.{name}" if prefix else name), t
+        persistent buffers, module by module (PyTorch's order); a tied parameter, or a module
+        held under two names, appears under each of its names."""
+        buffers = [
+            (name, b)
+            for name, b in self._buffers.items()
+            if b is not None and name not in self._non_persistent
+        ]
+        for name, t in [*self._parameters.items(), *buffers]:
+            yield prefix + name, t
+        for name, child in self._modules.items():
+            yield from child._named_state(f"{prefix}{name}.")
 
     def state_dict(self):
         """An ordered dict name -> NumPy array (a copy of each parameter's and each persistent

@@ -27,7 +27,7 @@ import numbers
 import numpy as np
 
 from engine import Tensor
-from nn import lr_scheduler  # noqa: F401 (nn.optim.lr_scheduler, as torch.optim.lr_scheduler)
+from nn import lr_scheduler  # nn.optim.lr_scheduler, as torch.optim.lr_scheduler
 
 
 def _check_finite(optimizer, name, value):
@@ -54,7 +54,7 @@ class Optimizer:
         out take the optimizer's defaults. A frozen parameter (requires_grad False) may be in a
         group: it has no gradient, so `step()` leaves it alone, as in PyTorch."""
         name = type(self).__name__
-        unknown = set(group) - set(self.defaults) - {"params"}
+        unknown = set(group) - set(self.defaults) - {"params", lr_scheduler.INITIAL_LR}
         if unknown:
             raise ValueError(f"{name}: unknown group options {sorted(unknown)}")
         params = group["params"]
@@ -102,16 +102,15 @@ class Optimizer:
             groups.append(saved)
         return {"state": state, "param_groups": groups}
 
-    def load_state_dict(self, state_dict, strict=True):
+    def load_state_dict(self, state_dict):
         """Restore hyperparameters and per-parameter state saved by `state_dict()`.
 
         As `Module.load_state_dict` does, every problem is found before anything changes and
         all are listed in one ValueError: groups of other sizes, hyperparameters that are
         missing, unknown or out of range, state keys this optimizer does not know, shapes that
         are not the parameter's, values that are NaN or Inf, and a parameter with only part of
-        its state. With `strict` (the default), every parameter's state must be there, unless
-        the saved state is empty altogether (an optimizer that has not stepped yet); without,
-        parameters missing from it start afresh.
+        its state. A parameter with none has not stepped yet (frozen, say, or never given a
+        gradient): it starts afresh, as in PyTorch.
         """
         try:
             groups, saved_state = list(state_dict["param_groups"]), dict(state_dict["state"])
@@ -128,7 +127,7 @@ class Optimizer:
         for i, (group, saved) in enumerate(zip(self.param_groups, groups, strict=False)):
             if not isinstance(saved, dict):
                 continue
-            names = set(saved) - {"params"}
+            names = set(saved) - {"params", lr_scheduler.INITIAL_LR}
             if names != set(self.defaults):
                 problems.append(
                     f"param_groups[{i}] has options {sorted(names)}, this optimizer "
@@ -136,7 +135,7 @@ class Optimizer:
                 )
                 continue
             values = {k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()}
-            new = {**group, **values, "params": group["params"]}
+            new = {**values, "params": group["params"]}  # the saved group, as in PyTorch
             try:
                 self._check(new)
             except (TypeError, ValueError) as e:
@@ -163,9 +162,8 @@ class Optimizer:
             else:
                 loaded.setdefault(p, {})[name] = value.astype(p.dtype, copy=True)
         for i, p in enumerate(params):
-            if p in loaded or (strict and saved_state):
-                have = loaded.get(p, {})
-                missing = [f"{i}.{name}" for name in self._state_names if name not in have]
+            if p in loaded:
+                missing = [f"{i}.{name}" for name in self._state_names if name not in loaded[p]]
                 problems += [f"missing state {key!r}" for key in missing]
         if problems:
             raise ValueError("optimizer load_state_dict failed:\n  " + "\n  ".join(problems))

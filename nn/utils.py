@@ -27,8 +27,13 @@ def clip_grad_norm_(parameters, max_norm):
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
     grads = [p.grad for p in params if p.grad is not None]
     # Each grad's squared length is one BLAS dot product; the sum of a few hundred scalars is
-    # done in Python floats (float64) so nothing large is ever upcast.
-    total = math.sqrt(sum(float(np.vdot(g.ravel(), g.ravel())) for g in grads))
+    # done in Python floats (float64), so no float32 array is upcast. A float16 one is: its
+    # squares would overflow past 65504.
+    squares = 0.0
+    for g in grads:
+        flat = g.ravel() if g.itemsize >= 4 else g.ravel().astype(np.float32)
+        squares += float(np.vdot(flat, flat))
+    total = math.sqrt(squares)
     scale = max_norm / (total + 1e-6)
     if scale < 1.0:
         for p in params:

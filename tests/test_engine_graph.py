@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import engine
+import nn
 from engine import Tensor
 
 
@@ -96,6 +97,39 @@ def test_no_grad_decorator_and_nesting():
             pass
         assert not engine.is_grad_enabled()
     assert engine.is_grad_enabled()
+
+
+@pytest.mark.parametrize(
+    ("mode", "inside"),  # inside: (grad enabled, kernels enabled) while the body runs
+    [(engine.no_grad, (False, True)),
+     (lambda: engine.set_grad_enabled(False), (False, True)),
+     (lambda: nn.use_fused(False), (True, False))],
+)  # fmt: skip
+def test_a_decorated_generator_runs_each_step_in_the_mode(mode, inside):
+    """As PyTorch's grad modes do: a plain decorator would switch only while the generator
+    object is made, and its body would run in the caller's mode."""
+    a = Tensor(np.ones(2), requires_grad=True)
+
+    def now():
+        return engine.is_grad_enabled(), nn.kernels.enabled()
+
+    @mode()
+    def steps():
+        received = yield now(), (a * 2).requires_grad
+        try:
+            yield received, now()
+        except KeyError:
+            yield "thrown", now()
+        return "done"
+
+    outside = now()
+    gen = steps()
+    assert next(gen) == (inside, inside[0]) and now() == outside  # the caller's between steps
+    assert gen.send("sent") == ("sent", inside) and now() == outside
+    assert gen.throw(KeyError()) == ("thrown", inside) and now() == outside
+    with pytest.raises(StopIteration) as stop:
+        next(gen)
+    assert stop.value.value == "done" and now() == outside
 
 
 def test_no_grad_restores_grad_mode_after_an_exception():

@@ -73,3 +73,20 @@ def test_cosine_with_warmup_scheduler_gives_the_schedule_and_resumes():
 def test_cosine_with_warmup_errors(args, message):
     with pytest.raises(ValueError, match=message):
         lr_scheduler.cosine_with_warmup(*args)
+
+
+def test_a_scheduler_made_again_starts_from_the_lr_the_first_one_found():
+    """The base lr is kept in the group as "initial_lr", as in PyTorch: a notebook cell run
+    twice, or a scheduler made after loading the optimizer, does not shrink the lr again."""
+    optimizer = AdamW(parameters(), lr=1.0)
+    lr_scheduler.LambdaLR(optimizer, lambda step: 0.1)
+    again = lr_scheduler.LambdaLR(optimizer, lambda step: 0.1)
+    assert again.base_lrs == [1.0] and again.get_last_lr() == [0.1]
+    saved = optimizer.state_dict()
+    assert json.loads(json.dumps(saved["param_groups"]))[0]["initial_lr"] == 1.0
+    resumed = AdamW(parameters(), lr=1.0)
+    resumed.param_groups[0]["lr"] = 0.1  # as the saved one had it
+    resumed.load_state_dict(saved)
+    assert lr_scheduler.LambdaLR(resumed, lambda step: 0.5).get_last_lr() == [0.5]
+    optimizer.param_groups[0]["lr"] = 7.0  # by hand: get_last_lr says what the scheduler set
+    assert again.get_last_lr() == [0.1]

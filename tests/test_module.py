@@ -1,5 +1,7 @@
 """The module system: registration, names and order, tying, modes, dtype, state dicts, repr."""
 
+from collections import OrderedDict
+
 import numpy as np
 import pytest
 
@@ -68,6 +70,50 @@ def test_reassignment_keeps_order_and_plain_values_unregister():
     assert [n for n, _ in block.named_children()] == ["ln", "drop"]
     with pytest.raises(TypeError, match="nn.Parameter"):
         block.ln.weight = Tensor(np.ones(4, np.float32))
+    with pytest.raises(TypeError, match="cannot assign int to parameter 'weight'"):
+        block.ln.weight = 3  # would have quietly left LayerNorm without its weight
+    with pytest.raises(TypeError, match="cannot assign str to sub-module 'ln'"):
+        block.ln = "off"
+    assert [n for n, _ in block.ln.named_parameters()] == ["weight", "bias"]
+
+
+def test_a_module_under_two_names_is_saved_under_both():
+    shared = nn.Linear(2, 2)
+    pair = nn.ModuleDict(dict(a=shared, b=shared))
+    assert list(pair.state_dict()) == ["a.weight", "a.bias", "b.weight", "b.bias"]  # as PyTorch
+    assert len(list(pair.parameters())) == 2  # each parameter once, for an optimizer
+    state = pair.state_dict()
+    state["b.weight"] = np.full((2, 2), 7.0)  # the last name wins, as in PyTorch
+    pair.load_state_dict(state)
+    assert np.all(shared.weight.data == 7.0)
+    assert list(nn.ModuleList([shared, shared]).state_dict()) == [
+        "0.weight", "0.bias", "1.weight", "1.bias"
+    ]  # fmt: skip
+
+
+def test_buffers_containers_and_train_follow_pytorch():
+    m = nn.Module()
+    m.register_buffer("x", Tensor(np.ones(2)), persistent=False)
+    m.register_buffer("x", Tensor(np.ones(2)))  # registered again: persistent now
+    assert list(m.state_dict()) == ["x"]
+    m.plain = 3
+    with pytest.raises(KeyError, match="already has an attribute 'plain'"):
+        m.register_buffer("plain", Tensor(np.ones(2)))
+    for key in ("items", "training"):
+        with pytest.raises(KeyError, match=f"'{key}' is the name of one of its attributes"):
+            nn.ModuleDict({key: nn.Identity()})
+    seq = nn.Sequential(OrderedDict(fc=nn.Linear(2, 3), act=nn.ReLU(), out=nn.Linear(3, 1)))
+    assert [n for n, _ in seq[1:].named_children()] == ["act", "out"]  # their own names
+
+    class Frozen(nn.Module):  # a module whose train() keeps it in eval mode
+        def train(self, mode=True):
+            return super().train(False)
+
+    outer = nn.Sequential(nn.Linear(2, 2), Frozen())
+    outer.train()
+    assert outer[0].training and not outer[1].training  # each child's own train() ran
+    with pytest.raises(ValueError, match="True or False"):
+        outer.train("no")
 
 
 def test_module_without_super_init_is_a_clear_error():
@@ -91,6 +137,9 @@ def test_zero_grad_and_to_dtype():
     model = Tiny()
     model(np.array([[1, 2]])).sum().backward()
     assert all(p.grad is not None for p in model.parameters())
+    arrays = [p.data for p in model.parameters()]
+    model.to(np.float32)  # the dtype it has: the same arrays, which others may share
+    assert all(p.data is a for p, a in zip(model.parameters(), arrays, strict=True))
     model.to(np.float64)
     assert {p.dtype for p in model.parameters()} == {np.dtype(np.float64)}
     assert {p.grad.dtype for p in model.parameters()} == {np.dtype(np.float64)}

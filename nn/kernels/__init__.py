@@ -11,11 +11,11 @@ One switch chooses between them. Fused is the default:
     with nn.use_fused(False):      # every nn.functional op runs its reference composition
         logits, loss = model(idx, targets)
 
-`use_fused` also works as a decorator, like `engine.no_grad()`.
+`use_fused` also works as a decorator, like `engine.no_grad()` (of a generator function too:
+each of its steps runs in that mode).
 """
 
-import contextlib
-
+from engine.modes import ContextDecorator
 from nn.kernels.attention import FusedAttention, FusedPackedAttention, attend
 from nn.kernels.cross_entropy import FusedCrossEntropy
 from nn.kernels.gelu import FusedGELU
@@ -31,7 +31,7 @@ def enabled():
     return _fused
 
 
-class use_fused(contextlib.ContextDecorator):
+class use_fused(ContextDecorator):
     """`with nn.use_fused(False):` runs the reference math of every `nn.functional` op inside;
     `use_fused(True)` the kernels. One decorator instance may serve many (nested) calls, so the
     states to restore are kept on a stack."""
