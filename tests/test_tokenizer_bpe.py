@@ -1,5 +1,7 @@
 """BPETokenizer encoding and decoding: worked examples, round trips, special tokens, errors."""
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -180,10 +182,14 @@ def test_special_token_modes():
     assert tok.decode(hello + [270] + world) == text
 
 
-def test_special_token_set_leaves_the_others_ordinary():
+def test_special_token_set_allows_those_and_refuses_the_others_as_tiktoken():
     tok = special_tok()
-    ids = tok.encode("<s>hello<|endoftext|>", allowed_special={"<s>"})
-    assert ids == [271] + tok.encode_ordinary("hello<|endoftext|>")
+    assert tok.encode("<s>hello", allowed_special={"<s>"}) == [271] + tok.encode_ordinary("hello")
+    with pytest.raises(ValueError, match=re.escape("special token '<|endoftext|>' at position 8")):
+        tok.encode("<s>hello<|endoftext|>", allowed_special={"<s>"})
+    with pytest.raises(ValueError, match="special token '<s>' at position 0"):
+        tok.encode("<s>hello", allowed_special=set())  # tiktoken's default: none allowed
+    assert tok.encode("<|endoftext|>", allowed_special=tok.special_tokens.keys()) == [270]
     with pytest.raises(ValueError, match="'<unk>'"):
         tok.encode("x", allowed_special={"<unk>"})
     with pytest.raises(ValueError, match="allowed_special"):
@@ -193,7 +199,9 @@ def test_special_token_set_leaves_the_others_ordinary():
 def test_longest_special_token_wins():
     tok = special_tok()
     assert tok.encode("<s><s><s>", allowed_special="all") == [272, 271]
-    assert tok.encode("<s><s><s>", allowed_special={"<s>"}) == [271, 271, 271]
+    assert tok.encode("<s>x<s>", allowed_special={"<s>"}) == [271, *tok.encode("x"), 271]
+    with pytest.raises(ValueError, match="'<s><s>'"):  # in the text, and not allowed
+        tok.encode("<s><s><s>", allowed_special={"<s>"})
 
 
 def test_register_special_tokens_rejects_bad_ids():

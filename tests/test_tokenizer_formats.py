@@ -178,6 +178,16 @@ def test_bad_gpt2_files(tmp_path):
     paths = write_gpt2(tmp_path / "b", {**vocab, "ab": 256}, ["a b", "a"])
     with pytest.raises(ValueError, match="merges.txt, line 3: not a merge of two tokens"):
         BPETokenizer.from_gpt2(*paths)
+    # entries no merge makes, read as special tokens: their bytes must be text, one each
+    paths = write_gpt2(tmp_path / "d", {**vocab, "ÃÃ": 256, "ÄÄ": 257}, [])  # bytes c3 c3, c4 c4
+    with pytest.raises(ValueError, match=r"vocab.json: 'ÃÃ' \(id 256\) is neither .* no text"):
+        BPETokenizer.from_gpt2(*paths)
+    paths = write_gpt2(tmp_path / "e", {**vocab, "Ġx": 256, " x": 257}, [])  # both " x"
+    with pytest.raises(ValueError, match="vocab.json: ids 256 and 257 are both ' x'"):
+        BPETokenizer.from_gpt2(*paths)
+    paths[1].write_bytes(b"a b\n\xff\xfe\n")
+    with pytest.raises(ValueError, match=r"merges.txt: not UTF-8 text \(byte 4\)"):
+        BPETokenizer.from_gpt2(*paths)
     del vocab["Ġ"]
     paths = write_gpt2(tmp_path / "c", vocab, [])
     with pytest.raises(ValueError, match="vocab.json: no token for the byte 32"):
@@ -195,6 +205,9 @@ def test_bad_tiktoken_files(tmp_path):
         BPETokenizer.from_tiktoken(path)
     path.write_text("\n".join([*lines, "YWJj 256"]) + "\n")  # "abc" with no "ab" or "bc"
     with pytest.raises(ValueError, match="token 256 \\(b'abc'\\) is not a merge"):
+        BPETokenizer.from_tiktoken(path)
+    path.write_bytes(b"\xff 0\n")
+    with pytest.raises(ValueError, match=r"bad.tiktoken: not UTF-8 text \(byte 0\)"):
         BPETokenizer.from_tiktoken(path)
     path.write_text("\n".join([*lines, "YQ== 256"]) + "\n")  # "a" twice
     with pytest.raises(ValueError, match="line 257: token or rank 256 appears twice"):

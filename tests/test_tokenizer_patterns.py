@@ -101,3 +101,8 @@ def test_bad_patterns():
         resolve_pattern("")
     with pytest.raises(TypeError, match="pattern must be a str or None, got int"):
         BPETokenizer(pattern=4)
+    for grouped in (r"'(s|t)|\w+|\s+|[^\w\s]+", r"(\w)(\w*)|[\s\S]"):  # encode lost the rest
+        with pytest.raises(ValueError, match=r"capturing group: .* write each group \(...\) as"):
+            BPETokenizer(pattern=grouped)
+    tok = BPETokenizer(r"'(?:s|t)|\w+|\s+|[^\w\s]+")  # the same split, without the group
+    assert tok.decode(tok.encode("it's a test")) == "it's a test"

@@ -59,6 +59,12 @@ def test_stops_when_nothing_is_left_to_merge(trainer):
     assert trainer([b"a"], 5) == []
 
 
+def test_a_vocabulary_far_past_what_the_text_can_merge_stops_early():
+    tok = BPETokenizer().train("abcabc abc", 10**20)  # pair ids would overflow int64
+    assert tok.merges == BPETokenizer().train("abcabc abc", 300).merges  # all 4 there are
+    assert len(tok.merges) == 4 and tok.encode("abcabc abc") == [259, 258]
+
+
 corpora = st.lists(st.binary(max_size=40).map(lambda b: bytes(x % 4 for x in b)), max_size=8)
 
 

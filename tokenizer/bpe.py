@@ -11,6 +11,7 @@ a string is cut the way training would have cut it. Special tokens such as "<|en
 whole strings mapped straight to one id, matched before the split and never merged.
 """
 
+import collections.abc
 from collections import Counter
 from itertools import chain
 
@@ -110,7 +111,8 @@ class BPETokenizer:
                 "text, such as gpt4 or gpt2"
             )
         chunks = {chunk.encode("utf-8"): count for chunk, count in counted.items()}
-        pairs = train_fast(chunks, num_merges, verbose=verbose)
+        possible = sum(len(chunk) - 1 for chunk in chunks)  # a chunk of n bytes merges n-1 times
+        pairs = train_fast(chunks, min(num_merges, possible), verbose=verbose)
         self._set_merges(range(256), {pair: 256 + i for i, pair in enumerate(pairs)})
         return self
 
@@ -123,7 +125,7 @@ class BPETokenizer:
           "all"         it becomes its special id;
           "none"        it is ordinary text, encoded like any other;
           "none_raise"  ValueError (the default: user text should not smuggle in control tokens);
-          a set         those names become special ids, other specials are ordinary text.
+          a set         those names become special ids, and any other raises, as in tiktoken.
         """
         to_utf8(text)
         specials = self._allowed_specials(allowed_special, text)
@@ -167,18 +169,18 @@ class BPETokenizer:
         if allowed_special == "none":
             return {}
         if allowed_special == "none_raise":
-            for name in self.special_tokens:
+            allowed_special = set()
+        if isinstance(allowed_special, collections.abc.Set):
+            unknown = sorted(set(allowed_special) - self.special_tokens.keys())
+            if unknown:
+                raise ValueError(f"allowed_special names unregistered special token {unknown[0]!r}")
+            for name in self.special_tokens.keys() - allowed_special:
                 if name in text:
                     raise ValueError(
                         f"text holds the special token {name!r} at position {text.index(name)}; "
                         'pass allowed_special="all" to encode it as a special token, or "none" '
                         "to encode it as ordinary text"
                     )
-            return {}
-        if isinstance(allowed_special, set | frozenset):
-            unknown = sorted(allowed_special - self.special_tokens.keys())
-            if unknown:
-                raise ValueError(f"allowed_special names unregistered special token {unknown[0]!r}")
             return {name: self.special_tokens[name] for name in allowed_special}
         raise ValueError(
             'allowed_special must be "all", "none", "none_raise" or a set of special token '

@@ -124,7 +124,7 @@ def read_gpt2(vocab_json, merges_txt):
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"{vocab_json}: not a JSON vocabulary ({error})") from None
     pairs = []
-    lines = Path(merges_txt).read_text(encoding="utf-8").split("\n")
+    lines = _text(merges_txt).split("\n")
     for line_no, line in enumerate(lines, start=1):
         if line == "" or (line_no == 1 and line.startswith("#version")):
             continue
@@ -169,7 +169,16 @@ def parse_gpt2_vocab(vocab, pairs, where):
     for name, idx in vocab.items():
         if idx not in known:
             if all(c in text_of for c in name):
-                name = bytes(text_of[c] for c in name).decode("utf-8", errors="replace")
+                spelled = bytes(text_of[c] for c in name)
+                try:
+                    name = spelled.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise ValueError(
+                        f"{where}: {name!r} (id {idx}) is neither a byte nor made by a merge, "
+                        f"and its bytes {spelled!r} are no text a special token could be"
+                    ) from None
+            if name in specials:
+                raise ValueError(f"{where}: ids {specials[name]} and {idx} are both {name!r}")
             specials[name] = idx
     return byte_ids, merges, specials
 
@@ -219,7 +228,7 @@ def export_tiktoken(tok, path):
 def read_tiktoken(path):
     """Read a tiktoken ranks file -> (byte_ids, merges)."""
     tokens, ranks_seen = {}, set()
-    lines = Path(path).read_text(encoding="utf-8").split("\n")
+    lines = _text(path).split("\n")
     for line_no, line in enumerate(lines, start=1):
         if line == "":
             continue
@@ -258,3 +267,12 @@ def _recover_merges(tokens, path):
         merges[parts[0], parts[1]] = idx
         ranks[parts[0], parts[1]] = (idx, idx)
     return merges
+
+
+def _text(path):
+    """The UTF-8 text of the file `path`; a ValueError naming it if it is not UTF-8."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: not UTF-8 text (byte {error.start})") from None

@@ -73,9 +73,14 @@ def resolve_pattern(pattern):
             "command line)"
         )
     try:
-        regex.compile(pattern)
+        compiled = regex.compile(pattern)
     except regex.error as error:
         raise ValueError(f"pattern {pattern!r} is not a valid regex: {error}") from None
+    if compiled.groups:  # findall would give the groups, not the chunks
+        raise ValueError(
+            f"pattern {pattern!r} has a capturing group: a chunk is the whole match, so write "
+            "each group (...) as (?:...)"
+        )
     return pattern
 
 
