@@ -25,6 +25,15 @@ def floating(what, *tensors):
             raise TypeError(f"{what} needs floating-point tensors, got dtype {t.dtype}")
 
 
+def padding_index(padding_idx, num_embeddings):
+    """An embedding's padding id in 0..num_embeddings - 1 (negatives count from the end)."""
+    if not isinstance(padding_idx, int) or not -num_embeddings <= padding_idx < num_embeddings:
+        raise ValueError(
+            f"padding_idx must be an id of the {num_embeddings} embeddings, got {padding_idx!r}"
+        )
+    return padding_idx % num_embeddings
+
+
 def same_dtype(what, x, *params):
     """Raise TypeError unless every given parameter has the input's dtype."""
     for p in params:

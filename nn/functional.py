@@ -31,16 +31,21 @@ def linear(x, weight, bias=None):
     return y if bias is None else y + bias
 
 
-def embedding(ids, weight):
+def embedding(ids, weight, padding_idx=None):
     """ids (...) integers, weight (V, C) -> (..., C):   row ids[...] of the table.
 
     The gradient of a lookup adds up the rows of repeated ids: the engine's indexing does it.
+    `padding_idx` (as in PyTorch) is the id of padding: its row gets no gradient.
     """
     ids = checks.integer_ids(ids, "embedding")
     if ids.size and (ids.min() < 0 or ids.max() >= weight.shape[0]):
         bad = ids.min() if ids.min() < 0 else ids.max()
         raise IndexError(f"embedding got id {bad}; valid ids are 0..{weight.shape[0] - 1}")
-    return weight[ids]
+    rows = weight[ids]
+    if padding_idx is None:
+        return rows
+    padding = (ids == checks.padding_index(padding_idx, weight.shape[0]))[..., None]
+    return engine.where(padding, rows.detach(), rows)  # the same values, no gradient there
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):

@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 
+from nn import checks, init
 from nn import functional as F
-from nn import init
 from nn.module import Module, Parameter
 
 
@@ -43,19 +43,25 @@ class Linear(Module):
 class Embedding(Module):
     """A lookup table: integer ids (...) -> rows of weight (..., embedding_dim).
 
-    weight (num_embeddings, embedding_dim) starts as N(0, 1) draws.
+    weight (num_embeddings, embedding_dim) starts as N(0, 1) draws. The row of `padding_idx`
+    (as in PyTorch: the id of padding) starts at 0 and gets no gradient.
     """
 
-    def __init__(self, num_embeddings, embedding_dim):
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None):
         super().__init__()
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.weight = init.normal_(_empty(num_embeddings, embedding_dim))
+        self.padding_idx = padding_idx
+        if padding_idx is not None:
+            self.padding_idx = checks.padding_index(padding_idx, num_embeddings)
+            self.weight.data[self.padding_idx] = 0
 
     def forward(self, ids):
-        return F.embedding(ids, self.weight)
+        return F.embedding(ids, self.weight, self.padding_idx)
 
     def extra_repr(self):
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        padding = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f"{self.num_embeddings}, {self.embedding_dim}{padding}"
 
 
 class LayerNorm(Module):

@@ -63,6 +63,20 @@ def test_embedding_gradient_sums_repeats():
     np.testing.assert_array_equal(w.grad, [[0, 0], [3, 3], [0, 0], [1, 1]])
 
 
+def test_embedding_padding_idx_gets_no_gradient_as_in_pytorch():
+    w = Tensor(np.arange(8.0).reshape(4, 2), requires_grad=True)
+    ids = np.array([[1, 3], [3, 0]])
+    out = F.embedding(ids, w, padding_idx=-1)  # id 3, counted from the end
+    np.testing.assert_array_equal(out.data, w.data[ids])  # the same rows
+    out.sum().backward()
+    np.testing.assert_array_equal(w.grad, [[1, 1], [1, 1], [0, 0], [0, 0]])
+    layer = nn.Embedding(4, 2, padding_idx=0)
+    assert np.all(layer.weight.data[0] == 0) and np.any(layer.weight.data[1:] != 0)
+    assert repr(layer).startswith("Embedding(4, 2, padding_idx=0)")
+    with pytest.raises(ValueError, match="padding_idx must be an id of the 4 embeddings, got 4"):
+        nn.Embedding(4, 2, padding_idx=4)
+
+
 def test_embedding_rejects_bad_ids():
     with pytest.raises(IndexError, match=r"id 4; valid ids are 0..3"):
         F.embedding(np.array([0, 4]), t64(4, 2))
