@@ -60,7 +60,15 @@ class _GradMode(ContextDecorator):
 
     mode = True
 
-    def __init__(self):
+    def __new__(cls, function=None):
+        """`@no_grad()` or, as PyTorch also takes it, a bare `@no_grad`."""
+        self = super().__new__(cls)
+        if function is None:
+            return self
+        self.__init__()
+        return self(function)  # the decorated function
+
+    def __init__(self, function=None):
         self._previous = []
 
     def __enter__(self):

@@ -246,7 +246,10 @@ class SigmoidOp(Function):
     rules = ("dX = G * σ(X) (1 - σ(X))",)
 
     def forward(self, x):
-        self.y = 0.5 * (1 + np.tanh(0.5 * x))  # = 1 / (1 + exp(-x)), without overflow
+        # 1 / (1 + exp(-x)) for x >= 0, and exp(x) / (1 + exp(x)) below: exp never overflows,
+        # and a tiny σ(x) keeps its digits (1 - something close to 1 would lose them)
+        e = np.exp(-np.abs(x))
+        self.y = np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
         return self.y
 
     def backward(self, g):

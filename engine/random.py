@@ -12,9 +12,9 @@ _generator = np.random.default_rng(0)
 def manual_seed(seed):
     """Reset the shared generator to a fresh state determined by `seed` (an int >= 0)."""
     global _generator
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+    if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    _generator = np.random.default_rng(seed)
+    _generator = np.random.default_rng(int(seed))
 
 
 def generator():

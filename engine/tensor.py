@@ -103,6 +103,16 @@ class Tensor(TensorOps, TensorShapes):
     def __len__(self):
         return len(self.data)
 
+    def __iter__(self):
+        """The sub-tensors along the first axis, as PyTorch's (a 0-D tensor has none)."""
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-D tensor")
+        return (self[i] for i in range(len(self.data)))
+
+    def __format__(self, spec):
+        """`f"{loss:.4f}"` formats a 0-D tensor's value, as in PyTorch."""
+        return format(self.item(), spec) if self.ndim == 0 else super().__format__(spec)
+
     def __repr__(self):
         grad = ", requires_grad=True" if self.requires_grad else ""
         body = np.array2string(self.data, separator=", ", prefix="Tensor(")
@@ -246,8 +256,8 @@ def backprop(root, grad, retain_graph=False):
             # gradient is copied, since an op may have handed the same array to two inputs.
             if node.grad is None:
                 node.grad = g.astype(node.dtype, copy=True)
-            else:
-                node.grad = node.grad + g.astype(node.dtype, copy=False)
+            else:  # in place, as in PyTorch: a reference held to .grad sees the sum
+                node.grad += g.astype(node.dtype, copy=False)
         sent = []
         if ctx is not None:
             input_grads = ctx.backward(g)

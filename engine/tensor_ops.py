@@ -12,7 +12,7 @@ import collections
 
 import numpy as np
 
-from engine import dtype_ops, ops, reduction_ops
+from engine import dtype_ops, modes, ops, reduction_ops
 from engine.axes import one_axis, one_spelling, reduction_axes
 
 ValuesIndices = collections.namedtuple("ValuesIndices", ["values", "indices"])
@@ -62,6 +62,42 @@ class TensorOps:
     def matmul(self, other):
         """`self @ other`."""
         return ops.MatMul.apply(self, other)
+
+    # In place, as PyTorch's `p -= lr * p.grad` inside `with engine.no_grad():` (a hand-written
+    # optimizer step): with no graph being built, the data itself changes, so every reference
+    # to the tensor (the model's parameter) sees it. While the graph is built, the result is a
+    # new tensor (`a += b` is `a = a + b`), except for a leaf that requires grad, which PyTorch
+    # refuses to change in place too: the graph would lose it.
+    def __iadd__(self, other):
+        return self._in_place(np.add, other, "+=", TensorOps.__add__)
+
+    def __isub__(self, other):
+        return self._in_place(np.subtract, other, "-=", TensorOps.__sub__)
+
+    def __imul__(self, other):
+        return self._in_place(np.multiply, other, "*=", TensorOps.__mul__)
+
+    def __itruediv__(self, other):
+        return self._in_place(np.divide, other, "/=", TensorOps.__truediv__)
+
+    def _in_place(self, ufunc, other, symbol, op):
+        """self changed in place by `ufunc` when no graph is built, else `op(self, other)`."""
+        if modes.grad_enabled:
+            if self.is_leaf and self.requires_grad:
+                raise RuntimeError(
+                    f"{symbol} on a leaf tensor that requires grad, while the graph is built: "
+                    f"do it inside `with engine.no_grad():`, as an optimizer step does"
+                )
+            return op(self, other)
+        value = other.data if isinstance(other, TensorOps) else other
+        try:
+            ufunc(self.data, value, out=self.data, casting="same_kind")
+        except TypeError:  # NumPy's UFuncTypeError: an int tensor /= 2, say
+            raise TypeError(
+                f"{symbol}: the result does not fit the tensor's {self.dtype} data; convert it "
+                "first (t.float())"
+            ) from None
+        return self
 
     def __neg__(self):
         return ops.Neg.apply(self)

@@ -132,6 +132,18 @@ def test_a_decorated_generator_runs_each_step_in_the_mode(mode, inside):
     assert stop.value.value == "done" and now() == outside
 
 
+def test_a_bare_no_grad_decorates_too_and_seeds_may_be_numpy_ints():
+    @engine.no_grad  # without the parentheses, as PyTorch also takes it
+    def evaluate():
+        return engine.is_grad_enabled()
+
+    assert evaluate() is False and engine.is_grad_enabled()
+    engine.manual_seed(np.int64(3))
+    first = engine.generator().random()
+    engine.manual_seed(3)
+    assert engine.generator().random() == first
+
+
 def test_no_grad_restores_grad_mode_after_an_exception():
     with pytest.raises(KeyError), engine.no_grad():
         raise KeyError("inside")

@@ -141,6 +141,16 @@ def test_pow_0_is_flat_everywhere_even_at_0():
     np.testing.assert_array_equal(x.grad, [0.0, 0.0, 0.0])
 
 
+def test_sigmoid_keeps_its_digits_far_in_the_left_tail():
+    for dtype, x in [(np.float32, [-10.0, -17.0, -30.0]), (np.float64, [-37.0, -100.0])]:
+        t = Tensor(np.array(x, dtype), requires_grad=True)
+        y = t.sigmoid()
+        exact = np.exp(np.array(x)) / (1 + np.exp(np.array(x)))  # float64, no cancellation
+        np.testing.assert_allclose(y.data, exact, rtol=1e-6)
+        y.sum().backward()
+        np.testing.assert_allclose(t.grad, exact * (1 - exact), rtol=1e-6)
+
+
 def test_sigmoid_and_erf_saturate_without_overflow():
     x = Tensor(np.array([-1000.0, 1000.0], dtype=np.float32), requires_grad=True)
     np.testing.assert_array_equal(x.sigmoid().data, [0.0, 1.0])

@@ -60,6 +60,43 @@ def test_attributes():
     assert "requires_grad=True" in repr(t)
 
 
+def test_in_place_arithmetic_changes_the_data_when_no_graph_is_built():
+    """PyTorch's hand-written SGD step: `p -= lr * p.grad` under no_grad updates p itself."""
+    p = Tensor(np.array([1.0, 2.0], np.float32), requires_grad=True)
+    same = p
+    with engine.no_grad():
+        p -= 0.5 * np.array([2.0, 2.0])
+        p *= 2.0
+        p += Tensor(np.ones(2, np.float32))
+        p /= 3.0
+    assert p is same and p.requires_grad and p.dtype == np.float32
+    np.testing.assert_allclose(p.data, [1.0 / 3.0, 1.0], rtol=1e-6)  # ((p - 1) · 2 + 1) / 3
+    with pytest.raises(RuntimeError, match=r"inside `with engine.no_grad\(\):`"):
+        p += 1.0  # a leaf of the graph, changed while it is built
+    y = p * 2.0
+    before = y
+    y += 1.0  # a computed tensor, while the graph is built: a new one, as y = y + 1
+    assert y is not before and y.requires_grad
+    y.sum().backward()
+    np.testing.assert_array_equal(p.grad, [2.0, 2.0])
+    ids = Tensor(np.array([1, 2]))
+    with engine.no_grad(), pytest.raises(TypeError, match="does not fit the tensor's int64"):
+        ids /= 2
+
+
+def test_format_iteration_and_gradients_that_accumulate_in_place():
+    assert f"{Tensor(np.float32(2.5)):.2f}" == "2.50"  # a 0-D tensor, as PyTorch's
+    rows = list(Tensor(np.arange(6.0).reshape(3, 2)))
+    assert len(rows) == 3 and rows[2].tolist() == [4.0, 5.0]
+    with pytest.raises(TypeError, match="iteration over a 0-D tensor"):
+        list(Tensor(1.0))
+    w = Tensor(np.ones(2), requires_grad=True)
+    (w * 2).sum().backward()
+    held = w.grad
+    (w * 3).sum().backward()
+    assert held is w.grad and held.tolist() == [5.0, 5.0]  # the reference sees the sum
+
+
 def test_item():
     assert Tensor([[2.5]]).item() == 2.5
     assert isinstance(Tensor(np.array(3.0)).item(), float)
