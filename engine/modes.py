@@ -68,7 +68,7 @@ class _GradMode(ContextDecorator):
         self.__init__()
         return self(function)  # the decorated function
 
-    def __init__(self, function=None):
+    def __init__(self):
         self._previous = []
 
     def __enter__(self):

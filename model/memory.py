@@ -73,16 +73,11 @@ def sampling_bytes(config, rows, length):
     """The estimate above for sampling `rows` rows of `length` tokens from a GPT of `config`
     (a GPTConfig): {part: bytes}."""
     T = min(length, config.block_size)
+    kv = 2 * config.n_layer * rows * T * config.n_kv_head * config.head_size  # k and v
     forward = rows * T * (config.vocab_size + 8 * config.n_embd + config.n_head * T)
     return {
         "tokens": 8 * rows * length,
-        "the KV cache": BYTES_PER_FLOAT
-        * 2
-        * config.n_layer
-        * rows
-        * T
-        * config.n_kv_head
-        * config.head_size,
+        "the KV cache": BYTES_PER_FLOAT * kv,
         f"a forward of {rows:,} x {T:,} tokens": BYTES_PER_FLOAT * forward,
         "probabilities": 48 * rows * config.vocab_size,
     }

@@ -31,7 +31,7 @@ def grouped_heads(q, *kv, attn_mask):
     grouped = [q.reshape(*lead, nkv, g, *q.shape[-2:])]
     grouped += [t.reshape(*t.shape[:-3], nkv, 1, *t.shape[-2:]) for t in kv]
     if attn_mask is not None:
-        mask = _array(attn_mask)
+        mask = mask_array(attn_mask)
         if mask.ndim >= 3:  # (..., nh or 1, L, S): a mask per query head
             heads = (nkv, g) if mask.shape[-3] == nh else (1, 1)
             mask = mask.reshape(*mask.shape[:-3], *heads, *mask.shape[-2:])
@@ -63,7 +63,7 @@ def mask_bias(q, k, attn_mask, is_causal):
         return np.where(future, -np.inf, 0.0).astype(q.dtype), None
     if attn_mask is None:
         return None, None
-    mask = _array(attn_mask)
+    mask = mask_array(attn_mask)
     bias = np.where(mask, 0.0, -np.inf) if mask.dtype == bool else mask
     bias = np.broadcast_to(bias.astype(q.dtype), (*bias.shape[:-2], L, S))
     blind = np.isneginf(bias).all(axis=-1, keepdims=True)
@@ -72,6 +72,6 @@ def mask_bias(q, k, attn_mask, is_causal):
     return np.where(blind, bias.dtype.type(0), bias), blind
 
 
-def _array(mask):
+def mask_array(mask):
     """A mask given as a Tensor, an array or nested lists, as an array (a mask is a constant)."""
     return np.asarray(mask.data if isinstance(mask, Tensor) else mask)

@@ -7,6 +7,7 @@ or an option), naming the function and the value it got. `what` is that function
 import numpy as np
 
 from engine import Tensor
+from nn.attention_inputs import mask_array
 
 
 def integer_ids(ids, what):
@@ -83,13 +84,7 @@ def attention_shapes(q, k, v, attn_mask, is_causal, dropout_p):
     if is_causal and attn_mask is not None:
         raise ValueError("attention: give attn_mask or is_causal=True, not both (as in PyTorch)")
     floating("attention", q, k, v)
-    if attn_mask is not None and _dtype(attn_mask).kind not in "bf":
-        raise TypeError(
-            f"attention: attn_mask must be bool or float, got dtype {_dtype(attn_mask)}"
-        )
+    mask = None if attn_mask is None else mask_array(attn_mask)
+    if mask is not None and mask.dtype.kind not in "bf":
+        raise TypeError(f"attention: attn_mask must be bool or float, got dtype {mask.dtype}")
     probability("attention dropout_p", dropout_p)
-
-
-def _dtype(array):
-    """The dtype of a Tensor, an array or nested lists."""
-    return np.asarray(array.data if isinstance(array, Tensor) else array).dtype

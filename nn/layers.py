@@ -51,7 +51,7 @@ class Embedding(Module):
         super().__init__()
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.weight = init.normal_(_empty(num_embeddings, embedding_dim))
-        self.padding_idx = padding_idx
+        self.padding_idx = None
         if padding_idx is not None:
             self.padding_idx = checks.padding_index(padding_idx, num_embeddings)
             self.weight.data[self.padding_idx] = 0
