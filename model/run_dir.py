@@ -14,8 +14,9 @@ several files at once. So a save never touches a checkpoint on disk:
   2. one rename makes it `step-N`, and the rename is synced;
   3. older checkpoints that are no longer kept are renamed to `.old` and then deleted.
 A directory named `step-N` is therefore always complete, whatever moment a kill -9, a power cut
-or a full disk strikes at; anything hidden is what a cut-short save or deletion left behind, and
-is removed the next time the run is opened for writing.
+or a full disk strikes at; a hidden `.step-N.RANDOM.tmp` or `.old` is what a cut-short save or
+deletion left behind, and is removed the next time the run is opened for writing (any other
+file there is left alone).
 
 One writer: `lock()` takes an exclusive `fcntl.flock` on `.lock`. The operating system drops it
 when the process ends, however it ends, so a killed run never leaves its directory locked.
@@ -36,6 +37,7 @@ from model.checkpoint import METRICS, CheckpointError
 CHECKPOINTS = "checkpoints"
 LOCK = ".lock"
 STEP_NAME = re.compile(r"step-(\d+)")
+SAVE_DEBRIS = re.compile(r"\.step-\d+\.[0-9a-f]{8}\.(tmp|old)")  # cut short: see above
 OLD_LAYOUT_FILES = ("model.safetensors", "state.json")  # at the top of a run, before checkpoints/
 SAMPLES, LOSS_PLOT, GRAPH, EMBEDDINGS_PLOT = (
     "samples.txt",
@@ -90,7 +92,8 @@ class RunDir:
         """The hidden directories of checkpoints whose save was cut short."""
         if not self.checkpoints_dir.is_dir():
             return []
-        return sorted(p for p in self.checkpoints_dir.iterdir() if p.name.endswith(".tmp"))
+        found = self.checkpoints_dir.iterdir()
+        return sorted(p for p in found if SAVE_DEBRIS.fullmatch(p.name) and p.suffix == ".tmp")
 
     def refuse_old_layout(self):
         """Raise CheckpointError if this is a run of the layout before checkpoints/step-N."""
@@ -105,12 +108,16 @@ class RunDir:
             )
 
     def refuse_foreign_files(self):
-        """Raise FileExistsError if the directory holds anything that no run writes: a new
-        run must not write among someone's files, nor over them; NotADirectoryError if it is a
-        file."""
+        """Raise FileExistsError unless the directory is empty or a run's (it has the `.lock`
+        a run makes) holding nothing that no run writes: a new run must not write among
+        someone's files, nor over them, even ones named like a run's (samples.txt, say).
+        NotADirectoryError if it is a file."""
         if not require_directory(self.path, missing_ok=True).exists():
             return
-        foreign = sorted(p.name for p in self.path.iterdir() if not is_run_file(p.name))
+        names = sorted(p.name for p in self.path.iterdir())
+        foreign = [name for name in names if not is_run_file(name)]
+        if not foreign and names and LOCK not in names:
+            foreign = names  # a run's names, but no run made them
         if foreign:
             raise FileExistsError(
                 f"{self.path} holds {foreign[0]!r}, which is no run's: choose a new or empty "
@@ -153,12 +160,12 @@ class RunDir:
             self.path.rmdir()
 
     def remove_debris(self):
-        """Delete what cut-short saves and deletions left (hidden temporary files and
-        directories); returns their names. Only with the lock held."""
+        """Delete what cut-short saves and deletions left (the hidden temporary files and
+        directories named above, nothing else); returns their names. Only with the lock held."""
         removed = remove_temporary_files(self.path)
         if self.checkpoints_dir.is_dir():
             for p in sorted(self.checkpoints_dir.iterdir()):
-                if p.name.startswith("."):
+                if SAVE_DEBRIS.fullmatch(p.name):
                     shutil.rmtree(p) if p.is_dir() else p.unlink()
                     removed.append(f"{CHECKPOINTS}/{p.name}")
         return removed

@@ -129,6 +129,21 @@ def test_a_run_whose_first_save_was_cut_short_starts_again(tmp_path):
     assert checkpoint_steps(run_dir) == [0]
 
 
+def test_only_what_saves_leave_is_removed_from_checkpoints(tmp_path):
+    run_dir = trained(tmp_path, max_iters=2)
+    checkpoints = run_dir / "checkpoints"
+    (checkpoints / ".gitkeep").write_text("")
+    (checkpoints / ".mine.tmp").mkdir()
+    (checkpoints / ".step-000002.0badc0de.old").mkdir()  # a deletion cut short
+    (checkpoints / ".step-000004.0badc0de.tmp").mkdir()  # a save cut short
+    messages = []
+    with Run.resume(run_dir, log=messages.append):
+        pass
+    assert messages == ["Skipping .step-000004.0badc0de.tmp: its save was cut short. "
+                        "Resuming from step-000002."]  # fmt: skip
+    assert sorted(p.name for p in checkpoints.iterdir()) == [".gitkeep", ".mine.tmp", "step-000002"]
+
+
 def test_resume_skips_a_checkpoint_cut_short_and_says_so(tmp_path):
     run_dir = trained(tmp_path, max_iters=4)
     cut = run_dir / "checkpoints" / ".step-000006.0badc0de.tmp"
@@ -249,8 +264,11 @@ def test_top_k_and_top_p_keep_the_right_tokens():
     np.testing.assert_allclose(next_token_probs(logits, temperature=1.0), np.exp(logits))
 
 
-def test_learning_rate_reaches_min_lr_at_lr_decay_iters(tmp_path):
-    config = tiny_config(tmp_path, max_iters=8, lr_decay_iters=6, warmup_iters=2, log_interval=1)
+@pytest.mark.parametrize("min_lr", [3e-4, 0.0])  # 0: decays to nothing, as eta_min=0 in PyTorch
+def test_learning_rate_reaches_min_lr_at_lr_decay_iters(tmp_path, min_lr):
+    config = tiny_config(
+        tmp_path, max_iters=8, lr_decay_iters=6, warmup_iters=2, log_interval=1, min_lr=min_lr
+    )
     with Run.create(config) as run:
         train(run, progress=False)
     lrs = {m["step"]: m["lr"] for m in run.metrics if m["kind"] == "train"}
