@@ -53,6 +53,9 @@ def main(argv=None):
             warnings.showwarning = functools.partial(_show_warning, args.command)
             _check_paths(args)
             return COMMANDS[args.command](args)
+    except BrokenPipeError:  # stdout's reader has gone (`tinyllm sample | head`): it has enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # for the flush at exit
+        return 128 + signal.SIGPIPE
     except KeyboardInterrupt as e:
         where = f"; {e}" if str(e) else ""  # train says which checkpoint is the newest
         print(f"tinyllm {args.command}: interrupted{where}", file=sys.stderr)

@@ -133,6 +133,17 @@ class _StopRequest:
         with contextlib.suppress(OSError):  # no stderr to say it on: stop all the same
             os.write(2, f"\n{signal.Signals(signum).name}: {STOPPING}\n".encode())
 
+    def say(self, text, write=print):
+        """`write(text)` (print, or the bar's write, both to stdout). If stdout is a pipe whose
+        reader has gone (`tinyllm train | head`), ask to stop as a signal does, so the step is
+        saved, not lost; what is left to print goes nowhere."""
+        try:
+            write(text)
+            sys.stdout.flush()  # each line as it comes, to a pipe or a file too
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            self.signal = signal.SIGPIPE
+
     def _restore(self):
         for s, previous in self._previous.items():
             signal.signal(s, previous)
@@ -200,9 +211,10 @@ def train(run, progress=True, log=print):
                     lr=lr,
                     kind="eval",
                 )
-                bar.write(
+                stop.say(
                     f"step {step}: train loss {losses['train']:.4f}, val loss "
-                    f"{losses['val']:.4f}{run.floor_note()}"
+                    f"{losses['val']:.4f}{run.floor_note()}",
+                    bar.write,
                 )
                 run.save()
             if stop.signal is not None and run.saved_step != step:
@@ -231,7 +243,7 @@ def train(run, progress=True, log=print):
                 )
                 if plain:
                     line = f"step {run.step}: loss {train_loss:.4f}, lr {lr:.2e}"
-                    print(f"{line}, {tokens_per_s:,.0f} tokens/s", flush=True)
+                    stop.say(f"{line}, {tokens_per_s:,.0f} tokens/s")
                 run.log_metrics(
                     step=run.step,
                     train_loss=train_loss,
@@ -243,8 +255,9 @@ def train(run, progress=True, log=print):
     bar.close()
     run.interrupted_by = stop.signal
     if stop.signal is not None:
-        log(
+        message = (
             f"Stopped by {signal.Signals(stop.signal).name} at step {run.step}; checkpoint "
             f"saved in {run.dir}. Resume with: tinyllm train --resume {shlex.quote(str(run.dir))}"
         )
+        print(message, file=sys.stderr) if stop.signal == signal.SIGPIPE else log(message)
     return losses

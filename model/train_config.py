@@ -8,9 +8,16 @@ import time
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from model.config import GPTConfig, flag
+from model.corpus import CORPORA
 from model.pretrained import fine_tune_config, pretrained_config
 
 CHANGEABLE_ON_RESUME = ("max_iters", "lr", "min_lr", "corpus")
+USED_ONLY_WITH = {  # a flag that only some values of another flag read: alone, it does nothing
+    "bpe_vocab_size": ("tokenizer", ("bpe",)),
+    "corpus_chars": ("corpus", CORPORA),
+    "rope_theta": ("pos", ("rope",)),
+    "gelu": ("mlp", ("gelu",)),
+}
 
 
 @dataclass
@@ -94,8 +101,8 @@ class TrainConfig:
         # AdamW moves every weight by about lr each step: beyond 1, it only throws them away.
         if not 0 < self.lr <= 1:
             raise ValueError(f"lr must be in (0, 1], got {self.lr!r}")
-        if not 0 < self.min_lr <= self.lr:
-            raise ValueError(f"need 0 < min_lr <= lr, got min_lr={self.min_lr}, lr={self.lr}")
+        if not 0 <= self.min_lr <= self.lr:
+            raise ValueError(f"need 0 <= min_lr <= lr, got min_lr={self.min_lr}, lr={self.lr}")
         if self.lr * self.weight_decay >= 1:  # each step multiplies weights by 1 - lr · decay
             raise ValueError(
                 f"lr x weight_decay must be below 1, got {self.lr} x {self.weight_decay}"
@@ -111,7 +118,8 @@ class TrainConfig:
         """A config from flat flags, as the command line gives them: the model's fields
         (`n_layer=2`) go to `model`, the rest to the run. `llama` starts the model from
         `GPTConfig.llama_like` instead of GPT-2's defaults; `init_from` from that model's config
-        (model/pretrained.py), which the model's fields given must agree with."""
+        (model/pretrained.py), which the model's fields given must agree with. A flag the run
+        would not read (--rope-theta without --pos rope, say) is refused, not ignored."""
         model_fields = {f.name for f in fields(GPTConfig)}
         model_flags = {k: v for k, v in flags.items() if k in model_fields}
         if flags.get("init_from"):  # the shape and the tokenizer are the model's
@@ -123,7 +131,15 @@ class TrainConfig:
             model = fine_tune_config(pretrained_config(flags["init_from"]), **model_flags)
         else:
             model = GPTConfig.llama_like(**model_flags) if llama else GPTConfig(**model_flags)
-        return cls(model=model, **{k: v for k, v in flags.items() if k not in model_fields})
+        config = cls(model=model, **{k: v for k, v in flags.items() if k not in model_fields})
+        for name, (switch, values) in USED_ONLY_WITH.items():
+            value = getattr(config.model if switch in model_fields else config, switch)
+            if name in flags and value not in values:
+                raise ValueError(
+                    f"{_flag(name)} is read only with {_flag(switch)} "
+                    f"{' or '.join(values)}, and this run's is {value!r}: drop it"
+                )
+        return config
 
     def resumed_with(self, llama=False, **flags):
         """This run's config with the flat flags (as `from_flags` takes them) of its resumption.
@@ -158,9 +174,13 @@ class TrainConfig:
         return replace(self, model=replace(self.model, vocab_size=vocab_size))
 
 
+def _flag(name):
+    """A field's flag: `--n-embd`."""
+    return "--" + name.replace("_", "-")
+
+
 def _as_flag(name, value):
     """A field's value as the flag that gives it: `--n-embd 32`, `--no-bias`."""
-    flag = name.replace("_", "-")
     if isinstance(value, bool):
-        return f"--{flag}" if value else f"--no-{flag}"
-    return f"--{flag} {value!r}"
+        return _flag(name) if value else f"--no-{name.replace('_', '-')}"
+    return f"{_flag(name)} {value!r}"

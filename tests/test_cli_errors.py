@@ -10,6 +10,9 @@ import math
 import os
 import shlex
 import shutil
+import signal
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -51,7 +54,8 @@ def newest(run_dir):
 @pytest.mark.parametrize(
     ("flag", "value"),
     [("--lr", "inf"), ("--lr", "1e30"), ("--lr", "nan"), ("--min-lr", "nan"),
-     ("--weight-decay", "inf"), ("--weight-decay", "20000"), ("--grad-clip", "nan"),
+     ("--min-lr", "-0.0001"), ("--weight-decay", "inf"), ("--weight-decay", "20000"),
+     ("--grad-clip", "nan"),
      ("--beta1", "nan"), ("--beta2", "1"), ("--dropout", "nan")],
 )  # fmt: skip
 def test_train_options_must_be_finite_and_in_range(tmp_path, capsys, flag, value):
@@ -75,6 +79,25 @@ def test_train_options_must_be_finite_and_in_range(tmp_path, capsys, flag, value
 def test_sample_options_must_be_finite_and_in_range(run_dir, capsys, flag, value):
     err = one_line_error(capsys, ["sample", "--run", run_dir, flag, value])
     assert flag[2:].replace("-", "_") in err or flag in err
+
+
+@pytest.mark.parametrize(
+    "flags, why",
+    [
+        (["--bpe-vocab-size", "300"], "--bpe-vocab-size is read only with --tokenizer bpe, and "
+         "this run's is 'char'"),
+        (["--rope-theta", "500"], "--rope-theta is read only with --pos rope, and this run's is "
+         "'learned'"),
+        (["--llama", "--gelu", "none"], "--gelu is read only with --mlp gelu, and this run's is "
+         "'swiglu'"),
+        (["--corpus", "c.txt", "--corpus-chars", "9"], "--corpus-chars is read only with "
+         "--corpus stories or addition, and this run's is 'c.txt'"),
+    ],
+)  # fmt: skip
+def test_a_flag_the_run_would_not_read_is_refused(tmp_path, capsys, flags, why):
+    err = one_line_error(capsys, ["train", "--out-dir", tmp_path / "run", *flags])
+    assert err.endswith(f"error: {why}: drop it\n")
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize(
@@ -153,6 +176,9 @@ def test_a_new_run_is_refused_a_directory_of_other_files(tmp_path, capsys):
     assert (mine / "loss.png").read_text() == "my own picture"
     (mine / "notes.txt").rename(mine / "draft.tmp")  # not what a cut-short write leaves
     assert "holds 'draft.tmp', which is no run's" in one_line_error(capsys, [*argv, mine])
+    (mine / "draft.tmp").rename(mine / "samples.txt")  # only a run's names, but no run's lock
+    assert "holds 'loss.png', which is no run's" in one_line_error(capsys, [*argv, mine])
+    assert (mine / "samples.txt").read_text() == "keep me"
 
 
 def test_a_plotted_run_is_a_run_and_its_pictures_are_no_foreign_files(tmp_path, capsys):
@@ -405,7 +431,7 @@ def test_resume_without_a_directory_or_with_nothing_left_to_train(run_dir, capsy
 
 
 def test_resume_takes_the_runs_own_flags_again_but_refuses_a_change_to_its_shape(run_dir, capsys):
-    cut_short = run_dir / "checkpoints" / ".step-000009.tmp"
+    cut_short = run_dir / "checkpoints" / ".step-000009.0badc0de.tmp"
     cut_short.mkdir()
     err = one_line_error(capsys, ["train", "--resume", run_dir, "--n-embd", 32, "--no-bias"])
     assert "--no-bias (the run's: --bias), --n-embd 32 (the run's: --n-embd 16); only" in err
@@ -492,3 +518,17 @@ def test_without_graphviz_a_run_ends_well_and_says_why_its_graph_is_missing(
     assert "graph.svg not drawn" in out and "apt-get install graphviz" in out
     assert (tmp_path / "run" / "loss.png").is_file()
     assert not (tmp_path / "run" / "graph.svg").exists()
+
+
+def test_a_reader_that_has_gone_ends_the_command_quietly(tmp_path):
+    run_dir = train_tiny(tmp_path / "run")
+    child = subprocess.Popen(  # as `tinyllm sample | head -c0`: no one reads what it prints
+        [sys.executable, "-m", "model", "sample", "--run", str(run_dir), "--seed=0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    child.stdout.close()
+    with child.stderr:
+        err = child.stderr.read()
+    assert child.wait(timeout=60) == 128 + signal.SIGPIPE and err == ""

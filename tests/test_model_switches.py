@@ -238,8 +238,8 @@ def test_train_command_has_a_flag_for_each_switch_and_the_llama_preset(tmp_path,
         "rmsnorm", "rope", "swiglu", 1, False, False
     )  # fmt: skip
     run = tmp_path / "mixed"
-    assert main(["train", "--mlp", "swiglu", "--no-tie-weights", "--rope-theta", "500",
-                 "--out-dir", str(run), *flags]) == 0  # fmt: skip
+    assert main(["train", "--mlp", "swiglu", "--no-tie-weights", "--pos", "rope",
+                 "--rope-theta", "500", "--out-dir", str(run), *flags]) == 0  # fmt: skip
     c = checkpoint.load_model(next(run.rglob("model.safetensors")))[0].config
     assert (c.mlp, c.tie_weights, c.rope_theta, c.norm) == ("swiglu", False, 500.0, "layernorm")
     capsys.readouterr()

@@ -260,3 +260,31 @@ def test_a_second_writer_is_refused_and_a_signal_saves_and_exits_128_plus_it(
     assert f"tinyllm train --resume {run_dir}" in out
     with Run.resume(run_dir) as run:  # the lock went with the process
         assert f"at step {run.step};" in out and run.step > 0
+
+
+def test_a_closed_stdout_saves_the_step_and_says_how_to_resume(tmp_path):
+    run_dir = tmp_path / "run"
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in FLAGS.items()]
+    flags += ["--max-iters=100000", "--eval-interval=2", "--no-progress"]
+    child = subprocess.Popen(  # as `tinyllm train | head -1`
+        [sys.executable, "-m", "model", "train", "--out-dir", str(run_dir), *flags],
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert "parameters" in child.stdout.readline()
+        child.stdout.close()  # the reader has gone: the next line the run prints finds no one
+        err = child.stderr.read()
+        child.wait(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        child.stderr.close()
+    assert child.returncode == 128 + signal.SIGPIPE, err
+    assert "Stopped by SIGPIPE at step" in err and f"tinyllm train --resume {run_dir}" in err
+    assert "Error" not in err and "Traceback" not in err
+    with Run.resume(run_dir) as run:  # the step it stopped at is the one saved
+        assert f"at step {run.step};" in err

@@ -2,6 +2,7 @@
 command-line tests (test_cli_errors.py, test_hf_cli.py)."""
 
 from model.cli import main
+from model.corpus import CORPORA
 from model.run import Run
 from model.train import train
 from model.train_config import TrainConfig
@@ -16,7 +17,10 @@ TINY_FLAGS = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()] + ["--no-
 
 def train_tiny(run_dir, **overrides):
     """Train a TINY run (with `overrides`) into `run_dir`, quietly; returns run_dir."""
-    config = TrainConfig.from_flags(**{**TINY, "out_dir": str(run_dir), **overrides})
+    flags = {**TINY, "out_dir": str(run_dir), **overrides}
+    if flags["corpus"] not in CORPORA:  # a file: all of it, not corpus_chars of a generated one
+        del flags["corpus_chars"]
+    config = TrainConfig.from_flags(**flags)
     with Run.create(config) as run:
         train(run, progress=False, log=lambda message: None)
     return run_dir
