@@ -11,7 +11,7 @@ still be drawn.
 
 import numpy as np
 
-from engine import modes
+from engine import modes, promotion
 
 KEPT = ("inputs", "options", "needs_grad")  # what a node keeps once backward has freed it
 
@@ -21,13 +21,15 @@ def as_array(value, like):
 
     `float32 tensor * 0.5` must stay float32, so a number (a Python one or a NumPy scalar such
     as `np.sqrt(64)`, as in PyTorch) is given the dtype NumPy's promotion picks for `like` and a
-    Python number; so is a 0-d array. A list is converted as `Tensor(list)` does; any other
-    ndarray keeps its dtype.
+    Python number, but float32 for a float beside integers (engine/promotion.py); so is a 0-d
+    array. A list is converted as `Tensor(list)` does; any other ndarray keeps its dtype.
     """
     if isinstance(value, np.ndarray) and value.ndim > 0:
         return value
     if isinstance(value, np.generic | np.ndarray):
         value = value.item()
+    if isinstance(value, float) and like.dtype.kind != "f":
+        return np.asarray(value, dtype=np.float32)
     if isinstance(value, int | float | bool):
         return np.asarray(value, dtype=np.result_type(like, value))
     return tensor.Tensor(value).data
@@ -44,9 +46,15 @@ class Function:
 
     Only a floating output carries a gradient: an op whose output is boolean or integer (a
     comparison, argmax) is never recorded, whatever its inputs.
+
+    The inputs listed in `promotes` are computed in one dtype, the one PyTorch gives them
+    (engine/promotion.py), and with `to_float` a floating one (`/` and exp of integers are
+    float32); forward sees them cast, and each gradient goes back in its input's dtype.
     """
 
     rules = ()
+    promotes = ()  # indices of the inputs cast to their common dtype
+    to_float = False
     freed = False  # set by `free_saved`, once backward has used the node
 
     @property
@@ -70,8 +78,11 @@ class Function:
         ]
         fn = cls()
         fn.needs_grad = [t is not None and t.requires_grad for t in tensors]
+        arrays = [t if t is None else t.data for t in tensors]
+        if cls.promotes:
+            arrays = promotion.promote(arrays, cls.promotes, cls.to_float)
         try:
-            out = Tensor(fn.forward(*[t if t is None else t.data for t in tensors], **options))
+            out = Tensor(fn.forward(*arrays, **options))
         except ValueError as error:  # e.g. shapes that do not broadcast: say which op and shapes
             shapes = " and ".join(str(t.shape) for t in tensors if t is not None)
             raise ValueError(f"{cls.__name__} got shapes {shapes}: {error}") from error

@@ -20,6 +20,7 @@ from engine.function import Function
 
 
 class Add(Function):
+    promotes = (0, 1)
     rules = ("dA = G", "dB = G")
 
     def forward(self, a, b):
@@ -30,6 +31,7 @@ class Add(Function):
 
 
 class Sub(Function):
+    promotes = (0, 1)
     rules = ("dA = G", "dB = -G")
 
     def forward(self, a, b):
@@ -40,6 +42,7 @@ class Sub(Function):
 
 
 class Mul(Function):
+    promotes = (0, 1)
     rules = ("dA = G * B", "dB = G * A")
 
     def forward(self, a, b):
@@ -54,6 +57,7 @@ class Mul(Function):
 
 
 class Div(Function):
+    promotes, to_float = (0, 1), True
     rules = ("dA = G / B", "dB = -G * A / B²")
 
     def forward(self, a, b):
@@ -91,6 +95,7 @@ class Pow(Function):
 class MatMul(Function):
     """`A @ B` as `np.matmul`: batched, batch axes broadcast, 1-D operands promoted."""
 
+    promotes = (0, 1)
     rules = ("dA = G @ Bᵀ", "dB = Aᵀ @ G")
 
     def forward(self, a, b):
@@ -120,6 +125,7 @@ class MatMul(Function):
 
 
 class Exp(Function):
+    promotes, to_float = (0,), True
     rules = ("dX = G * exp(X)",)
 
     def forward(self, x):
@@ -131,6 +137,7 @@ class Exp(Function):
 
 
 class Log(Function):
+    promotes, to_float = (0,), True
     rules = ("dX = G / X",)
 
     def forward(self, x):
@@ -142,6 +149,7 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    promotes, to_float = (0,), True
     rules = ("dX = G / (2 sqrt(X))",)
 
     def forward(self, x):
@@ -155,6 +163,7 @@ class Sqrt(Function):
 class Erf(Function):
     """The error function erf(x) = 2/√π ∫₀ˣ exp(-t²) dt, elementwise (the exact GELU needs it)."""
 
+    promotes, to_float = (0,), True
     rules = ("dX = G * 2/√π exp(-X²)",)
 
     def forward(self, x):
@@ -232,6 +241,7 @@ class Clamp(Function):
 
 
 class TanhOp(Function):
+    promotes, to_float = (0,), True
     rules = ("dX = G * (1 - tanh(X)²)",)
 
     def forward(self, x):
@@ -243,6 +253,7 @@ class TanhOp(Function):
 
 
 class SigmoidOp(Function):
+    promotes, to_float = (0,), True
     rules = ("dX = G * σ(X) (1 - σ(X))",)
 
     def forward(self, x):
@@ -270,6 +281,7 @@ class ReLUOp(Function):
 class SoftmaxOp(Function):
     """exp(x) / sum(exp(x)) along `axis`, computed as exp(x - max) so it never overflows."""
 
+    promotes, to_float = (0,), True
     rules = ("dX = Y * (G - sum(G * Y))",)
 
     def forward(self, x, axis):
@@ -286,6 +298,7 @@ class SoftmaxOp(Function):
 class LogSoftmaxOp(Function):
     """x - log(sum(exp(x))) along `axis`; a -inf entry (a masked position) stays -inf."""
 
+    promotes, to_float = (0,), True
     rules = ("dX = G - softmax(X) * sum(G)",)
 
     def forward(self, x, axis):

@@ -89,6 +89,7 @@ class MaskedFill(Function):
 
 
 class Where(Function):
+    promotes = (0, 1)
     rules = ("dA = G where cond", "dB = G where not cond")
 
     def forward(self, a, b, cond):

@@ -221,6 +221,43 @@ def test_numpy_scalars_and_0d_arrays_do_not_promote_float32():
     assert (np.array(0.5) - t).dtype == np.float32
 
 
+# PyTorch's promotion rules, from its documentation ("Type Promotion"): the kind decides
+# (bool < integer < floating), then dimensioned operands over 0-d ones, then the widest.
+INT32, INT64 = np.arange(3, dtype=np.int32), np.arange(3)
+F32, F64 = np.ones(3, dtype=np.float32), np.ones(3)
+PROMOTIONS = [
+    (lambda: Tensor(INT64) + Tensor(F32), np.float32),  # NumPy: float64
+    (lambda: Tensor(F32) * Tensor(np.array(2.0)), np.float32),  # a 0-d float64 does not widen
+    (lambda: Tensor(INT32) + Tensor(np.array(2)), np.int32),  # nor a 0-d int64
+    (lambda: Tensor(INT64) + Tensor(np.array(2.0)), np.float64),  # a 0-d of a higher kind does
+    (lambda: Tensor(F32) + Tensor(F64), np.float64),
+    (lambda: Tensor(INT32) + 5, np.int32),
+    (lambda: Tensor(INT64) * 0.5, np.float32),  # a Python float beside integers: the default
+    (lambda: Tensor(np.array([True, False, True])) + Tensor(INT32), np.int32),
+    (lambda: Tensor(INT64) / 2, np.float32),  # true division leaves the integers
+    (lambda: Tensor(INT64) @ Tensor(F32), np.float32),
+    (lambda: Tensor(INT64).exp(), np.float32),
+    (lambda: Tensor(INT64).softmax(0), np.float32),
+    (lambda: engine.where(Tensor(INT64) > 0, Tensor(F32), Tensor(np.array(0.0))), np.float32),
+]
+
+
+@pytest.mark.parametrize("case", range(len(PROMOTIONS)))
+def test_mixed_dtypes_promote_as_in_pytorch(case):
+    make, dtype = PROMOTIONS[case]
+    assert make().dtype == dtype
+
+
+def test_a_gradient_goes_back_in_its_inputs_dtype_after_promotion():
+    scale = Tensor(np.array(3.0), requires_grad=True)  # float64, 0-d
+    x = Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    loss = (x * scale).sum()
+    loss.backward()
+    assert loss.dtype == np.float32 and loss.item() == 9.0
+    assert scale.grad.dtype == np.float64 and scale.grad == 3.0
+    assert x.grad.dtype == np.float32 and np.all(x.grad == 3.0)
+
+
 def test_transpose_names_a_bad_axis():
     for dims, bad in (((0, 3), "3"), ((-3, 1), "-3"), ((0, 1.0), "1.0")):
         with pytest.raises(

@@ -1,0 +1,35 @@
+"""PyTorch's type promotion: the dtype an op computes in when its operands' dtypes differ.
+
+NumPy and PyTorch agree while every operand has a dimension and the same kind (bool, integer,
+floating): the widest dtype wins, so float32 + float64 is float64. They part in two places, and
+a float32 model meets both:
+  - kinds differ: NumPy makes int64 + float32 float64; in PyTorch the floating operand decides,
+    so it is float32 (an integer never widens a float);
+  - a 0-d operand (a loss, `engine.tensor(2.0, dtype=np.float64)`) beside dimensioned ones of
+    its kind: NumPy lets it widen them, PyTorch does not (the dimensioned ones decide).
+A Python number is weaker still: `float32 * 0.5` stays float32, and `int64 * 0.5` is float32,
+PyTorch's default float (`Function.apply` makes such numbers 0-d arrays of that dtype).
+And where the math leaves the integers (`/`, exp, log, ...), integers become float32.
+"""
+
+import numpy as np
+
+KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2}  # bool < integer < floating
+
+
+def result_type(*arrays):
+    """The dtype PyTorch gives an op on `arrays` (ndarrays, 0-d ones included): the highest kind
+    wins; among its operands, dimensioned ones decide over 0-d ones, and the widest dtype wins."""
+    top = max(KIND_RANK[a.dtype.kind] for a in arrays)
+    deciding = [a for a in arrays if KIND_RANK[a.dtype.kind] == top]
+    dimensioned = [a.dtype for a in deciding if a.ndim]
+    return np.result_type(*(dimensioned or [a.dtype for a in deciding]))
+
+
+def promote(arrays, which, floating=False):
+    """`arrays` with those at the indices `which` cast to one dtype, their `result_type` (with
+    `floating`, float32 if that is bool or integer); the others, and None, as they were."""
+    dtype = result_type(*(arrays[i] for i in which))
+    if floating and dtype.kind != "f":
+        dtype = np.dtype(np.float32)
+    return [a.astype(dtype) if i in which and a.dtype != dtype else a for i, a in enumerate(arrays)]
