@@ -16,6 +16,7 @@ from model.run import Run
 RUN_FLAGS = ["--corpus-chars", "20000", "--batch-size", "4", "--max-iters", "2",
              "--lr-decay-iters", "4", "--warmup-iters", "1", "--eval-interval", "2",
              "--eval-batches", "1", "--no-progress"]  # fmt: skip
+FILE_RUN_FLAGS = RUN_FLAGS[2:]  # with a corpus file, which is read whole
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +93,9 @@ def test_init_from_fine_tunes_with_the_models_shape_and_tokenizer(runs, source, 
         "--block-size",
         "8",
     ]
-    run_main(capsys, [*argv, "--n-layer", "1", *RUN_FLAGS, "--max-iters", "0"])  # n_layer agrees
+    run_main(
+        capsys, [*argv, "--n-layer", "1", *FILE_RUN_FLAGS, "--max-iters", "0"]
+    )  # n_layer agrees
     tuned, _ = Run.load_for_sampling(new)
     base, base_tok = Run.load_for_sampling(runs["gpt2"])
     assert tuned.config.block_size == 8 and tuned.config.n_embd == base.config.n_embd
@@ -132,7 +135,7 @@ def test_a_model_padded_past_its_tokenizer_is_read_without_the_padding(runs, tmp
     new = tmp_path / "new"
     corpus = tmp_path / "new.txt"
     corpus.write_text("The cat sat on the mat. " * 400)
-    argv = ["train", "--init-from", hf, "--corpus", corpus, "--out-dir", new, *RUN_FLAGS]
+    argv = ["train", "--init-from", hf, "--corpus", corpus, "--out-dir", new, *FILE_RUN_FLAGS]
     run_main(capsys, argv)
     assert Run.load_for_sampling(new)[0].config.vocab_size == n
     sample(capsys, new)
