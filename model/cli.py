@@ -117,9 +117,12 @@ def cmd_train(args):
     else:
         run = Run.create(TrainConfig.from_flags(llama=args.llama, **overrides))
     with run:
+        vocabulary = f"{run.tokenizer.vocab_size:,}"
+        if run.config.tokenizer == "bpe":
+            vocabulary += _short_note(run.tokenizer.vocab_size, run.config.bpe_vocab_size)
         print(
             f"{run.model.num_params():,} parameters; {len(run.data.train):,} training tokens; "
-            f"vocabulary {run.tokenizer.vocab_size}; run directory {run.dir}"
+            f"vocabulary {vocabulary}; run directory {run.dir}"
         )
         try:
             train(run, progress=not args.no_progress)
@@ -191,12 +194,15 @@ def cmd_tokenizer(args):
     bpe = tok.BPETokenizer(pattern=None if args.pattern == "none" else args.pattern)
     bpe.train(text, args.vocab_size)
     bpe.save(args.out)
-    short = bpe.vocab_size < args.vocab_size
-    note = (
-        f" (of {args.vocab_size:,} asked: the corpus has no more pairs to merge)" if short else ""
+    print(
+        f"wrote {args.out}: {bpe.vocab_size:,} tokens{_short_note(bpe.vocab_size, args.vocab_size)}"
     )
-    print(f"wrote {args.out}: {bpe.vocab_size:,} tokens{note}")
     return 0
+
+
+def _short_note(made, asked):
+    """What a BPE vocabulary smaller than the one asked for says: the corpus ran out of pairs."""
+    return f" (of {asked:,} asked: the corpus has no more pairs to merge)" if made < asked else ""
 
 
 def cmd_corpus(args):

@@ -132,6 +132,12 @@ def test_tokenizer_command(tmp_path, capsys):
     assert 0 < merges < 10
     asked = f"wrote {out}: {256 + merges} tokens (of 1,000 asked: the corpus has no more pairs"
     assert asked in capsys.readouterr().out
+    flags = [f for f in TINY_FLAGS if f not in ("--corpus-chars", "20000")]
+    small.write_text("abab " * 400)  # enough tokens for a run's two splits
+    argv = ["train", "--corpus", str(small), "--tokenizer", "bpe", "--bpe-vocab-size", "1000"]
+    assert main([*argv, *flags, "--max-iters", "0", "--out-dir", str(tmp_path / "run")]) == 0
+    made = r"; vocabulary 2\d\d \(of 1,000 asked: the corpus has no more pairs to merge\);"
+    assert re.search(made, capsys.readouterr().out)
 
 
 @pytest.mark.parametrize(
