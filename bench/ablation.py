@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.files import write_atomic
+from model.corpus import CORPORA
 from model.run import Run
 from model.train import train
 from model.train_config import TrainConfig
@@ -61,11 +62,13 @@ def run_variant(corpus, switches, seed, steps, out_dir):
     """Train one variant; returns (final val loss, ms per step, parameters, [(step, val)])."""
     llama = switches == "llama"
     flags = dict(
-        SHAPE, corpus=corpus, corpus_chars=300_000, seed=seed, max_iters=steps,
+        SHAPE, corpus=corpus, seed=seed, max_iters=steps,
         lr_decay_iters=steps, warmup_iters=min(100, steps // 10), lr=1e-3, min_lr=1e-4,
         beta2=0.99, eval_interval=max(steps // 8, 1), eval_batches=20, log_interval=10,
         out_dir=str(out_dir),
     )  # fmt: skip
+    if corpus in CORPORA:  # generated, of this size (a file is read whole)
+        flags["corpus_chars"] = 300_000
     if not llama:
         flags.update(switches)
     with Run.create(TrainConfig.from_flags(llama=llama, **flags)) as run:

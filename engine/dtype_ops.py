@@ -4,6 +4,7 @@ A gradient is a rate of change, and booleans and integers do not change by small
 op whose output is boolean or integer has no gradient, and `Function.apply` never records it
 (PyTorch's rule too). So `(logits.argmax(-1) == y).float().mean()`, an accuracy, is a plain
 number. A cast between floating dtypes is differentiable: its backward casts G back.
+Comparisons compare in the dtype PyTorch would (engine/promotion.py), as arithmetic does.
 """
 
 import numpy as np
@@ -14,31 +15,43 @@ from engine.function import Function
 
 
 class Equal(Function):
+    promotes = (0, 1)
+
     def forward(self, a, b):
         return a == b
 
 
 class NotEqual(Function):
+    promotes = (0, 1)
+
     def forward(self, a, b):
         return a != b
 
 
 class Less(Function):
+    promotes = (0, 1)
+
     def forward(self, a, b):
         return a < b
 
 
 class LessEqual(Function):
+    promotes = (0, 1)
+
     def forward(self, a, b):
         return a <= b
 
 
 class Greater(Function):
+    promotes = (0, 1)
+
     def forward(self, a, b):
         return a > b
 
 
 class GreaterEqual(Function):
+    promotes = (0, 1)
+
     def forward(self, a, b):
         return a >= b
 

@@ -21,8 +21,9 @@ def as_array(value, like):
 
     `float32 tensor * 0.5` must stay float32, so a number (a Python one or a NumPy scalar such
     as `np.sqrt(64)`, as in PyTorch) is given the dtype NumPy's promotion picks for `like` and a
-    Python number, but float32 for a float beside integers (engine/promotion.py); so is a 0-d
-    array. A list is converted as `Tensor(list)` does; any other ndarray keeps its dtype.
+    Python number, but float32 for a float beside integers or booleans (engine/promotion.py);
+    so is a 0-d array. A list is converted as `Tensor(list)` does; any other ndarray keeps
+    its dtype.
     """
     if isinstance(value, np.ndarray) and value.ndim > 0:
         return value
@@ -53,7 +54,7 @@ class Function:
     """
 
     rules = ()
-    promotes = ()  # indices of the inputs cast to their common dtype
+    promotes = ()  # indices of the inputs cast to their common dtype, or "all"
     to_float = False
     freed = False  # set by `free_saved`, once backward has used the node
 

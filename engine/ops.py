@@ -83,6 +83,8 @@ class Pow(Function):
     rules = ("dX = G * p * X^(p-1)",)
 
     def forward(self, x, exponent):
+        if isinstance(exponent, float) and x.dtype.kind != "f":
+            x = x.astype(np.float32)  # integers to a float power: float32, as in PyTorch
         self.x, self.p = x, exponent
         return x**exponent
 
@@ -228,6 +230,8 @@ class Clamp(Function):
     rules = ("dX = G where low <= X <= high, 0 elsewhere (a bound itself passes G, as in PyTorch)",)
 
     def forward(self, x, low, high):
+        if x.dtype.kind != "f" and (isinstance(low, float) or isinstance(high, float)):
+            x = x.astype(np.float32)  # integers limited by a float bound: float32, as in PyTorch
         inside = np.ones(x.shape, dtype=bool)
         if low is not None:
             inside &= x >= low
@@ -272,7 +276,7 @@ class ReLUOp(Function):
 
     def forward(self, x):
         self.positive = x > 0
-        return np.maximum(x, 0.0)  # not x * positive: -inf · 0 is NaN
+        return np.maximum(x, 0)  # not x * positive: -inf · 0 is NaN; integers stay integers
 
     def backward(self, g):
         return (g * self.positive,)

@@ -9,7 +9,9 @@ a float32 model meets both:
     its kind: NumPy lets it widen them, PyTorch does not (the dimensioned ones decide).
 A Python number is weaker still: `float32 * 0.5` stays float32, and `int64 * 0.5` is float32,
 PyTorch's default float (`Function.apply` makes such numbers 0-d arrays of that dtype).
-And where the math leaves the integers (`/`, exp, log, ...), integers become float32.
+Where the math leaves the integers (`/`, exp, log, a mean, a float power or bound), integers
+become float32. Comparisons, `cat` and `stack` promote too; every gradient goes back in its
+input's dtype (engine/tensor.py's `backprop`).
 """
 
 import numpy as np
@@ -27,8 +29,13 @@ def result_type(*arrays):
 
 
 def promote(arrays, which, floating=False):
-    """`arrays` with those at the indices `which` cast to one dtype, their `result_type` (with
-    `floating`, float32 if that is bool or integer); the others, and None, as they were."""
+    """`arrays` with those at the indices `which` ("all": every one) cast to one dtype, their
+    `result_type` (with `floating`, float32 if that is bool or integer); the others as they
+    were. Where they share a dtype already (the usual case), `arrays` itself."""
+    which = range(len(arrays)) if which == "all" else which
+    dtypes = {arrays[i].dtype for i in which}
+    if len(dtypes) == 1 and (not floating or dtypes.pop().kind == "f"):
+        return arrays
     dtype = result_type(*(arrays[i] for i in which))
     if floating and dtype.kind != "f":
         dtype = np.dtype(np.float32)

@@ -45,6 +45,7 @@ class Sum(Function):
 
 
 class Mean(Function):
+    promotes, to_float = (0,), True  # the mean of integers is float32
     rules = ("dX = G / n copied along the averaged axes",)
 
     def forward(self, x, axis, keepdims):

@@ -102,6 +102,7 @@ class Where(Function):
 
 
 class Cat(Function):
+    promotes = "all"
     rules = ("dXᵢ = the slice of G that Xᵢ filled",)
 
     def forward(self, *xs, axis):
@@ -114,6 +115,7 @@ class Cat(Function):
 
 
 class Stack(Function):
+    promotes = "all"
     rules = ("dXᵢ = G[i] along the new axis",)
 
     def forward(self, *xs, axis):

@@ -269,6 +269,8 @@ def backprop(root, grad, retain_graph=False):
                     continue
                 if g_inp.shape != inp.shape:
                     g_inp = unbroadcast(g_inp, inp.shape)
+                if g_inp.dtype != inp.dtype:  # an op that promoted its inputs (promotion.py)
+                    g_inp = g_inp.astype(inp.dtype)
                 key = id(inp)
                 grads[key] = grads[key] + g_inp if key in grads else g_inp  # a reused input
                 sent.append((inp, g_inp))

@@ -20,13 +20,16 @@ Every user error (a bad argument, a damaged or mismatched file, a size too big f
 run that diverged) ends with one line on stderr and exit status 2, and a warning is one line
 too; a traceback means a bug.
 Training stopped by Ctrl-C or SIGTERM saves, prints how to resume, and exits with 130 or 143;
-a second Ctrl-C stops at once, and says which checkpoint is the newest.
+a second Ctrl-C stops at once, and says which checkpoint is the newest. A reader of the output
+that has gone (`tinyllm train | head`) stops training the same way, with 141 (128 + SIGPIPE);
+any other command then ends quietly, with 141 too.
 Each command's flags and help texts are in model/cli_parser.py.
 """
 
 import functools
 import json
 import os
+import select
 import shlex
 import signal
 import sys
@@ -52,9 +55,16 @@ def main(argv=None):
         with warnings.catch_warnings():  # a warning as one line, as an error is
             warnings.showwarning = functools.partial(_show_warning, args.command)
             _check_paths(args)
-            return COMMANDS[args.command](args)
-    except BrokenPipeError:  # stdout's reader has gone (`tinyllm sample | head`): it has enough
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # for the flush at exit
+            status = COMMANDS[args.command](args)
+            if sys.stdout is not None:
+                sys.stdout.flush()  # here, where a reader that has gone is caught below
+            return status
+    except BrokenPipeError as e:
+        if not _reader_gone(sys.stdout):
+            return _error(args, e)
+        from model.train import discard_stdout
+
+        discard_stdout()  # `tinyllm sample | head`: the reader has all it wanted
         return 128 + signal.SIGPIPE
     except KeyboardInterrupt as e:
         where = f"; {e}" if str(e) else ""  # train says which checkpoint is the newest
@@ -62,14 +72,29 @@ def main(argv=None):
         return 128 + signal.SIGINT
     except (ValueError, OSError, MemoryError, FloatingPointError) as e:
         # CheckpointError is a ValueError, TrainingDiverged a FloatingPointError.
-        text = str(e)
-        if isinstance(e, OSError) and e.strerror and e.filename is not None:  # not "[Errno 2]"
-            name = e.filename if isinstance(e.filename, int) else os.fsdecode(e.filename)
-            text = f"{name}: {e.strerror}"
-        print(
-            f"tinyllm {args.command}: error: {_one_line(text) or type(e).__name__}", file=sys.stderr
-        )
-        return 2
+        return _error(args, e)
+
+
+def _error(args, e):
+    """Say the error `e` in one line on stderr; returns the exit status, 2."""
+    text = str(e)
+    if isinstance(e, OSError) and e.strerror and e.filename is not None:  # not "[Errno 2]"
+        name = e.filename if isinstance(e.filename, int) else os.fsdecode(e.filename)
+        text = f"{name}: {e.strerror}"
+    print(f"tinyllm {args.command}: error: {_one_line(text) or type(e).__name__}", file=sys.stderr)
+    return 2
+
+
+def _reader_gone(stream):
+    """Whether `stream` is a pipe whose reader has closed it (poll reports an error on it):
+    what a broken pipe on stdout means, rather than one of another file's."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # None, or not a file (a test's capture)
+        return False
+    poll = select.poll()
+    poll.register(fd, select.POLLOUT)
+    return any(events & select.POLLERR for _, events in poll.poll(0))
 
 
 def _show_warning(command, message, *category_and_where):

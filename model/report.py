@@ -11,13 +11,18 @@ from model.run_dir import CHECKPOINTS, GRAPH, LOSS_PLOT, SAMPLES
 
 
 def final_report(run, num_samples=3, sample_tokens=300, log=print):
-    """Print and save samples, compare the val loss with the entropy floor, draw pictures."""
+    """Save samples and pictures, then print them, and the val loss against the entropy floor.
+    All is saved before anything is printed: if the output's reader has gone, nothing is lost."""
     start = _start(run)
     prompt = np.repeat(np.array([start], np.int64), num_samples, axis=0)
     out = run.model.generate(prompt, sample_tokens, temperature=0.8, seed=run.config.seed)
     samples = [run.tokenizer.decode(row[len(start) :].tolist()) for row in out]
     separator = "\n" + "-" * 60 + "\n"
     write_atomic(run.dir / SAMPLES, separator.join(samples) + "\n")
+    if run.config.corpus == "addition":
+        accuracy = corpus.addition_accuracy(_greedy_completer(run))
+    notes = []
+    paths = draw_pictures(run, notes.append)
     log(separator.join(["Samples:", *samples]))
     val_losses = [m["val_loss"] for m in run.metrics if m.get("val_loss") is not None]
     if val_losses:
@@ -30,10 +35,9 @@ def final_report(run, num_samples=3, sample_tokens=300, log=print):
                 f"{run.floor:.4f}: the model is {val - run.floor:.4f} above a perfect one."
             )
     if run.config.corpus == "addition":
-        accuracy = corpus.addition_accuracy(_greedy_completer(run))
         log(f"Exact-match accuracy on held-out additions: {accuracy:.1%}")
-    for path in draw_pictures(run, log):
-        log(f"wrote {path}")
+    for line in [*notes, *(f"wrote {path}" for path in paths)]:
+        log(line)
 
 
 def _start(run):

@@ -110,6 +110,7 @@ class Run:
         The run directory may hold what a first save cut short, but no complete checkpoint."""
         new_directory = not Path(config.out_dir).exists()
         disk = RunDir(config.out_dir)
+        disk.refuse_inside_a_run()
         disk.refuse_old_layout()
         if not disk.checkpoints():  # else a run's, which is refused below, once it is locked
             disk.refuse_foreign_files()

@@ -27,6 +27,7 @@ import fcntl
 import os
 import re
 import secrets
+import shlex
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -92,8 +93,8 @@ class RunDir:
         """The hidden directories of checkpoints whose save was cut short."""
         if not self.checkpoints_dir.is_dir():
             return []
-        found = self.checkpoints_dir.iterdir()
-        return sorted(p for p in found if SAVE_DEBRIS.fullmatch(p.name) and p.suffix == ".tmp")
+        found = (p for p in self.checkpoints_dir.iterdir() if SAVE_DEBRIS.fullmatch(p.name))
+        return sorted(p for p in found if SAVE_DEBRIS.fullmatch(p.name)[1] == "tmp")
 
     def refuse_old_layout(self):
         """Raise CheckpointError if this is a run of the layout before checkpoints/step-N."""
@@ -107,6 +108,16 @@ class RunDir:
                 f"keeps checkpoints in {CHECKPOINTS}/step-N/ and cannot read it: train it again"
             )
 
+    def refuse_inside_a_run(self):
+        """Raise FileExistsError if the directory is inside another run's (its checkpoints/,
+        say): a new run goes beside a run, never into it."""
+        for parent in self.path.resolve().parents:
+            if (parent / LOCK).is_file() and (parent / CHECKPOINTS).is_dir():
+                raise FileExistsError(
+                    f"{self.path} is inside the run {parent}: choose a --out-dir outside it "
+                    f"(or continue that run with --resume {shlex.quote(str(parent))})"
+                )
+
     def refuse_foreign_files(self):
         """Raise FileExistsError unless the directory is empty or a run's (it has the `.lock`
         a run makes) holding nothing that no run writes: a new run must not write among
@@ -116,12 +127,15 @@ class RunDir:
             return
         names = sorted(p.name for p in self.path.iterdir())
         foreign = [name for name in names if not is_run_file(name)]
-        if not foreign and names and LOCK not in names:
-            foreign = names  # a run's names, but no run made them
         if foreign:
             raise FileExistsError(
                 f"{self.path} holds {foreign[0]!r}, which is no run's: choose a new or empty "
                 "--out-dir"
+            )
+        if names and LOCK not in names:
+            raise FileExistsError(
+                f"{self.path} holds {names[0]!r} but no {LOCK}: no run made it, so it is not "
+                "a run's to write over; choose a new or empty --out-dir"
             )
 
     def lock(self):

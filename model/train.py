@@ -12,7 +12,8 @@
 Everything random (init, dropout, batches) flows from `seed`, and a checkpoint saves every
 generator's state, so a run resumed from a checkpoint continues bit for bit where the step
 takes the same path (one process, or two: their sums differ by rounding). Ctrl-C or SIGTERM
-stops at the end of the step and saves first. Every float knob must be finite and in range.
+stops at the end of the step and saves first, as does a reader of the output that has gone
+(`tinyllm train | head`). Every float knob must be finite and in range.
 """
 
 import contextlib
@@ -113,9 +114,10 @@ STOPPING = "stopping at the end of this step, to save it (send it again to stop 
 
 
 class _StopRequest:
-    """Turns the first Ctrl-C (SIGINT) or SIGTERM into a request to stop at the end of the
-    current step, so the checkpoint then saved is consistent. A second one acts at once:
-    Ctrl-C raises KeyboardInterrupt, SIGTERM ends the process."""
+    """Turns the first Ctrl-C (SIGINT) or SIGTERM, or a write to a stdout whose reader has gone,
+    into a request to stop at the end of the current step, so the checkpoint then saved is
+    consistent. A second signal acts at once: Ctrl-C raises KeyboardInterrupt, SIGTERM ends the
+    process."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -136,13 +138,16 @@ class _StopRequest:
     def say(self, text, write=print):
         """`write(text)` (print, or the bar's write, both to stdout). If stdout is a pipe whose
         reader has gone (`tinyllm train | head`), ask to stop as a signal does, so the step is
-        saved, not lost; what is left to print goes nowhere."""
+        saved, not lost; what is left to print goes nowhere. Python ignores SIGPIPE itself, so
+        the write fails with EPIPE instead; the run then stops as if by SIGPIPE."""
         try:
             write(text)
-            sys.stdout.flush()  # each line as it comes, to a pipe or a file too
+            if sys.stdout is not None:  # None: started with stdout closed (`>&-`)
+                sys.stdout.flush()  # each line as it comes, to a pipe or a file too
         except BrokenPipeError:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            self.signal = signal.SIGPIPE
+            discard_stdout()
+            if self.signal is None:  # a Ctrl-C or SIGTERM already pending says why it stopped
+                self.signal = signal.SIGPIPE
 
     def _restore(self):
         for s, previous in self._previous.items():
@@ -259,5 +264,16 @@ def train(run, progress=True, log=print):
             f"Stopped by {signal.Signals(stop.signal).name} at step {run.step}; checkpoint "
             f"saved in {run.dir}. Resume with: tinyllm train --resume {shlex.quote(str(run.dir))}"
         )
-        print(message, file=sys.stderr) if stop.signal == signal.SIGPIPE else log(message)
+        if stop.signal == signal.SIGPIPE:  # stdout's reader has gone: say it where it is read
+            print(message, file=sys.stderr)
+        else:
+            log(message)
     return losses
+
+
+def discard_stdout():
+    """Send what is left to print to /dev/null: stdout is a pipe whose reader has gone, and
+    what Python still holds for it would fail again when the process exits."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)

@@ -135,9 +135,12 @@ class TrainConfig:
         for name, (switch, values) in USED_ONLY_WITH.items():
             value = getattr(config.model if switch in model_fields else config, switch)
             if name in flags and value not in values:
+                runs = f"this run's is {value!r}"
+                if switch == "tokenizer" and config.init_from:
+                    runs = "this run takes the --init-from model's"
                 raise ValueError(
                     f"{_flag(name)} is read only with {_flag(switch)} "
-                    f"{' or '.join(values)}, and this run's is {value!r}: drop it"
+                    f"{' or '.join(values)}, and {runs}: drop it"
                 )
         return config
 

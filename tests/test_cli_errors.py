@@ -177,8 +177,17 @@ def test_a_new_run_is_refused_a_directory_of_other_files(tmp_path, capsys):
     (mine / "notes.txt").rename(mine / "draft.tmp")  # not what a cut-short write leaves
     assert "holds 'draft.tmp', which is no run's" in one_line_error(capsys, [*argv, mine])
     (mine / "draft.tmp").rename(mine / "samples.txt")  # only a run's names, but no run's lock
-    assert "holds 'loss.png', which is no run's" in one_line_error(capsys, [*argv, mine])
+    err = one_line_error(capsys, [*argv, mine])
+    assert "holds 'loss.png' but no .lock: no run made it, so it is not a run's to write" in err
     assert (mine / "samples.txt").read_text() == "keep me"
+
+
+def test_a_new_run_is_refused_a_directory_inside_a_run(tmp_path, capsys):
+    run_dir = train_tiny(tmp_path / "run")
+    for inside in ("checkpoints", "checkpoints/step-000004", "checkpoints/step-000004/new"):
+        err = one_line_error(capsys, ["train", *TINY_FLAGS, "--out-dir", run_dir / inside])
+        assert f"is inside the run {run_dir}: choose a --out-dir outside it (or continue" in err
+    assert not (run_dir / "checkpoints" / "step-000004" / "new").exists()
 
 
 def test_a_plotted_run_is_a_run_and_its_pictures_are_no_foreign_files(tmp_path, capsys):
@@ -522,8 +531,10 @@ def test_without_graphviz_a_run_ends_well_and_says_why_its_graph_is_missing(
 
 def test_a_reader_that_has_gone_ends_the_command_quietly(tmp_path):
     run_dir = train_tiny(tmp_path / "run")
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     child = subprocess.Popen(  # as `tinyllm sample | head -c0`: no one reads what it prints
         [sys.executable, "-m", "model", "sample", "--run", str(run_dir), "--seed=0"],
+        env=buffered,  # what is printed waits in Python's buffer until the exit
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

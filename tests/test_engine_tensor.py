@@ -239,7 +239,20 @@ PROMOTIONS = [
     (lambda: Tensor(INT64).exp(), np.float32),
     (lambda: Tensor(INT64).softmax(0), np.float32),
     (lambda: engine.where(Tensor(INT64) > 0, Tensor(F32), Tensor(np.array(0.0))), np.float32),
+    (lambda: Tensor(INT64).mean(), np.float32),
+    (lambda: Tensor(INT64) ** 0.5, np.float32),
+    (lambda: Tensor(INT64).clamp(min=0.5), np.float32),
+    (lambda: Tensor(INT64).relu(), np.int64),
+    (lambda: engine.cat([Tensor(INT64), Tensor(F32)]), np.float32),
+    (lambda: engine.stack([Tensor(np.array(1)), Tensor(np.array(1.0))]), np.float64),
 ]
+
+
+def test_comparisons_compare_in_the_promoted_dtype():
+    big = Tensor(np.array([16777216, 16777217]))  # 2**24 and the next int, one float32 apart
+    np.testing.assert_array_equal((big == 16777217.0).data, [True, True])  # as in float32
+    tenth = Tensor(np.full(3, 0.1, dtype=np.float32))
+    assert np.all((tenth == 0.1).data) and np.all((tenth == Tensor(np.array(0.1))).data)
 
 
 @pytest.mark.parametrize("case", range(len(PROMOTIONS)))
@@ -256,6 +269,11 @@ def test_a_gradient_goes_back_in_its_inputs_dtype_after_promotion():
     assert loss.dtype == np.float32 and loss.item() == 9.0
     assert scale.grad.dtype == np.float64 and scale.grad == 3.0
     assert x.grad.dtype == np.float32 and np.all(x.grad == 3.0)
+    x = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    out = (x.exp() * np.ones(3)).sum()  # a float64 array widens the product to float64
+    assert out.dtype == np.float64
+    for _, _, sent in engine.backprop(out, np.ones(())):
+        assert all(g.dtype == inp.dtype for inp, g in sent), [(i.dtype, g.dtype) for i, g in sent]
 
 
 def test_transpose_names_a_bad_axis():

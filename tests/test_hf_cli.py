@@ -16,7 +16,7 @@ from model.run import Run
 RUN_FLAGS = ["--corpus-chars", "20000", "--batch-size", "4", "--max-iters", "2",
              "--lr-decay-iters", "4", "--warmup-iters", "1", "--eval-interval", "2",
              "--eval-batches", "1", "--no-progress"]  # fmt: skip
-FILE_RUN_FLAGS = RUN_FLAGS[2:]  # with a corpus file, which is read whole
+FILE_RUN_FLAGS = [f for f in RUN_FLAGS if f not in ("--corpus-chars", "20000")]  # read whole
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +146,8 @@ def test_a_model_padded_past_its_tokenizer_is_read_without_the_padding(runs, tmp
     [(["--n-layer", "3"], ["--n-layer 3 contradicts the model", "n_layer is 1"]),
      (["--llama"], ["drop --llama"]),
      (["--tokenizer", "char"], ["drop --tokenizer"]),
+     (["--bpe-vocab-size", "300"], ["--bpe-vocab-size is read only with --tokenizer bpe, and "
+                                    "this run takes the --init-from model's: drop it"]),
      (["--block-size", "32"], ["--block-size 32 is longer", "(16)"]),
      (["--no-tie-weights"], ["--tie-weights False contradicts"])],
 )  # fmt: skip

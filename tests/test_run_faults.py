@@ -266,9 +266,10 @@ def test_a_closed_stdout_saves_the_step_and_says_how_to_resume(tmp_path):
     run_dir = tmp_path / "run"
     flags = [f"--{k.replace('_', '-')}={v}" for k, v in FLAGS.items()]
     flags += ["--max-iters=100000", "--eval-interval=2", "--no-progress"]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # as in a shell
     child = subprocess.Popen(  # as `tinyllm train | head -1`
         [sys.executable, "-m", "model", "train", "--out-dir", str(run_dir), *flags],
-        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
+        env={**env, "OPENBLAS_NUM_THREADS": "1"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -288,3 +289,20 @@ def test_a_closed_stdout_saves_the_step_and_says_how_to_resume(tmp_path):
     assert "Error" not in err and "Traceback" not in err
     with Run.resume(run_dir) as run:  # the step it stopped at is the one saved
         assert f"at step {run.step};" in err
+
+
+def test_a_run_started_with_stdout_closed_trains_and_saves(tmp_path):
+    run_dir = tmp_path / "run"
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in FLAGS.items()]
+    done = subprocess.run(  # as `tinyllm train >&-`: Python's sys.stdout is None
+        [sys.executable, "-m", "model", "train", "--out-dir", str(run_dir), *flags],
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: os.close(1),
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    with Run.resume(run_dir) as run:
+        assert run.step == FLAGS["max_iters"]
