@@ -8,25 +8,73 @@
 array([2., 4., 6.], dtype=float32)
 
 Axes are PyTorch's `dim=` / `keepdim=` or NumPy's `axis=` / `keepdims=`, everywhere (see
-engine/axes.py).
+engine/axes.py). As in `torch`, this module's `float`, `int`, `bool`, `sum`, `max`, `min` and
+`abs` are dtypes and tensor functions (engine/dtypes.py, engine/functions.py), not Python's.
 """
 
 import numpy as np
 
 from engine import shape_ops
 from engine.axes import one_axis
+from engine.dtypes import (  # PyTorch's names: engine.float is float32, engine.int int32
+    bool,
+    double,
+    float,
+    float16,
+    float32,
+    float64,
+    half,
+    int,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    short,
+    uint8,
+)
 from engine.factories import (
     arange,
     full,
+    multinomial,
     ones,
     ones_like,
     rand,
+    rand_like,
+    randint,
+    randint_like,
     randn,
+    randn_like,
     tensor,
     zeros,
     zeros_like,
 )
 from engine.function import Function
+from engine.functions import (
+    abs,
+    allclose,
+    argmax,
+    argmin,
+    clamp,
+    exp,
+    from_numpy,
+    log,
+    log_softmax,
+    matmul,
+    max,
+    mean,
+    min,
+    relu,
+    reshape,
+    sigmoid,
+    softmax,
+    sqrt,
+    std,
+    sum,
+    tanh,
+    transpose,
+    var,
+)
 from engine.gradcheck import GradcheckError, gradcheck
 from engine.memory import keep_freed_memory
 from engine.modes import (
@@ -37,7 +85,14 @@ from engine.modes import (
     no_grad,
     set_grad_enabled,
 )
-from engine.random import generator, get_rng_state, manual_seed, set_rng_state
+from engine.random import (
+    Generator,
+    default_generator,
+    generator,
+    get_rng_state,
+    manual_seed,
+    set_rng_state,
+)
 from engine.tensor import Tensor, backprop
 
 
@@ -79,32 +134,77 @@ def where(cond, a, b):
 
 
 __all__ = [
-    "Function",
-    "GradcheckError",
-    "Tensor",
+    "abs",
+    "allclose",
     "arange",
+    "argmax",
+    "argmin",
     "backprop",
+    "bool",
     "cat",
+    "clamp",
+    "default_generator",
     "detect_anomaly",
+    "double",
     "enable_grad",
+    "exp",
+    "float",
+    "float16",
+    "float32",
+    "float64",
+    "from_numpy",
     "full",
+    "Function",
+    "Generator",
     "generator",
     "get_rng_state",
     "gradcheck",
+    "GradcheckError",
+    "half",
+    "int",
+    "int16",
+    "int32",
+    "int64",
+    "int8",
     "is_grad_enabled",
     "keep_freed_memory",
+    "log",
+    "log_softmax",
+    "long",
     "manual_seed",
+    "matmul",
+    "max",
+    "mean",
+    "min",
     "module_scope",
+    "multinomial",
     "no_grad",
     "ones",
     "ones_like",
     "rand",
+    "rand_like",
+    "randint",
+    "randint_like",
     "randn",
+    "randn_like",
+    "relu",
+    "reshape",
     "set_grad_enabled",
     "set_rng_state",
+    "short",
+    "sigmoid",
+    "softmax",
+    "sqrt",
     "stack",
+    "std",
+    "sum",
+    "tanh",
+    "Tensor",
     "tensor",
+    "transpose",
     "tril",
+    "uint8",
+    "var",
     "where",
     "zeros",
     "zeros_like",

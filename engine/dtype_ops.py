@@ -1,4 +1,5 @@
-"""The ops whose output has another dtype than their input: comparisons, argmax, casts.
+"""The ops whose output has another dtype than their input: comparisons, bitwise ops on masks,
+all / any, argmax, casts.
 
 A gradient is a rate of change, and booleans and integers do not change by small amounts: an
 op whose output is boolean or integer has no gradient, and `Function.apply` never records it
@@ -54,6 +55,45 @@ class GreaterEqual(Function):
 
     def forward(self, a, b):
         return a >= b
+
+
+# ---- bitwise, and all / any: boolean (or integer) outputs ------------------------------------
+
+
+class BitwiseAnd(Function):
+    promotes = (0, 1)
+
+    def forward(self, a, b):
+        return a & b
+
+
+class BitwiseOr(Function):
+    promotes = (0, 1)
+
+    def forward(self, a, b):
+        return a | b
+
+
+class BitwiseXor(Function):
+    promotes = (0, 1)
+
+    def forward(self, a, b):
+        return a ^ b
+
+
+class BitwiseNot(Function):
+    def forward(self, x):
+        return ~x
+
+
+class All(Function):
+    def forward(self, x, axis, keepdims):
+        return np.all(x, axis=axis, keepdims=keepdims)
+
+
+class Any(Function):
+    def forward(self, x, axis, keepdims):
+        return np.any(x, axis=axis, keepdims=keepdims)
 
 
 # ---- positions: integer outputs ---------------------------------------------------------------

@@ -93,7 +93,7 @@ class Function:
             modes.check_finite(fn, "forward", arrays, [out.data], [t.shape for t in given])
         if modes.grad_enabled and any(fn.needs_grad) and out.dtype.kind == "f":
             fn.inputs, fn.options = tensors, options
-            out.requires_grad, out._ctx, out._scope = True, fn, modes.scope
+            out._requires_grad, out._ctx, out._scope = True, fn, modes.scope
         return out
 
     def free_saved(self):

@@ -16,7 +16,8 @@ Two rules keep the whole engine small:
 This file holds what a tensor is: its data, gradient and attributes, its conversions to Python
 and NumPy, and backward. Its op methods (`+`, `sum`, `==`, ...) are in
 `engine/tensor_ops.py`, its shape methods (`view`, `transpose`, `[...]`) in
-`engine/tensor_shapes.py`, and the ops themselves, forward beside backward, in `engine/ops.py`
+`engine/tensor_shapes.py`, what changes it in place (`+=`, `zero_()`, `t[i] = v`) in
+`engine/tensor_in_place.py`, and the ops themselves, forward beside backward, in `engine/ops.py`
 (arithmetic), `engine/reduction_ops.py` (sum, mean, max), `engine/shape_ops.py` (moving
 elements) and `engine/dtype_ops.py` (comparisons, argmax, casts).
 """
@@ -24,6 +25,7 @@ elements) and `engine/dtype_ops.py` (comparisons, argmax, casts).
 import numpy as np
 
 from engine import modes
+from engine.tensor_in_place import TensorInPlace
 from engine.tensor_ops import TensorOps
 from engine.tensor_shapes import TensorShapes
 
@@ -43,7 +45,7 @@ def unbroadcast(grad, shape):
     return grad.reshape(shape)
 
 
-class Tensor(TensorOps, TensorShapes):
+class Tensor(TensorOps, TensorShapes, TensorInPlace):
     """An n-dimensional array that remembers how it was computed, so it can be differentiated.
 
     `Tensor(data, requires_grad=False)`: `data` is an ndarray (its dtype is kept), a Python
@@ -54,7 +56,7 @@ class Tensor(TensorOps, TensorShapes):
     `.shape` here; `numel()` is there too). `.grad` is an ndarray, not a Tensor.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "name", "_ctx", "_retains_grad", "_scope")
+    __slots__ = ("data", "grad", "_requires_grad", "name", "_ctx", "_retains_grad", "_scope")
 
     def __init__(self, data, requires_grad=False, name=None):
         if isinstance(data, Tensor):
@@ -67,13 +69,11 @@ class Tensor(TensorOps, TensorShapes):
                 data = data.astype(np.float32)
         if data.dtype.kind not in "fiub":
             raise TypeError(f"Tensor data must be numeric, got dtype {data.dtype}")
-        if requires_grad and data.dtype.kind != "f":
-            raise TypeError(f"only floating-point tensors can require grad, got dtype {data.dtype}")
         self.data = data
         self.grad = None
-        self.requires_grad = bool(requires_grad)
-        self.name = name
         self._ctx = None  # the Function that produced this tensor; None for a leaf
+        self.requires_grad = requires_grad
+        self.name = name
         self._retains_grad = False
         self._scope = ()
 
@@ -141,6 +141,16 @@ class Tensor(TensorOps, TensorShapes):
     def __int__(self):
         return int(self.item())
 
+    def __index__(self):
+        """A one-element integer tensor as an index: `data[i : i + 8]`, `range(n)`, as in
+        PyTorch."""
+        if self.dtype.kind not in "iu" or self.size != 1:
+            raise TypeError(
+                f"only a one-element integer tensor can be an index, got {self.dtype} of shape "
+                f"{self.shape}"
+            )
+        return int(self.data.item())
+
     def __bool__(self):
         """`if t:` for a one-element tensor; more elements are ambiguous (use .any(), .all())."""
         if self.size != 1:
@@ -163,19 +173,29 @@ class Tensor(TensorOps, TensorShapes):
         return Tensor(self.data)
 
     # ---- autograd ----------------------------------------------------------------------------
+    @property
+    def requires_grad(self):
+        """Whether ops on this tensor are recorded, for a gradient to reach it. Set it (or call
+        `requires_grad_`) on a leaf; only floating tensors can require grad."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, requires_grad):
+        if requires_grad and self.dtype.kind != "f":
+            raise TypeError(f"only floating-point tensors can require grad, got dtype {self.dtype}")
+        if not requires_grad and not self.is_leaf:
+            raise RuntimeError(
+                "requires_grad=False changes leaves only; detach() cuts a computed tensor off"
+            )
+        self._requires_grad = bool(requires_grad)
+
     def requires_grad_(self, requires_grad=True):
         """Start (or stop) recording ops on this leaf for a gradient; returns self.
 
         `p.requires_grad_(False)` freezes a weight: no gradient reaches it and optimizers
         leave it as it is.
         """
-        if not self.is_leaf and not requires_grad:
-            raise RuntimeError(
-                "requires_grad_(False) changes leaves only; detach() cuts a computed tensor off"
-            )
-        if requires_grad and self.dtype.kind != "f":
-            raise TypeError(f"only floating-point tensors can require grad, got dtype {self.dtype}")
-        self.requires_grad = bool(requires_grad)
+        self.requires_grad = requires_grad
         return self
 
     def retain_grad(self):

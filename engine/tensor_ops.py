@@ -9,16 +9,23 @@ PyTorch's spelling or NumPy's (engine/axes.py).
 """
 
 import collections
+import math
 
 import numpy as np
 
-from engine import dtype_ops, modes, ops, reduction_ops
+from engine import dtype_ops, ops, reduction_ops
 from engine.axes import one_axis, one_spelling, reduction_axes
 
 ValuesIndices = collections.namedtuple("ValuesIndices", ["values", "indices"])
 ValuesIndices.__doc__ = "What `t.max(dim)` and `t.min(dim)` return, as in PyTorch."
 
 NUMBERS = (int, float, bool, list, tuple, np.ndarray, np.generic)  # what a comparison takes
+
+
+def names_the_cpu(device):
+    """Whether `device` is "cpu" (or "cpu:0"): the one device here, which `to()` accepts as the
+    tutorials' `model.to(device)` gives it."""
+    return isinstance(device, str) and device.split(":")[0] == "cpu"
 
 
 class TensorOps:
@@ -63,41 +70,21 @@ class TensorOps:
         """`self @ other`."""
         return ops.MatMul.apply(self, other)
 
-    # In place, as PyTorch's `p -= lr * p.grad` inside `with engine.no_grad():` (a hand-written
-    # optimizer step): with no graph being built, the data itself changes, so every reference
-    # to the tensor (the model's parameter) sees it. While the graph is built, the result is a
-    # new tensor (`a += b` is `a = a + b`), except for a leaf that requires grad, which PyTorch
-    # refuses to change in place too: the graph would lose it.
-    def __iadd__(self, other):
-        return self._in_place(np.add, other, "+=", TensorOps.__add__)
+    def add(self, other):
+        """`self + other`."""
+        return ops.Add.apply(self, other)
 
-    def __isub__(self, other):
-        return self._in_place(np.subtract, other, "-=", TensorOps.__sub__)
+    def sub(self, other):
+        """`self - other`."""
+        return ops.Sub.apply(self, other)
 
-    def __imul__(self, other):
-        return self._in_place(np.multiply, other, "*=", TensorOps.__mul__)
+    def mul(self, other):
+        """`self * other`."""
+        return ops.Mul.apply(self, other)
 
-    def __itruediv__(self, other):
-        return self._in_place(np.divide, other, "/=", TensorOps.__truediv__)
-
-    def _in_place(self, ufunc, other, symbol, op):
-        """self changed in place by `ufunc` when no graph is built, else `op(self, other)`."""
-        if modes.grad_enabled:
-            if self.is_leaf and self.requires_grad:
-                raise RuntimeError(
-                    f"{symbol} on a leaf tensor that requires grad, while the graph is built: "
-                    f"do it inside `with engine.no_grad():`, as an optimizer step does"
-                )
-            return op(self, other)
-        value = other.data if isinstance(other, TensorOps) else other
-        try:
-            ufunc(self.data, value, out=self.data, casting="same_kind")
-        except TypeError:  # NumPy's UFuncTypeError: an int tensor /= 2, say
-            raise TypeError(
-                f"{symbol}: the result does not fit the tensor's {self.dtype} data; convert it "
-                "first (t.float())"
-            ) from None
-        return self
+    def div(self, other):
+        """`self / other`."""
+        return ops.Div.apply(self, other)
 
     def __neg__(self):
         return ops.Neg.apply(self)
@@ -108,6 +95,12 @@ class TensorOps:
         if not isinstance(exponent, int | float):
             raise TypeError(f"** takes a number as exponent, got {type(exponent).__name__}")
         return ops.Pow.apply(self, exponent=exponent)
+
+    def __rpow__(self, base):
+        """`10 ** t` for a number base > 0: exp(t ln base), so its gradient is base^t ln base."""
+        if not isinstance(base, int | float | np.number) or not base > 0:
+            raise TypeError(f"number ** tensor takes a number > 0 as base, got {base!r}")
+        return (self * math.log(base)).exp()
 
     def pow(self, exponent):
         """`self ** exponent`, for a number `exponent`."""
@@ -148,6 +141,25 @@ class TensorOps:
     def __ge__(self, other):
         return self._compare(dtype_ops.GreaterEqual, other)
 
+    # `mask & other`, `|`, `^` and `~` on boolean (or integer) tensors, as NumPy's bitwise ops.
+    def __and__(self, other):
+        return self._bitwise(dtype_ops.BitwiseAnd, other)
+
+    def __or__(self, other):
+        return self._bitwise(dtype_ops.BitwiseOr, other)
+
+    def __xor__(self, other):
+        return self._bitwise(dtype_ops.BitwiseXor, other)
+
+    def __invert__(self):
+        return self._bitwise(dtype_ops.BitwiseNot)
+
+    def _bitwise(self, op, *other):
+        kinds = {t.dtype.kind for t in (self, *other) if isinstance(t, TensorOps)}
+        if not kinds <= set("biu"):
+            raise TypeError(f"{op.__name__} needs bool or integer tensors, got {self.dtype}")
+        return op.apply(self, *other)
+
     # ---- reductions ------------------------------------------------------------------------------
     def sum(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
         """Sum over `dim` (None: every axis; an int or a tuple), as `torch.sum` and `np.sum`."""
@@ -158,6 +170,37 @@ class TensorOps:
         """Mean over `dim`, as `torch.mean` and `np.mean`."""
         axis, keepdims = reduction_axes("mean", dim, keepdim, axis, keepdims)
         return reduction_ops.Mean.apply(self, axis=axis, keepdims=keepdims)
+
+    def all(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
+        """Whether every element along `dim` (None: of all) is true: a bool tensor."""
+        axis, keepdims = reduction_axes("all", dim, keepdim, axis, keepdims)
+        return dtype_ops.All.apply(self, axis=axis, keepdims=keepdims)
+
+    def any(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
+        """Whether any element along `dim` (None: of all) is true: a bool tensor."""
+        axis, keepdims = reduction_axes("any", dim, keepdim, axis, keepdims)
+        return dtype_ops.Any.apply(self, axis=axis, keepdims=keepdims)
+
+    def var(self, dim=None, keepdim=None, *, correction=1, unbiased=None, axis=None, keepdims=None):
+        """Variance over `dim`: the squared deviations from the mean, summed and divided by
+        n - correction (1: the unbiased estimate, PyTorch's default; `unbiased=False` or
+        `correction=0`: the mean, as NumPy's `var`). Composed from mean, * and sum."""
+        if unbiased is not None:
+            correction = int(unbiased)
+        axis, keepdims = reduction_axes("var", dim, keepdim, axis, keepdims)
+        deviation = self - self.mean(axis=axis, keepdims=True)
+        squares = (deviation * deviation).sum(axis=axis, keepdims=keepdims)
+        n = self.data.size // max(squares.data.size, 1)
+        if n - correction <= 0:
+            raise ValueError(
+                f"var(): {n} element(s) with correction {correction} leave no degree of freedom"
+            )
+        return squares / (n - correction)
+
+    def std(self, dim=None, keepdim=None, *, correction=1, unbiased=None, axis=None, keepdims=None):
+        """The standard deviation, the square root of `var` (unbiased by default, as PyTorch)."""
+        spelled = dict(keepdim=keepdim, correction=correction, unbiased=unbiased, axis=axis)
+        return self.var(dim, **spelled, keepdims=keepdims).sqrt()
 
     def max(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
         """The largest elements, in PyTorch's way or NumPy's:
@@ -247,17 +290,43 @@ class TensorOps:
     # ---- dtypes ----------------------------------------------------------------------------------
     def to(self, dtype):
         """This tensor as `dtype` (self if it has it already); between floating dtypes the
-        gradient flows back, cast to this tensor's dtype."""
+        gradient flows back, cast to this tensor's dtype. The one device is the CPU, so
+        `to("cpu")` is self too (any other device is refused)."""
+        if names_the_cpu(dtype):
+            return self
         try:
             dtype = np.dtype(dtype)
         except TypeError as error:
-            raise TypeError(f"to() takes a dtype such as np.float64, got {dtype!r}") from error
+            raise TypeError(
+                f"to() takes a dtype such as engine.float64 (tinyllm runs on the CPU alone), "
+                f"got {dtype!r}"
+            ) from error
         return self if dtype == self.dtype else dtype_ops.Cast.apply(self, dtype=dtype)
+
+    def type(self, dtype):
+        """`to(dtype)`, under PyTorch's older name: `(pred == y).type(engine.float)`."""
+        return self.to(dtype)
 
     def float(self):
         """As float32 (PyTorch's float)."""
         return self.to(np.float32)
 
+    def double(self):
+        """As float64 (PyTorch's double), as gradcheck wants."""
+        return self.to(np.float64)
+
+    def half(self):
+        """As float16."""
+        return self.to(np.float16)
+
     def long(self):
         """As int64 (PyTorch's long): no gradient."""
         return self.to(np.int64)
+
+    def int(self):
+        """As int32 (PyTorch's int): no gradient."""
+        return self.to(np.int32)
+
+    def bool(self):
+        """As booleans: no gradient."""
+        return self.to(np.bool_)

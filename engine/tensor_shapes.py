@@ -11,6 +11,7 @@ import numpy as np
 
 from engine import shape_ops
 from engine.axes import one_axis, one_spelling
+from engine.tensor_in_place import plain_index
 
 
 class TensorShapes:
@@ -102,16 +103,15 @@ class TensorShapes:
 
     @property
     def T(self):
-        if self.ndim != 2:
+        """The transpose of a matrix; a 0-D or 1-D tensor is its own, as in PyTorch."""
+        if self.ndim < 2:
+            return self
+        if self.ndim > 2:
             raise ValueError(f".T needs a 2-D tensor, got shape {self.shape}; use permute()")
         return shape_ops.Permute.apply(self, axes=(1, 0))
 
     def __getitem__(self, index):
-        parts = index if isinstance(index, tuple) else (index,)
-        if any(isinstance(i, TensorShapes) for i in parts):  # a Tensor of ids or a boolean mask
-            parts = tuple(i.data if isinstance(i, TensorShapes) else i for i in parts)
-            index = parts if isinstance(index, tuple) else parts[0]
-        return shape_ops.GetItem.apply(self, index=index)
+        return shape_ops.GetItem.apply(self, index=plain_index(index))
 
     def tril(self, diagonal=0):
         """The lower triangle of the last two axes: elements above `diagonal` set to 0, as

@@ -28,6 +28,7 @@ import collections
 import numpy as np
 
 from engine import Tensor, module_scope
+from engine.tensor_ops import names_the_cpu
 
 IncompatibleKeys = collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -231,7 +232,9 @@ class Module:
 
     def to(self, dtype):
         """Convert every parameter (and its grad) and every floating buffer to the floating
-        `dtype`, in place; return self."""
+        `dtype`, in place; return self. `to("cpu")` is self: the CPU is the one device."""
+        if names_the_cpu(dtype):
+            return self
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
             raise TypeError(f"Module.to() needs a floating dtype, got {dtype}")
