@@ -14,9 +14,9 @@ Two rules keep the whole engine small:
 - Gradients from several uses of a tensor are added (`b = a + a` gives `a` two contributions).
 
 This file holds what a tensor is: its data, gradient and attributes, its conversions to Python
-and NumPy, and backward. Its op methods (`+`, `sum`, `==`, ...) are in
-`engine/tensor_ops.py`, its shape methods (`view`, `transpose`, `[...]`) in
-`engine/tensor_shapes.py`, what changes it in place (`+=`, `zero_()`, `t[i] = v`) in
+and NumPy, and backward. Its op methods (`+`, `exp`, `==`, ...) are in
+`engine/tensor_ops.py`, its reductions (`sum`, `max`) in `engine/tensor_reductions.py`, its
+shape methods (`view`, `transpose`, `[...]`) in `engine/tensor_shapes.py`, what changes it in place (`+=`, `zero_()`, `t[i] = v`) in
 `engine/tensor_in_place.py`, and the ops themselves, forward beside backward, in `engine/ops.py`
 (arithmetic), `engine/reduction_ops.py` (sum, mean, max), `engine/shape_ops.py` (moving
 elements) and `engine/dtype_ops.py` (comparisons, argmax, casts).
@@ -27,6 +27,7 @@ import numpy as np
 from engine import modes
 from engine.tensor_in_place import TensorInPlace
 from engine.tensor_ops import TensorOps
+from engine.tensor_reductions import TensorReductions
 from engine.tensor_shapes import TensorShapes
 
 
@@ -45,7 +46,7 @@ def unbroadcast(grad, shape):
     return grad.reshape(shape)
 
 
-class Tensor(TensorOps, TensorShapes, TensorInPlace):
+class Tensor(TensorOps, TensorReductions, TensorShapes, TensorInPlace):
     """An n-dimensional array that remembers how it was computed, so it can be differentiated.
 
     `Tensor(data, requires_grad=False)`: `data` is an ndarray (its dtype is kept), a Python

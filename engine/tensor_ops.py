@@ -1,23 +1,19 @@
-"""A Tensor's op methods: `a + b`, `t.sum(dim=1)`, `t.exp()`, `t == 0`, `t.float()`.
+"""A Tensor's op methods: `a + b`, `t.exp()`, `t == 0`, `t & mask`, `t.float()`.
 
-`Tensor` (engine/tensor.py) inherits these from `TensorOps`, and its shape methods (`view`,
-`transpose`, indexing) from `TensorShapes` (engine/tensor_shapes.py). Each method only reads
-its arguments and applies one op of `engine/ops.py`, `engine/reduction_ops.py` or
-`engine/dtype_ops.py` (or a few, for the composed ones: `min` is `-max(-x)`, and `max(dim)`
-indexes its values at `argmax`), so the ops stay few and the methods speak PyTorch. Axes take
-PyTorch's spelling or NumPy's (engine/axes.py).
+`Tensor` (engine/tensor.py) inherits these from `TensorOps`, its reductions (`sum`, `max`)
+from `TensorReductions` (engine/tensor_reductions.py), its shape methods (`view`,
+`transpose`, indexing) from `TensorShapes` (engine/tensor_shapes.py) and its in-place updates
+from `TensorInPlace` (engine/tensor_in_place.py). Each method only reads its arguments and
+applies one op of `engine/ops.py` or `engine/dtype_ops.py` (or a few, for the composed ones:
+`2 ** t` is `exp(t log 2)`), so the ops stay few and the methods speak PyTorch.
 """
 
-import collections
 import math
 
 import numpy as np
 
-from engine import dtype_ops, ops, reduction_ops
-from engine.axes import one_axis, one_spelling, reduction_axes
-
-ValuesIndices = collections.namedtuple("ValuesIndices", ["values", "indices"])
-ValuesIndices.__doc__ = "What `t.max(dim)` and `t.min(dim)` return, as in PyTorch."
+from engine import dtype_ops, ops
+from engine.axes import one_axis
 
 NUMBERS = (int, float, bool, list, tuple, np.ndarray, np.generic)  # what a comparison takes
 
@@ -29,8 +25,7 @@ def names_the_cpu(device):
 
 
 class TensorOps:
-    """The op methods of `Tensor`: arithmetic, comparisons, reductions, elementwise functions,
-    dtypes."""
+    """The op methods of `Tensor`: arithmetic, comparisons, elementwise functions, dtypes."""
 
     __slots__ = ()
     __array_ufunc__ = None  # NumPy operators defer to ours: `ndarray * tensor` is a Tensor
@@ -159,96 +154,6 @@ class TensorOps:
         if not kinds <= set("biu"):
             raise TypeError(f"{op.__name__} needs bool or integer tensors, got {self.dtype}")
         return op.apply(self, *other)
-
-    # ---- reductions ------------------------------------------------------------------------------
-    def sum(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
-        """Sum over `dim` (None: every axis; an int or a tuple), as `torch.sum` and `np.sum`."""
-        axis, keepdims = reduction_axes("sum", dim, keepdim, axis, keepdims)
-        return reduction_ops.Sum.apply(self, axis=axis, keepdims=keepdims)
-
-    def mean(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
-        """Mean over `dim`, as `torch.mean` and `np.mean`."""
-        axis, keepdims = reduction_axes("mean", dim, keepdim, axis, keepdims)
-        return reduction_ops.Mean.apply(self, axis=axis, keepdims=keepdims)
-
-    def all(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
-        """Whether every element along `dim` (None: of all) is true: a bool tensor."""
-        axis, keepdims = reduction_axes("all", dim, keepdim, axis, keepdims)
-        return dtype_ops.All.apply(self, axis=axis, keepdims=keepdims)
-
-    def any(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
-        """Whether any element along `dim` (None: of all) is true: a bool tensor."""
-        axis, keepdims = reduction_axes("any", dim, keepdim, axis, keepdims)
-        return dtype_ops.Any.apply(self, axis=axis, keepdims=keepdims)
-
-    def var(self, dim=None, keepdim=None, *, correction=1, unbiased=None, axis=None, keepdims=None):
-        """Variance over `dim`: the squared deviations from the mean, summed and divided by
-        n - correction (1: the unbiased estimate, PyTorch's default; `unbiased=False` or
-        `correction=0`: the mean, as NumPy's `var`). Composed from mean, * and sum."""
-        if unbiased is not None:
-            correction = int(unbiased)
-        axis, keepdims = reduction_axes("var", dim, keepdim, axis, keepdims)
-        deviation = self - self.mean(axis=axis, keepdims=True)
-        squares = (deviation * deviation).sum(axis=axis, keepdims=keepdims)
-        n = self.data.size // max(squares.data.size, 1)
-        if n - correction <= 0:
-            raise ValueError(
-                f"var(): {n} element(s) with correction {correction} leave no degree of freedom"
-            )
-        return squares / (n - correction)
-
-    def std(self, dim=None, keepdim=None, *, correction=1, unbiased=None, axis=None, keepdims=None):
-        """The standard deviation, the square root of `var` (unbiased by default, as PyTorch)."""
-        spelled = dict(keepdim=keepdim, correction=correction, unbiased=unbiased, axis=axis)
-        return self.var(dim, **spelled, keepdims=keepdims).sqrt()
-
-    def max(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
-        """The largest elements, in PyTorch's way or NumPy's:
-
-        - `t.max(dim)`, `t.max(dim=1, keepdim=True)`: `(values, indices)` along that one axis,
-          as `torch.max`; each value's gradient goes to the element its index names (the
-          first of tied maxima, as `argmax`).
-        - `t.max()`, `t.max(axis=(0, 1), keepdims=True)`: the maxima, as `np.max`; tied maxima
-          share the gradient equally (as PyTorch's `max()` and `amax` do).
-        """
-        return self._extreme("max", dim, keepdim, axis, keepdims)
-
-    def min(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
-        """The smallest elements: as `max`, with `(values, indices)` for a `dim`."""
-        return self._extreme("min", dim, keepdim, axis, keepdims)
-
-    def _extreme(self, which, dim, keepdim, axis, keepdims):
-        keep = bool(one_spelling(which, "keepdim", keepdim, "keepdims", keepdims))
-        if dim is None:
-            if which == "max":
-                return reduction_ops.Max.apply(self, axis=axis, keepdims=keep)
-            return -reduction_ops.Max.apply(-self, axis=axis, keepdims=keep)  # min x = -max(-x)
-        one_spelling(which, "dim", dim, "axis", axis)
-        if not isinstance(dim, int | np.integer):
-            raise TypeError(
-                f"{which}(dim) takes one int dim and returns (values, indices), as in PyTorch; "
-                f"for several axes use {which}(axis=...)"
-            )
-        dim = one_axis(which, self.ndim, dim, None)
-        find = self.argmax if which == "max" else self.argmin
-        indices = find(dim, keepdim=True)
-        index = list(np.indices(indices.shape, sparse=True))
-        index[dim] = indices.data  # the chosen element along dim, every other position as is
-        values = self[tuple(index)]
-        if keep:
-            return ValuesIndices(values, indices)
-        return ValuesIndices(values.squeeze(dim), indices.squeeze(dim))
-
-    def argmax(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
-        """Indices (int64) of the maxima along `dim` (None: of the flattened tensor); the first
-        of tied maxima. No gradient."""
-        axis, keepdims = reduction_axes("argmax", dim, keepdim, axis, keepdims)
-        return dtype_ops.ArgMax.apply(self, axis=axis, keepdims=keepdims)
-
-    def argmin(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
-        """Indices (int64) of the minima along `dim`, as `argmax`. No gradient."""
-        axis, keepdims = reduction_axes("argmin", dim, keepdim, axis, keepdims)
-        return dtype_ops.ArgMin.apply(self, axis=axis, keepdims=keepdims)
 
     # ---- elementwise functions -------------------------------------------------------------------
     def exp(self):
