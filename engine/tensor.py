@@ -14,12 +14,12 @@ Two rules keep the whole engine small:
 - Gradients from several uses of a tensor are added (`b = a + a` gives `a` two contributions).
 
 This file holds what a tensor is: its data, gradient and attributes, its conversions to Python
-and NumPy, and backward. Its op methods (`+`, `exp`, `==`, ...) are in
-`engine/tensor_ops.py`, its reductions (`sum`, `max`) in `engine/tensor_reductions.py`, its
-shape methods (`view`, `transpose`, `[...]`) in `engine/tensor_shapes.py`, what changes it in place (`+=`, `zero_()`, `t[i] = v`) in
-`engine/tensor_in_place.py`, and the ops themselves, forward beside backward, in `engine/ops.py`
-(arithmetic), `engine/reduction_ops.py` (sum, mean, max), `engine/shape_ops.py` (moving
-elements) and `engine/dtype_ops.py` (comparisons, argmax, casts).
+and NumPy, and backward. Its op methods (`+`, `exp`, `==`, ...) are in `engine/tensor_ops.py`,
+its reductions (`sum`, `max`) in `engine/tensor_reductions.py`, its shape methods (`view`,
+`transpose`, `[...]`) in `engine/tensor_shapes.py`, what changes it in place (`+=`, `zero_()`,
+`t[i] = v`) in `engine/tensor_in_place.py`, and the ops themselves, forward beside backward, in
+`engine/ops.py` (arithmetic), `engine/reduction_ops.py` (sum, mean, max), `engine/shape_ops.py`
+(moving elements) and `engine/dtype_ops.py` (comparisons, argmax, casts).
 """
 
 import numpy as np

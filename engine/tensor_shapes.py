@@ -120,6 +120,15 @@ class TensorShapes:
         return shape_ops.MaskedFill.apply(self, mask=above, value=0)
 
     def masked_fill(self, mask, value):
-        """Where `mask` is True, `value`; elsewhere this tensor. `mask` broadcasts to self."""
+        """Where `mask` is True, `value`; elsewhere this tensor. `mask` broadcasts to self.
+
+        `value` is a number, or a 0-D tensor, which then gets the gradient of the places it
+        fills (as in PyTorch), in this tensor's dtype."""
         mask = mask.data if isinstance(mask, TensorShapes) else np.asarray(mask)
+        if isinstance(value, TensorShapes):
+            if value.ndim != 0:
+                raise RuntimeError(
+                    f"masked_fill takes a 0-D value tensor, got one of shape {value.shape}"
+                )
+            return shape_ops.Where.apply(value.to(self.dtype), self, cond=mask)
         return shape_ops.MaskedFill.apply(self, mask=mask, value=value)

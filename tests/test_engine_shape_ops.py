@@ -164,6 +164,22 @@ def test_masked_fill(shape_pair, seed, value):
     assert gradcheck(lambda t: t.masked_fill(mask, value), [x])
 
 
+def test_masked_fill_with_a_tensor_value_passes_it_the_gradient_of_the_places_it_fills():
+    x = Tensor(np.arange(4.0), requires_grad=True)
+    value = Tensor(np.array(2.5), requires_grad=True)
+    mask = np.array([True, False, True, True])
+    y = x.masked_fill(mask, value)
+    np.testing.assert_array_equal(y.data, [2.5, 1.0, 2.5, 2.5])
+    (y * Tensor(np.array([1.0, 2.0, 3.0, 4.0]))).sum().backward()
+    assert value.grad == 1.0 + 3.0 + 4.0
+    np.testing.assert_array_equal(x.grad, [0.0, 2.0, 0.0, 0.0])
+    assert gradcheck(lambda t, v: t.masked_fill(mask, v), [x, value])
+    small = Tensor(np.zeros(2, np.float32)).masked_fill(np.array([True, False]), value)
+    assert small.dtype == np.float32  # the value takes the tensor's dtype, as in PyTorch
+    with pytest.raises(RuntimeError, match=r"0-D value tensor, got one of shape \(2,\)"):
+        x.masked_fill(mask, Tensor(np.ones(2)))
+
+
 @given(shape_triple=broadcast_pairs(3), seed=seeds)
 def test_where(shape_triple, seed):
     rng = np.random.default_rng(seed)
