@@ -4,16 +4,26 @@ A crash, a full disk or a kill in the middle of a plain `open(path, "w").write(.
 half a file where the old one was. Here the bytes go to a new temporary file beside the
 target, are flushed and synced to the disk, and only then is the temporary file renamed over
 the target. A rename within a directory is atomic, so a reader (or the next run) finds the
-old file or the new one, never a mix.
+old file or the new one, never a mix. A directory of several files is made the same way
+(`atomic_directory`): filled under a temporary name, then renamed into place.
+
+Only a regular file is replaced so. A symlink stays a link: the file it points to is replaced.
+A target that is no file to keep, a device (`/dev/null`), a FIFO or one of the process's open
+files (`/dev/stdout`), is written into as `echo text > target` would, since replacing it would
+put a regular file in its place (and, for root, replace /dev/null for everyone).
 
 A process killed between writing and renaming leaves its temporary file behind (nothing can
 clean up after SIGKILL); `remove_temporary_files` clears them when the directory is next used.
 """
 
 import contextlib
+import errno
 import os
 import re
 import secrets
+import shutil
+import stat
+from contextlib import contextmanager
 from pathlib import Path
 
 TEMPORARY = re.compile(r"\..+\.[0-9a-f]{8}\.tmp")
@@ -25,26 +35,92 @@ def write_atomic(path, data):
 
     The temporary file is `.NAME.RANDOM.tmp` in the same directory (a unique name, so two
     writers never share one); it is removed again if writing fails. A failure (a full disk,
-    say) raises the OSError with `path` as its filename, so the message names the file.
+    say) raises the OSError with `path` as its filename, so the message names the file. A
+    directory, or a name ending in "/" (or "/."), is IsADirectoryError; a device, a FIFO or
+    an open file is written into directly (see the top of this file).
     """
+    data = data.encode("utf-8") if isinstance(data, str) else data
+    if os.path.basename(os.fspath(path)) in ("", ".", ".."):  # Path() would drop a "/" or
+        # "/." and write a file named as the directory was
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), os.fspath(path))
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
-        with open(tmp, "xb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        mode = os.stat(path).st_mode  # through symlinks: what a write would land in
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    try:
+        if mode is not None and (not stat.S_ISREG(mode) or _reaches_an_open_file(path)):
+            _write_into(path, data)
+        else:  # a symlink stays a link: the file it points to is replaced
+            _replace(Path(os.path.realpath(path)) if path.is_symlink() else path, data)
     except OSError as e:
         if e.errno is None:
             raise
         raise type(e)(e.errno, e.strerror, str(path)) from e
+    return path
+
+
+def _replace(path, data):
+    """Write `data` to a temporary file beside `path`, sync it, and rename it over `path`."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "xb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
     finally:  # the temporary file is only still there if writing failed; on a read-only
         # disk removing it fails too, and the error to raise is the write's
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
     sync_directory(path.parent)
-    return path
+
+
+def _reaches_an_open_file(path):
+    """Whether `path` leads, through symlinks, into /proc: one of this process's open files, as
+    /dev/stdout, /dev/fd/1 and /proc/self/fd/1 do. Writing it means writing that open file (a
+    pipe, or the file a shell's `>>` appends to), never replacing the file behind it."""
+    link = os.path.abspath(path)
+    for _ in range(40):  # as the kernel, which gives up on a loop of links after 40
+        if os.path.realpath(os.path.dirname(link)).startswith("/proc/"):
+            return True
+        if not os.path.islink(link):
+            return False
+        link = os.path.join(os.path.dirname(link), os.readlink(link))
+    return False
+
+
+def _write_into(path, data):
+    """Write `data` into the existing file `path` that is not to be replaced, appending (so
+    the file behind a redirected /dev/stdout keeps what was printed before)."""
+    with open(path, "ab") as f:
+        f.write(data)
+        f.flush()
+        try:
+            os.fsync(f.fileno())
+        except OSError as e:  # a pipe, a FIFO or a device cannot be synced: nothing to sync
+            if e.errno not in (errno.EINVAL, errno.EROFS, errno.ENOTSUP):
+                raise
+
+
+@contextmanager
+def atomic_directory(path):
+    """Make the directory `path` whole or not at all: yields a new, empty hidden directory
+    beside it (`.NAME.RANDOM.tmp`) to fill; when the block ends, one rename makes it `path`,
+    which must not exist or be an empty directory. If the block raises, the hidden directory
+    is removed, and `path` is as it was: a cut-short write never leaves a partial `path`."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    tmp.mkdir()
+    try:
+        yield tmp
+        os.rename(tmp, path)  # replaces an empty directory; a non-empty one is an OSError
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    sync_directory(path.parent)
 
 
 def remove_temporary_files(directory):

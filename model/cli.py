@@ -39,10 +39,11 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.files import write_atomic
+from engine.files import atomic_directory, write_atomic
 from model import corpus, memory
 from model.cli_parser import build_parser
 from model.gpt import GPTConfig
+from model.run_dir import CHECKPOINTS, enclosing_run, is_run_file
 from model.train_config import TrainConfig
 
 PATH_ARGUMENTS = ("out_dir", "resume", "run", "corpus", "out", "init_from", "tokenizer")
@@ -114,12 +115,52 @@ def _check_paths(args):
         if value == "":
             raise ValueError(f"{flag} needs a path, got ''")
         if isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                raise ValueError(
-                    f"{flag} {os.fsencode(value)!r} is not a UTF-8 name; use one that is"
-                ) from None
+            _check_utf8(flag, value, "not a UTF-8 name; use one that is")
+
+
+def _check_utf8(flag, value, why):
+    """Refuse a `value` given to `flag` that is not UTF-8 (the shell passes any bytes; Python
+    keeps those that are not UTF-8 as lone surrogates), naming it by its bytes: "--FLAG
+    b'...' is WHY"."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{flag} {os.fsencode(value)!r} is {why}") from None
+
+
+def _check_out(out, inputs=()):
+    """Refuse the --out file `out` before any work is done, if it names a directory, lies in a
+    directory that does not exist (no command makes one for a file), is a run's own file
+    (`_refuse_inside_a_run`), or is one of the command's own
+    `inputs` ([(flag, path)]: the file it reads, which writing would destroy)."""
+    path = Path(out)
+    if os.path.basename(out) in ("", ".", "..") or path.is_dir():
+        raise IsADirectoryError(f"--out names a directory: {out}; give a file name")
+    if not path.parent.is_dir():
+        why = "is not a directory" if path.parent.exists() else "does not exist"
+        raise FileNotFoundError(f"--out {out}: its directory {path.parent} {why}")
+    _refuse_inside_a_run(out)
+    for flag, name in inputs:
+        if path.exists() and Path(name).exists() and os.path.samefile(path, name):
+            raise ValueError(
+                f"--out {out} is the {flag} file itself: writing it would destroy what it is "
+                "read from; give another --out"
+            )
+
+
+def _refuse_inside_a_run(out):
+    """Refuse an --out that is one of a run's own files (`metrics.jsonl`, `graph.svg`, ...) or
+    lies in its checkpoints/, which its trainer rewrites and deletes (only `tinyllm plot` draws
+    a run's own pictures). A file of another name beside them is the user's, and is left alone."""
+    run = enclosing_run(out)
+    if run is None:
+        return
+    parts = Path(out).resolve().relative_to(run).parts
+    if parts[0] == CHECKPOINTS or (len(parts) == 1 and is_run_file(parts[0])):
+        raise FileExistsError(
+            f"--out {out} is the run {run}'s own, which its trainer rewrites (and deletes old "
+            "checkpoints): give another name"
+        )
 
 
 def cmd_train(args):
@@ -168,15 +209,14 @@ def cmd_sample(args):
     """`tinyllm sample`: continue a prompt with a trained run's model."""
     from model.run import Run
 
-    if args.num_samples < 1:
-        raise ValueError(f"--num-samples must be >= 1, got {args.num_samples}")
+    _check_utf8("--prompt", args.prompt, "not UTF-8 text")
     model, tokenizer = Run.load_for_sampling(args.run)
     ids = tokenizer.encode(args.prompt)
     if not ids:
         raise ValueError(
             "--prompt '' has no tokens to continue; give some text (default: a newline)"
         )
-    length = len(ids) + max(args.max_new_tokens, 0)
+    length = len(ids) + args.max_new_tokens
     parts = memory.sampling_bytes(model.config, args.num_samples, length)
     memory.check_fits(parts, f"sampling {args.num_samples:,} x {length:,} tokens")
     seed = args.seed
@@ -204,9 +244,12 @@ def cmd_export(args):
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FileExistsError(f"--out {out} already exists and is not an empty directory")
+    _refuse_inside_a_run(out)
     model, tokenizer = Run.load_for_sampling(args.run)
-    paths = model.save_pretrained(out, tokenizer=tokenizer)
-    architecture = json.loads(paths[0].read_text(encoding="utf-8"))["architectures"][0]
+    out.parent.mkdir(parents=True, exist_ok=True)  # as --out-dir: a directory's parents are made
+    with atomic_directory(out) as directory:  # a failed export leaves no half directory
+        paths = model.save_pretrained(directory, tokenizer=tokenizer)
+        architecture = json.loads(paths[0].read_text(encoding="utf-8"))["architectures"][0]
     print(f"wrote {out} ({architecture}): {', '.join(p.name for p in paths)}")
     return 0
 
@@ -215,10 +258,14 @@ def cmd_tokenizer(args):
     """`tinyllm tokenizer train`: train a BPE tokenizer on a corpus and save it."""
     import tokenizer as tok
 
+    _check_out(args.out, [] if args.corpus in corpus.CORPORA else [("--corpus", args.corpus)])
     text, _ = corpus.load(args.corpus, min_chars=1)  # no validation split here
     bpe = tok.BPETokenizer(pattern=None if args.pattern == "none" else args.pattern)
     bpe.train(text, args.vocab_size)
-    bpe.save(args.out)
+    if Path(args.out).suffix.lower() == ".json":  # the name asks for Hugging Face's format
+        tok.hf.save_tokenizer_json(bpe, args.out)
+    else:
+        bpe.save(args.out)
     print(
         f"wrote {args.out}: {bpe.vocab_size:,} tokens{_short_note(bpe.vocab_size, args.vocab_size)}"
     )
@@ -232,6 +279,7 @@ def _short_note(made, asked):
 
 def cmd_corpus(args):
     """`tinyllm corpus`: write a generated corpus to a text file."""
+    _check_out(args.out)
     memory.check_corpus(args.chars)
     text, _ = corpus.get_corpus(args.name, seed=args.seed, n_chars=args.chars)
     write_atomic(args.out, text)
@@ -243,6 +291,7 @@ def cmd_graph(args):
     """`tinyllm graph`: render a model's loss graph."""
     from model.report import draw_model_graph
 
+    _check_out(args.out)
     print(draw_model_graph(args.run, args.out, args.depth, args.rules, args.fused))
     return 0
 

@@ -7,6 +7,7 @@ in model/cli.py.
 
 import argparse
 import importlib.metadata
+import math
 from dataclasses import fields
 
 from model import corpus
@@ -21,12 +22,27 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def natural(text):
-    """An int >= 0: a --seed (as NumPy's generators take it), a --depth."""
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an int >= 0, got {value}")
-    return value
+def checked(kind, rule, holds):
+    """An argparse `type`: the text as a `kind` (int or float) for which `holds(value)`;
+    anything else is the usage error "argument --FLAG: must be RULE, got TEXT", one line that
+    names the flag (argparse's own would name this function)."""
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not holds(value):  # a NaN holds no comparison, so it is refused
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text}")
+        return value
+
+    return parse
+
+
+natural = checked(int, "an int >= 0", lambda v: v >= 0)  # --seed, --depth, --max-new-tokens
+positive = checked(int, "an int >= 1", lambda v: v >= 1)  # --top-k, --num-samples
+temperature = checked(float, "a finite number >= 0", lambda v: 0 <= v < math.inf)
+probability_mass = checked(float, "a number in (0, 1]", lambda v: 0 < v <= 1)  # --top-p
 
 
 def build_parser():
@@ -79,19 +95,21 @@ def build_parser():
     sample = commands.add_parser("sample", help="sample text from a trained run or an HF model")
     sample.add_argument("--run", required=True, metavar="DIR", help=model_help)
     sample.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
-    sample.add_argument("--max-new-tokens", type=int, default=300, help="default: 300")
+    sample.add_argument("--max-new-tokens", type=natural, default=300, help="default: 300")
     sample.add_argument(
         "--temperature",
-        type=float,
+        type=temperature,
         default=0.8,
         help="0 is greedy; higher is more random (default: 0.8)",
     )
-    sample.add_argument("--top-k", type=int, help="sample among the k likeliest tokens only")
-    sample.add_argument("--top-p", type=float, help="nucleus sampling: smallest set of mass p")
+    sample.add_argument("--top-k", type=positive, help="sample among the k likeliest tokens only")
+    sample.add_argument(
+        "--top-p", type=probability_mass, help="nucleus sampling: smallest set of mass p"
+    )
     sample.add_argument(
         "--seed", type=natural, help="seed for a reproducible sample (default: a new one each time)"
     )
-    sample.add_argument("--num-samples", type=int, default=1, help="default: 1")
+    sample.add_argument("--num-samples", type=positive, default=1, help="default: 1")
 
     export = commands.add_parser(
         "export",
@@ -101,16 +119,26 @@ def build_parser():
         "(config.json, model.safetensors, tokenizer.json and the other tokenizer files).",
     )
     export.add_argument("--run", required=True, metavar="DIR", help=model_help)
-    export.add_argument("--out", required=True, metavar="DIR", help="a new or empty directory")
+    export.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="a new or empty directory, not in a run's checkpoints/ (made whole or not at all)",
+    )
 
     tokenizer = commands.add_parser("tokenizer", help="tokenizer tools")
-    tok_commands = tokenizer.add_subparsers(
-        dest="tok_command", required=True, parser_class=ArgumentParser
+    tok_commands = tokenizer.add_subparsers(  # no dest: argparse names it by its choices
+        required=True, parser_class=ArgumentParser
     )
     tok_train = tok_commands.add_parser("train", help="train a byte-level BPE tokenizer")
     tok_train.add_argument("--corpus", required=True, help="'stories', 'addition' or a path")
     tok_train.add_argument("--vocab-size", type=int, required=True, help="256 + merges")
-    tok_train.add_argument("--out", required=True, help="tokenizer file to write")
+    tok_train.add_argument(
+        "--out",
+        required=True,
+        help="tokenizer file to write: tinyllm's own text format, or Hugging Face's "
+        "tokenizer.json if the name ends in .json",
+    )
     tok_train.add_argument(
         "--pattern",
         default="gpt4",
@@ -124,7 +152,8 @@ def build_parser():
         "--chars",
         type=int,
         default=TrainConfig.corpus_chars,
-        help=f"size in characters (default: {TrainConfig.corpus_chars:,})",
+        help="size in characters, at least: whole stories (or lines) are added until the text "
+        f"is this long, so it ends where one does (default: {TrainConfig.corpus_chars:,})",
     )
     corpus_cmd.add_argument("--seed", type=natural, default=0, help="default: 0")
 
@@ -140,9 +169,20 @@ def build_parser():
         help="draw the fused kernels that training runs (default: the reference math, every "
         "matmul, mask and softmax shown)",
     )
-    graph.add_argument("--out", default="graph.svg", help=".svg, .png or .pdf (default: graph.svg)")
+    graph.add_argument(
+        "--out",
+        default="graph.svg",
+        help=".svg, .png or .pdf, in a directory that exists (default: graph.svg)",
+    )
 
-    plot = commands.add_parser("plot", help="loss curve, attention and embeddings of a run")
+    plot = commands.add_parser(
+        "plot",
+        help="loss curve, attention and embeddings of a run",
+        description="Draw a run's pictures into its own directory, over the ones there: "
+        "loss.png (the training and validation loss, from metrics.jsonl), embeddings.png (the "
+        "token embeddings of its newest checkpoint, in 2-D) and attention_layerN.png for each "
+        "layer (every head's attention over a sample the model writes itself).",
+    )
     plot.add_argument("--run", required=True, metavar="DIR", help="the run directory")
     return parser
 

@@ -25,7 +25,7 @@ import tokenizer as tok
 from model import hf
 from model.checkpoint import MODEL, load_checkpoint, read_model_config
 from model.gpt import GPT
-from model.run_dir import find_checkpoint
+from model.run_dir import read_checkpoint
 
 TOKENIZERS = ("char", "bpe")  # the tokenizers a run trains itself; anything else is a path
 FINE_TUNABLE = ("block_size", "dropout")  # what fine-tuning may change in a model's config
@@ -44,7 +44,7 @@ def load_pretrained(path):
         if tokenizer.vocab_size < model.config.vocab_size:  # rows of padding: cut
             model = _token_rows_cut(model, tokenizer.vocab_size)
     else:
-        model, _, tokenizer = load_checkpoint(find_checkpoint(path))
+        model, _, tokenizer = read_checkpoint(path, load_checkpoint)
     model.eval()
     return model, tokenizer
 
@@ -55,7 +55,7 @@ def pretrained_config(path):
         config = hf.read_config(path)[1]
         tokens = tok.from_pretrained(path).vocab_size
         return replace(config, vocab_size=min(config.vocab_size, tokens))  # as load_pretrained
-    return read_model_config(find_checkpoint(path) / MODEL)
+    return read_checkpoint(path, lambda checkpoint: read_model_config(checkpoint / MODEL))
 
 
 def _token_rows_cut(model, vocab_size):

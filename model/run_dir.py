@@ -20,6 +20,10 @@ file there is left alone).
 
 One writer: `lock()` takes an exclusive `fcntl.flock` on `.lock`. The operating system drops it
 when the process ends, however it ends, so a killed run never leaves its directory locked.
+Readers (`tinyllm sample`, `plot`, `export`) take no lock: the newest checkpoint they find may
+be deleted while they read it, and `read_checkpoint` then reads the new newest. Nothing but
+the trainer and `tinyllm plot` writes into a run directory (`enclosing_run` tells a command
+that its --out would).
 """
 
 import contextlib
@@ -111,12 +115,12 @@ class RunDir:
     def refuse_inside_a_run(self):
         """Raise FileExistsError if the directory is inside another run's (its checkpoints/,
         say): a new run goes beside a run, never into it."""
-        for parent in self.path.resolve().parents:
-            if (parent / LOCK).is_file() and (parent / CHECKPOINTS).is_dir():
-                raise FileExistsError(
-                    f"{self.path} is inside the run {parent}: choose a --out-dir outside it "
-                    f"(or continue that run with --resume {shlex.quote(str(parent))})"
-                )
+        parent = enclosing_run(self.path)
+        if parent is not None:
+            raise FileExistsError(
+                f"{self.path} is inside the run {parent}: choose a --out-dir outside it "
+                f"(or continue that run with --resume {shlex.quote(str(parent))})"
+            )
 
     def refuse_foreign_files(self):
         """Raise FileExistsError unless the directory is empty or a run's (it has the `.lock`
@@ -214,6 +218,16 @@ class RunDir:
         sync_directory(self.checkpoints_dir)
 
 
+def enclosing_run(path):
+    """The run directory that `path` is inside, at any depth, or None. A run directory is one
+    holding a `.lock` and a `checkpoints/`; its files are its trainer's, who rewrites them and
+    deletes old checkpoints, so nothing else writes there."""
+    for parent in Path(path).resolve().parents:
+        if (parent / LOCK).is_file() and (parent / CHECKPOINTS).is_dir():
+            return parent
+    return None
+
+
 def require_directory(path, missing_ok=False):
     """`path` as a Path, if it is a directory (or, with `missing_ok`, nothing yet); else
     NotADirectoryError, or FileNotFoundError."""
@@ -242,3 +256,28 @@ def find_checkpoint(path):
         )
         raise CheckpointError(f"{path} holds no complete checkpoint ({why})")
     return latest
+
+
+READ_TRIES = 5
+
+
+def read_checkpoint(path, read):
+    """`read(checkpoint)` of the checkpoint a reader means by `path` (`find_checkpoint`).
+
+    A run that trains meanwhile keeps only its newest checkpoints: the one found as the newest
+    may be deleted while it is read, and a file of it is then missing. Then the new newest is
+    read instead, up to READ_TRIES times. A checkpoint never changes once it is complete, so
+    what a read returns is one checkpoint's, whole. A checkpoint named by `path` itself is not
+    replaced by another: its missing file is the error."""
+    for _ in range(READ_TRIES):
+        checkpoint = find_checkpoint(path)
+        try:
+            return read(checkpoint)
+        except (OSError, CheckpointError):
+            if checkpoint == Path(path) or checkpoint.is_dir():
+                raise  # not deleted meanwhile: the error is the checkpoint's own
+    raise CheckpointError(
+        f"{path}: its newest checkpoint was deleted while it was read, {READ_TRIES} times in a "
+        "row (its run is saving faster than a checkpoint can be read); try again, or name one "
+        f"of its {CHECKPOINTS}/step-N"
+    )

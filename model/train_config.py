@@ -33,7 +33,9 @@ class TrainConfig:
     corpus: str = flag(
         "stories", "'stories' or 'addition' (generated), or the path of a UTF-8 text file"
     )
-    corpus_chars: int = flag(500_000, "characters of generated corpus")
+    corpus_chars: int = flag(
+        500_000, "characters of generated corpus, at least (it ends where a story or line does)"
+    )
     tokenizer: str = flag(
         "char",
         "'char' (one token per character), 'bpe' (byte-level BPE trained on the corpus), or the "

@@ -133,6 +133,12 @@ def test_tokenizer_command(tmp_path, capsys):
     asked = f"wrote {out}: {256 + merges} tokens (of 1,000 asked: the corpus has no more pairs"
     assert asked in capsys.readouterr().out
     flags = [f for f in TINY_FLAGS if f not in ("--corpus-chars", "20000")]
+    hf = tmp_path / "t.json"  # a .json name: Hugging Face's tokenizer.json, not our format
+    assert main(["tokenizer", "train", "--corpus", str(corpus), "--vocab-size", "300",
+                 "--out", str(hf)]) == 0  # fmt: skip
+    assert json.loads(hf.read_text(encoding="utf-8"))["model"]["type"] == "BPE"
+    text = corpus.read_text(encoding="utf-8")[:2000]
+    assert tokenizer.load(hf).encode(text) == tok.encode(text)  # the same tokenizer, read back
     small.write_text("abab " * 400)  # enough tokens for a run's two splits
     argv = ["train", "--corpus", str(small), "--tokenizer", "bpe", "--bpe-vocab-size", "1000"]
     assert main([*argv, *flags, "--max-iters", "0", "--out-dir", str(tmp_path / "run")]) == 0

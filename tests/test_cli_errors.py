@@ -21,6 +21,7 @@ import safetensors.numpy
 from tiny_runs import TINY, TINY_FLAGS, one_line_error, train_tiny
 
 import model.cli
+import model.pretrained
 import model.train
 import tokenizer
 from model import GPT, GPTConfig, memory
@@ -69,16 +70,21 @@ def test_train_options_must_be_finite_and_in_range(tmp_path, capsys, flag, value
     [
         ("--temperature", "nan"),
         ("--temperature", "inf"),
+        ("--temperature", "-1"),
         ("--top-p", "nan"),
+        ("--top-p", "2"),
         ("--top-k", "0"),
+        ("--top-k", "1.5"),
+        ("--max-new-tokens", "-1"),
         ("--num-samples", "0"),
         ("--seed", "-1"),
         ("--prompt", ""),  # no tokens to continue
+        ("--prompt", os.fsdecode(b"caf\xe9")),  # Latin-1 from the shell, not UTF-8
     ],
 )
 def test_sample_options_must_be_finite_and_in_range(run_dir, capsys, flag, value):
     err = one_line_error(capsys, ["sample", "--run", run_dir, flag, value])
-    assert flag[2:].replace("-", "_") in err or flag in err
+    assert flag in err and "_" not in err  # the flag's name, never the Python one (top_p)
 
 
 @pytest.mark.parametrize(
@@ -127,12 +133,6 @@ def test_sampling_or_a_corpus_too_big_for_memory_is_refused(run_dir, tmp_path, c
 
 def test_a_file_system_error_names_the_path_not_the_errno(tmp_path, capsys):
     (tmp_path / "a-file").write_text("not a directory")
-    corpus = ["corpus", "stories", "--out"]
-    for argv, path, why in [
-        (corpus, tmp_path, "Is a directory"),
-        (corpus, tmp_path / "no" / "c.txt", "No such file or directory"),
-    ]:
-        assert one_line_error(capsys, [*argv, path]).endswith(f": error: {path}: {why}\n")
     err = one_line_error(capsys, ["train", *TINY_FLAGS, "--out-dir", tmp_path / "a-file"])
     assert err.endswith(f": error: {tmp_path / 'a-file'} is a file, not a run directory\n")
     err = one_line_error(capsys, ["corpus", "stories", "--out", tmp_path / "c.txt", "--seed=-1"])
@@ -143,6 +143,105 @@ def test_a_file_system_error_names_the_path_not_the_errno(tmp_path, capsys):
                  ["train", "--out-dir", ""], ["corpus", "stories", "--out", ""]):  # fmt: skip
         flag = next(a for a in argv if a.startswith("--"))
         assert one_line_error(capsys, argv).endswith(f": error: {flag} needs a path, got ''\n")
+
+
+OUT_FILE_COMMANDS = [
+    ["corpus", "stories", "--chars", "3000"],
+    ["tokenizer", "train", "--corpus", "stories", "--vocab-size", "257"],
+    ["graph", "--depth", "1"],
+]
+
+
+@pytest.mark.parametrize("argv", OUT_FILE_COMMANDS, ids=lambda argv: argv[0])
+def test_an_out_file_that_is_a_directory_or_in_a_missing_one_is_refused(tmp_path, capsys, argv):
+    (tmp_path / "a-file").write_text("not a directory")
+    for out, why in [
+        (f"{tmp_path}/new/", f"--out names a directory: {tmp_path}/new/; give a file name"),
+        (tmp_path, f"--out names a directory: {tmp_path}; give a file name"),
+        (tmp_path / "no" / "c.txt", f"--out {tmp_path / 'no' / 'c.txt'}: its directory "
+         f"{tmp_path / 'no'} does not exist"),  # no command makes a file's directory
+        (tmp_path / "a-file" / "c.txt", f"its directory {tmp_path / 'a-file'} is not a "
+         "directory"),
+    ]:  # fmt: skip
+        assert one_line_error(capsys, [*argv, "--out", out]).endswith(f" {why}\n")
+    assert os.listdir(tmp_path) == ["a-file"] and not capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", OUT_FILE_COMMANDS, ids=lambda argv: argv[0])
+def test_an_out_file_inside_a_run_is_refused(run_dir, capsys, argv):
+    before = sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("*"))
+    for out in (newest(run_dir) / "kept.txt", run_dir / "metrics.jsonl", run_dir / "graph.svg"):
+        err = one_line_error(capsys, [*argv, "--out", out])
+        assert f"--out {out} is the run {run_dir}'s own, which its trainer rewrites" in err
+    assert sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("*")) == before
+    mine = run_dir / f"my-{argv[0]}.svg"  # a name of the user's own beside the run's: written
+    assert main([*argv, "--out", str(mine)]) == 0 and mine.stat().st_size > 0
+    mine.unlink()  # the run is shared by the tests of this file
+
+
+def test_an_out_that_is_the_commands_own_input_is_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["corpus", "stories", "--out", "c.txt", "--chars", "3000"]) == 0
+    text = (tmp_path / "c.txt").read_text()
+    os.symlink("c.txt", tmp_path / "link.txt")
+    for out in ("c.txt", "./c.txt", "link.txt"):  # the same file, by any name
+        argv = ["tokenizer", "train", "--corpus", "c.txt", "--vocab-size", "260", "--out", out]
+        err = one_line_error(capsys, argv)
+        assert err.endswith(f"error: --out {out} is the --corpus file itself: writing it would "
+                            "destroy what it is read from; give another --out\n")  # fmt: skip
+    assert (tmp_path / "c.txt").read_text() == text
+
+
+def test_a_checkpoint_deleted_while_it_is_read_is_read_again_from_the_new_newest(
+    run_dir, monkeypatch, capsys
+):
+    shutil.copytree(newest(run_dir), run_dir / "checkpoints" / "step-000002")
+    real, read = model.pretrained.load_checkpoint, []
+
+    def deleted_once_listed(checkpoint):  # as a trainer's keep-only, between listing and reading
+        read.append(checkpoint.name)
+        if len(read) == 1:
+            shutil.rmtree(checkpoint)
+        return real(checkpoint)
+
+    monkeypatch.setattr(model.pretrained, "load_checkpoint", deleted_once_listed)
+    assert main(["sample", "--run", str(run_dir), "--max-new-tokens", "3", "--seed", "0"]) == 0
+    assert read == ["step-000002", "step-000000"]
+
+    def always_a_newer_one(checkpoint):  # a run saving faster than anything can be read
+        step = int(checkpoint.name.split("-")[1])
+        shutil.copytree(checkpoint, checkpoint.with_name(f"step-{step + 1:06d}"))
+        shutil.rmtree(checkpoint)
+        return real(checkpoint)
+
+    monkeypatch.setattr(model.pretrained, "load_checkpoint", always_a_newer_one)
+    err = one_line_error(capsys, ["sample", "--run", run_dir])
+    assert "its newest checkpoint was deleted while it was read, 5 times in a row" in err
+    monkeypatch.undo()
+    damaged = newest(run_dir) / "tokenizer.txt"
+    damaged.unlink()  # a file missing from a checkpoint that is still there: no retry
+    for run in (run_dir, damaged.parent):
+        err = one_line_error(capsys, ["sample", "--run", run])
+        assert err.endswith(f"error: {damaged}: No such file or directory\n")
+
+
+def test_subcommands_and_help_texts_say_what_the_user_reads(capsys):
+    err = one_line_error(capsys, ["tokenizer"])
+    assert err == "tinyllm tokenizer: error: the following arguments are required: {train}\n"
+    assert "argument {train}: invalid choice: 'frobnicate'" in one_line_error(
+        capsys, ["tokenizer", "frobnicate"]
+    )
+    helps = {}
+    for command in ("plot", "corpus", "graph", "export"):
+        with pytest.raises(SystemExit) as caught:
+            main([command, "--help"])
+        assert caught.value.code == 0
+        helps[command] = " ".join(capsys.readouterr().out.split())  # argparse wraps the lines
+    for written in ("into its own directory", "loss.png", "embeddings.png", "attention_layerN"):
+        assert written in helps["plot"]
+    assert "size in characters, at least: whole stories" in helps["corpus"]
+    assert "in a directory that exists" in helps["graph"]
+    assert "not in a run's checkpoints/" in helps["export"]
 
 
 @pytest.mark.parametrize("argv", [["sample", "--run"], ["plot", "--run"], ["train", "--resume"]])

@@ -1,7 +1,9 @@
 """The command line with Hugging Face directories: `export`, `sample --run HF_DIR`,
 `train --init-from`, `train --tokenizer PATH` and `graph --run HF_DIR`, on tiny runs."""
 
+import errno
 import json
+import os
 
 import numpy as np
 import pytest
@@ -71,6 +73,22 @@ def test_export_refuses_a_used_directory_and_a_model_neither_format_has(runs, tm
     err = one_line_error(capsys, ["export", "--run", mixed, "--out", tmp_path / "hf"])
     assert "neither Hugging Face format can express this model" in err and "pos='rope'" in err
     assert not (tmp_path / "hf").exists()
+
+
+def test_an_export_cut_short_leaves_nothing_to_block_the_next(runs, tmp_path, monkeypatch, capsys):
+    def full_disk(tok, directory):  # the model's files are written; the tokenizer's fail
+        (directory / "tokenizer.json").write_text('{"version": "1.')
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(directory / "tokenizer.json"))
+
+    monkeypatch.setattr(tokenizer.BPETokenizer, "save_pretrained", full_disk)
+    err = one_line_error(capsys, ["export", "--run", runs["gpt2"], "--out", tmp_path / "hf"])
+    assert "tokenizer.json: No space left on device" in err
+    assert os.listdir(tmp_path) == []  # neither a partial hf/ nor its hidden temporary
+    monkeypatch.undo()
+    (tmp_path / "hf").mkdir()  # an empty directory is filled, as before
+    run_main(capsys, ["export", "--run", runs["gpt2"], "--out", tmp_path / "hf"])
+    assert os.listdir(tmp_path) == ["hf"] and (tmp_path / "hf" / "tokenizer.json").is_file()
+    assert GPT.from_pretrained(tmp_path / "hf").config.vocab_size == 280
 
 
 @pytest.mark.parametrize("source", ["run", "hf"])

@@ -7,8 +7,10 @@ import errno
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -213,6 +215,58 @@ def test_a_read_only_disk_is_named_by_the_file_written_not_its_temporary(tmp_pat
     with pytest.raises(OSError) as caught:
         engine.files.write_atomic(tmp_path / "g.svg", "a picture")
     assert caught.value.errno == errno.EROFS and caught.value.filename == str(tmp_path / "g.svg")
+
+
+def test_a_device_a_fifo_or_an_open_file_is_written_into_never_replaced(tmp_path):
+    engine.files.write_atomic("/dev/null", "nothing")
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)  # still the device, not a regular file
+    fifo, received = tmp_path / "fifo", []
+    os.mkfifo(fifo)
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    engine.files.write_atomic(fifo, "through the pipe")
+    reader.join(timeout=10)
+    assert received == [b"through the pipe"] and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    read_end, write_end = os.pipe()  # /dev/stdout, when it is a pipe, is /proc/self/fd/1
+    with os.fdopen(read_end, "rb") as pipe:
+        engine.files.write_atomic(f"/proc/self/fd/{write_end}", b"to the reader")
+        os.close(write_end)
+        assert pipe.read() == b"to the reader"
+    log = tmp_path / "log.txt"  # `>> log.txt`: the open file is appended to, not replaced
+    log.write_text("kept\n")
+    with open(log, "ab") as f:
+        engine.files.write_atomic(f"/proc/self/fd/{f.fileno()}", "added\n")
+    assert log.read_text() == "kept\nadded\n"
+
+
+def test_a_symlink_stays_a_link_to_the_file_written_atomically(tmp_path):
+    (tmp_path / "real.txt").write_text("old")
+    link = tmp_path / "link.txt"
+    link.symlink_to("real.txt")
+    assert engine.files.write_atomic(link, "new") == link
+    assert link.is_symlink() and (tmp_path / "real.txt").read_text() == "new"
+    assert sorted(os.listdir(tmp_path)) == ["link.txt", "real.txt"]  # no temporary left
+
+
+@pytest.mark.parametrize("name", ["", "new/", "new/."])
+def test_a_directory_is_refused_by_name_and_no_file_is_made(tmp_path, name):
+    path = f"{tmp_path}/{name}"
+    with pytest.raises(IsADirectoryError) as caught:
+        engine.files.write_atomic(path, "text")
+    assert caught.value.filename == path and "Is a directory" in str(caught.value)
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_directory_written_atomically_is_whole_or_not_there(tmp_path):
+    out = tmp_path / "hf"
+    with pytest.raises(OSError, match="No space"), engine.files.atomic_directory(out) as directory:
+        (directory / "config.json").write_text("{}")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    assert os.listdir(tmp_path) == []  # neither `hf` nor its hidden temporary
+    out.mkdir()  # an empty directory is replaced; a full one would be an error
+    with engine.files.atomic_directory(out) as directory:
+        (directory / "config.json").write_text("{}")
+    assert os.listdir(tmp_path) == ["hf"] and os.listdir(out) == ["config.json"]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])

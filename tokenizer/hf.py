@@ -113,6 +113,23 @@ def save_bpe(tok, directory):
     vocab.json + merges.txt are for tools that read only GPT-2's two files; they cannot carry
     a split pattern other than GPT-2's (see `formats.export_gpt2`), tokenizer.json can.
     """
+    config = dict(CONFIG)
+    if "<|endoftext|>" in tok.special_tokens:  # GPT-2's convention
+        config.update(bos_token="<|endoftext|>", eos_token="<|endoftext|>")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = _write_json(directory, _bpe_pipeline(tok), config)
+    return (*paths, *formats.write_gpt2(tok, directory))
+
+
+def save_tokenizer_json(tok, path):
+    """Write a BPETokenizer as one tokenizer.json file, under any name: what
+    `tokenizers.Tokenizer.from_file` and `tokenizer.load` read. Returns the path."""
+    return write_atomic(path, _json_text(_bpe_pipeline(tok)))
+
+
+def _bpe_pipeline(tok):
+    """A BPETokenizer's tokenizer.json object: its split, its merges, its special tokens."""
     pre_tokenizer = byte_level_step(use_regex=False)
     if tok.pattern is not None:
         steps = [split_step(to_hf_pattern(tok.pattern)), pre_tokenizer]
@@ -131,13 +148,7 @@ def save_bpe(tok, directory):
     }
     decoder = byte_level_step(use_regex=True, add_prefix_space=True)  # as GPT-2's own file
     added = sorted((idx, name) for name, idx in tok.special_tokens.items())
-    config = dict(CONFIG)
-    if "<|endoftext|>" in tok.special_tokens:  # GPT-2's convention
-        config.update(bos_token="<|endoftext|>", eos_token="<|endoftext|>")
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = _write_json(directory, _pipeline(added, pre_tokenizer, model, decoder), config)
-    return (*paths, *formats.write_gpt2(tok, directory))
+    return _pipeline(added, pre_tokenizer, model, decoder)
 
 
 def save_char(chars, directory):
@@ -175,8 +186,12 @@ def _write_json(directory, pipeline, config):
     """Write tokenizer.json and tokenizer_config.json into `directory`; returns their paths."""
     paths = directory / "tokenizer.json", directory / "tokenizer_config.json"
     for path, data in zip(paths, (pipeline, config), strict=True):
-        write_atomic(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        write_atomic(path, _json_text(data))
     return paths
+
+
+def _json_text(data):
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
 # ----- reading -------------------------------------------------------------------------------
