@@ -1,4 +1,5 @@
-"""Making tensors: `engine.tensor`, `zeros`, `ones`, `full`, `arange`, `rand`, `randn`, ...
+"""Making tensors: `engine.tensor`, `zeros`, `ones`, `full`, `arange`, `linspace`, `eye`,
+`rand`, `randn`, ...
 
 PyTorch's names and dtype rules: floating tensors are float32 unless `dtype=` says otherwise,
 integers are int64, and every factory takes `requires_grad=` (floating dtypes only). A shape is
@@ -81,6 +82,32 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):
     if dtype is None:
         dtype = np.int64 if integers else np.float32
     return Tensor(np.arange(start, end, step).astype(dtype), requires_grad=requires_grad)
+
+
+def linspace(start, end, steps, dtype=np.float32, requires_grad=False):
+    """`steps` evenly spaced values from start to end, both included: `linspace(0, 1, 5)` is
+    0, 0.25, 0.5, 0.75, 1. float32 unless `dtype` says otherwise, as `torch.linspace`."""
+    if not isinstance(steps, int | np.integer) or isinstance(steps, bool):
+        raise TypeError(f"linspace(): steps must be an int, got {steps!r}")
+    if steps < 0:
+        raise ValueError(f"linspace(): steps must be >= 0, got {steps}")
+    values = np.linspace(start, end, steps)  # float64, then rounded once to dtype
+    return Tensor(values.astype(dtype), requires_grad=requires_grad)
+
+
+def eye(n, m=None, dtype=np.float32, requires_grad=False):
+    """The identity matrix (n, m), m = n unless given: 1 on the diagonal, 0 elsewhere."""
+    m = n if m is None else m
+    for name, size in (("n", n), ("m", m)):
+        if not isinstance(size, int | np.integer) or isinstance(size, bool) or size < 0:
+            raise ValueError(f"eye(): {name} must be an int >= 0, got {size!r}")
+    return Tensor(np.eye(n, m, dtype=dtype), requires_grad=requires_grad)
+
+
+def empty(*size, dtype=np.float32, requires_grad=False):
+    """A tensor of `size` to be filled in later. PyTorch leaves its memory as it was (whatever
+    numbers were there); here it is zeros, so a mistake that reads it repeats run to run."""
+    return zeros(*size, dtype=dtype, requires_grad=requires_grad)
 
 
 # ---- random draws ----------------------------------------------------------------------------

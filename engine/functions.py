@@ -54,6 +54,14 @@ def log_softmax(input, dim=None, **axis):
     return _tensor(input).log_softmax(dim, **axis)
 
 
+def floor_divide(input, other):
+    return _tensor(input) // other
+
+
+def remainder(input, other):
+    return _tensor(input) % other
+
+
 def matmul(input, other):
     return _tensor(input) @ other
 

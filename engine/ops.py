@@ -3,8 +3,9 @@
 Notation in the derivative comments: the op computes Y from inputs A, B (or X); G is dL/dY,
 the gradient arriving from above; backward returns dL/dA, dL/dB. Backward may return gradients
 in the broadcast shape of Y: the engine sums them back to each input's shape (`unbroadcast`).
-The reductions (sum, mean, max) are in `engine/reduction_ops.py`, and the ops that only move
-elements (reshape, indexing, ...) in `engine/shape_ops.py`.
+The reductions (sum, mean, max) are in `engine/reduction_ops.py`, `//` and `%` in
+`engine/division_ops.py`, and the ops that only move elements (reshape, indexing, ...) in
+`engine/shape_ops.py`.
 
 These are primitives: everything in `nn.functional` is composed from them. An op whose name is
 also a layer's (nn.Tanh, nn.ReLU, ...) ends in `Op`, so no two classes share a name.

@@ -169,6 +169,8 @@ class Tensor(TensorOps, TensorReductions, TensorShapes, TensorInPlace):
         """The number of elements (PyTorch's name for `.size`)."""
         return self.data.size
 
+    nelement = numel  # PyTorch's other name: makemore counts parameters with p.nelement()
+
     def detach(self):
         """A new leaf sharing this tensor's data, cut off from the graph."""
         return Tensor(self.data)

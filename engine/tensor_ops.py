@@ -4,15 +4,16 @@
 from `TensorReductions` (engine/tensor_reductions.py), its shape methods (`view`,
 `transpose`, indexing) from `TensorShapes` (engine/tensor_shapes.py) and its in-place updates
 from `TensorInPlace` (engine/tensor_in_place.py). Each method only reads its arguments and
-applies one op of `engine/ops.py` or `engine/dtype_ops.py` (or a few, for the composed ones:
-`2 ** t` is `exp(t log 2)`), so the ops stay few and the methods speak PyTorch.
+applies one op of `engine/ops.py`, `engine/division_ops.py` (`//` and `%`) or
+`engine/dtype_ops.py` (or a few, for the composed ones: `2 ** t` is `exp(t log 2)`), so the
+ops stay few and the methods speak PyTorch.
 """
 
 import math
 
 import numpy as np
 
-from engine import dtype_ops, ops
+from engine import division_ops, dtype_ops, ops
 from engine.axes import one_axis
 
 NUMBERS = (int, float, bool, list, tuple, np.ndarray, np.generic)  # what a comparison takes
@@ -55,6 +56,18 @@ class TensorOps:
     def __rtruediv__(self, other):
         return ops.Div.apply(other, self)
 
+    def __floordiv__(self, other):
+        return division_ops.FloorDivide.apply(self, other)
+
+    def __rfloordiv__(self, other):
+        return division_ops.FloorDivide.apply(other, self)
+
+    def __mod__(self, other):
+        return division_ops.Remainder.apply(self, other)
+
+    def __rmod__(self, other):
+        return division_ops.Remainder.apply(other, self)
+
     def __matmul__(self, other):
         return ops.MatMul.apply(self, other)
 
@@ -80,6 +93,14 @@ class TensorOps:
     def div(self, other):
         """`self / other`."""
         return ops.Div.apply(self, other)
+
+    def floor_divide(self, other):
+        """`self // other`: the quotient rounded toward -inf, as Python's (no gradient)."""
+        return division_ops.FloorDivide.apply(self, other)
+
+    def remainder(self, other):
+        """`self % other`: the remainder with the sign of `other`, as Python's."""
+        return division_ops.Remainder.apply(self, other)
 
     def __neg__(self):
         return ops.Neg.apply(self)

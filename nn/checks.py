@@ -58,6 +58,32 @@ def norm_shape(what, x, normalized_shape, *params):
     same_dtype(what, x, *params)
 
 
+def batch_norm_channels(x, running_mean, running_var, weight, bias, training):
+    """The channel count C of batch_norm's input x (N, C, ...), after checking that x is
+    floating, that every given statistic and parameter is (C,) of x's dtype, that evaluation
+    has running statistics, and that training has more than one number per channel (the
+    variance of one number is no statistic: PyTorch refuses it too)."""
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm needs input (N, C) or (N, C, L), got shape {x.shape}")
+    floating("batch_norm", x)
+    c = x.shape[1]
+    named = {"running_mean": running_mean, "running_var": running_var}
+    for name, t in {**named, "weight": weight, "bias": bias}.items():
+        if t is not None and t.shape != (c,):
+            raise ValueError(f"batch_norm: {name} of shape {t.shape}, expected ({c},)")
+    same_dtype("batch_norm", x, *named.values(), weight, bias)
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("batch_norm: give both running_mean and running_var, or neither")
+    if not training and running_mean is None:
+        raise ValueError("batch_norm: evaluation (training=False) needs running_mean/var")
+    if training and x.size // max(c, 1) == 1:
+        raise ValueError(
+            f"batch_norm: expected more than 1 value per channel when training, got input of "
+            f"shape {x.shape}"
+        )
+    return c
+
+
 def reduction(what, name):
     """Raise ValueError unless `name` is a reduction a loss knows: 'mean', 'sum' or 'none'."""
     if name not in ("mean", "sum", "none"):

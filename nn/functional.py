@@ -5,6 +5,9 @@ in the message, rather than deep inside NumPy), then decides in one line whether
 replaces its body (`nn/kernels/`, the default; `nn.use_fused(False)` turns them off). The body
 is the reference: the math as a textbook writes it, and what a graph picture of it shows.
 
+The normalisations (`layer_norm`, `rms_norm`, `batch_norm`) are written in nn/normalization.py
+and are here as well, so `F.layer_norm` is PyTorch's name.
+
 Shapes: B batch, T time (sequence positions), C channels, V vocabulary, nh heads, hs head size.
 """
 
@@ -16,6 +19,7 @@ import engine
 from engine import Tensor, generator
 from nn import checks, kernels
 from nn.attention_inputs import attention_scale, grouped_heads, mask_bias, scores_shape
+from nn.normalization import batch_norm, layer_norm, rms_norm  # noqa: F401 (F.layer_norm, ...)
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
@@ -48,37 +52,24 @@ def embedding(ids, weight, padding_idx=None):
     return engine.where(padding, rows.detach(), rows)  # the same values, no gradient there
 
 
-def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
-    """x (..., C) -> (..., C), weight and bias (C,):   y = (x - mean) / √(var + eps) · w + b.
+def one_hot(tensor, num_classes=-1):
+    """ids (...) integers -> (..., num_classes) int64: 1 at each id's class, 0 elsewhere.
 
-    Mean and (biased) variance are over each row of C numbers: every position is normalised on
-    its own, to mean 0 and variance 1, then scaled and shifted by learned weights.
+    num_classes -1 means the largest id + 1, as in PyTorch. `one_hot(ids, V).float() @ W` is
+    `W[ids]`, an embedding written as a matmul (makemore does it so).
     """
-    checks.norm_shape("layer_norm", x, normalized_shape, weight, bias)
-    if kernels.enabled():
-        return kernels.FusedLayerNorm.apply(x, weight, bias, eps=eps)
-    mean = x.mean(axis=-1, keepdims=True)
-    centred = x - mean
-    variance = (centred * centred).mean(axis=-1, keepdims=True)
-    y = centred / (variance + eps).sqrt()
-    y = y if weight is None else y * weight
-    return y if bias is None else y + bias
-
-
-def rms_norm(x, normalized_shape, weight=None, eps=None):
-    """x (..., C) -> (..., C), weight (C,):   y = x / √(mean(x²) + eps) · w.
-
-    LayerNorm without the centring (and without a bias): each row is divided by its root mean
-    square, which is cheaper and, in Llama and its kin, works as well. eps None is x's dtype's
-    machine epsilon, as in PyTorch.
-    """
-    checks.norm_shape("rms_norm", x, normalized_shape, weight)
-    if eps is None:
-        eps = float(np.finfo(x.dtype).eps)
-    if kernels.enabled():
-        return kernels.FusedRMSNorm.apply(x, weight, eps=eps)
-    y = x / ((x * x).mean(axis=-1, keepdims=True) + eps).sqrt()
-    return y if weight is None else y * weight
+    ids = checks.integer_ids(tensor, "one_hot")
+    if not isinstance(num_classes, int) or num_classes < -1:
+        raise ValueError(f"one_hot: num_classes must be -1 or a count >= 0, got {num_classes!r}")
+    if num_classes == -1:
+        if not ids.size:
+            raise ValueError("one_hot: cannot infer num_classes from an empty tensor; give it")
+        num_classes = int(ids.max()) + 1
+    if ids.size and ids.min() < 0:
+        raise ValueError(f"one_hot: class values must be >= 0, got {ids.min()}")
+    if ids.size and ids.max() >= num_classes:
+        raise ValueError(f"one_hot: class {ids.max()} does not fit num_classes={num_classes}")
+    return Tensor((ids[..., None] == np.arange(num_classes)).astype(np.int64))
 
 
 def gelu(x, approximate="none"):

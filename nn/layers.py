@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+import engine
 from nn import checks, init
 from nn import functional as F
 from nn.module import Module, Parameter
@@ -67,22 +68,84 @@ class Embedding(Module):
 class LayerNorm(Module):
     """Normalise the last axis (..., C) to mean 0 and variance 1, then scale and shift.
 
-    weight (C,) starts at 1, bias (C,) at 0 (bias=False leaves it out).
+    weight (C,) starts at 1, bias (C,) at 0. As in PyTorch, bias=False leaves the bias out,
+    and elementwise_affine=False both: the output is the normalised input itself.
     """
 
-    def __init__(self, normalized_shape, eps=1e-5, bias=True):
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True):
         super().__init__()
         self.normalized_shape = _dim(normalized_shape, "LayerNorm")
-        self.eps = eps
-        self.weight = init.ones_(_empty(self.normalized_shape))
-        self.bias = init.zeros_(_empty(self.normalized_shape)) if bias else None
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        affine, with_bias = elementwise_affine, elementwise_affine and bias
+        self.weight = init.ones_(_empty(self.normalized_shape)) if affine else None
+        self.bias = init.zeros_(_empty(self.normalized_shape)) if with_bias else None
 
     def forward(self, x):
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
+        if not self.elementwise_affine:
+            return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine=False"
         no_bias = ", bias=False" if self.bias is None else ""
         return f"{self.normalized_shape}, eps={self.eps}{no_bias}"
+
+
+class BatchNorm1d(Module):
+    """Normalise each channel of (N, C) or (N, C, L) over the batch, then scale and shift.
+
+    weight (C,) starts at 1 and bias (C,) at 0 (affine=False leaves both out, bias=False the
+    bias: PyTorch's options). While training, each batch is normalised with its own statistics
+    and the buffers running_mean (C,) (init 0) and running_var (C,) (init 1) follow them as
+    exponential averages (`F.batch_norm`); momentum None makes them plain means of every batch
+    so far. num_batches_tracked (0-d int64, as PyTorch's) counts the batches. In eval mode the
+    running statistics are used. All three are saved in `state_dict()`. With
+    track_running_stats=False there are none, and the batch's statistics are used always.
+    """
+
+    def __init__(
+        self,
+        num_features,
+        eps=1e-5,
+        momentum=0.1,
+        affine=True,
+        track_running_stats=True,
+        *,
+        bias=True,
+    ):
+        super().__init__()
+        self.num_features = _dim(num_features, "BatchNorm1d")
+        self.eps, self.momentum = eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        c = self.num_features
+        self.weight = init.ones_(_empty(c)) if affine else None
+        self.bias = init.zeros_(_empty(c)) if affine and bias else None
+        tracked = track_running_stats
+        self.register_buffer("running_mean", engine.zeros(c) if tracked else None)
+        self.register_buffer("running_var", engine.ones(c) if tracked else None)
+        self.register_buffer("num_batches_tracked", engine.tensor(0) if tracked else None)
+
+    def forward(self, x):
+        if x.ndim not in (2, 3):
+            raise ValueError(f"expected input (N, C) or (N, C, L), got shape {x.shape}")
+        momentum = self.momentum  # used only to update running statistics
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked += 1
+            if momentum is None:  # the k-th batch weighs 1/k: the mean of all k batches
+                momentum = 1.0 / int(self.num_batches_tracked)
+        return F.batch_norm(
+            x,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            self.training or not self.track_running_stats,
+            momentum,
+            self.eps,
+        )
+
+    def extra_repr(self):
+        options = f"eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+        return f"{self.num_features}, {options}, track_running_stats={self.track_running_stats}"
 
 
 class RMSNorm(Module):
@@ -122,5 +185,5 @@ def _dim(size, layer):
     if isinstance(size, tuple | list) and len(size) == 1:
         size = size[0]
     if not isinstance(size, int) or size < 1:
-        raise ValueError(f"{layer} normalises the last axis: give its size C, got {size!r}")
+        raise ValueError(f"{layer} normalises one axis: give its size C, got {size!r}")
     return size

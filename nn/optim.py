@@ -260,11 +260,12 @@ class SGD(Optimizer):
         d ← g + weight_decay · p                       (L2 decay, coupled to the gradient)
         b ← d on the first step, then momentum · b + d  (only when momentum > 0)
         p ← p - lr · b   (or p - lr · d without momentum)
+    lr defaults to 1e-3, as in PyTorch since 2.2 (before, it had to be given).
     """
 
     _state_names = ("momentum_buffer",)
 
-    def __init__(self, params, lr, momentum=0.0, weight_decay=0.0):
+    def __init__(self, params, lr=1e-3, momentum=0.0, weight_decay=0.0):
         super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay})
 
     def _check(self, group):

@@ -1,5 +1,5 @@
-"""Arithmetic, elementwise functions and matmul: forward values against NumPy, gradients by
-gradcheck (float64, random upstream gradient), on shapes drawn by hypothesis.
+"""Arithmetic (`//` and `%` too), elementwise functions and matmul: forward values against
+NumPy, gradients by gradcheck (float64, random upstream gradient), on shapes drawn by hypothesis.
 
 The reductions, softmax and the shape ops are in test_engine_reductions.py and
 test_engine_shape_ops.py.
@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import engine
 from engine import Tensor, gradcheck
 
 # ---- binary operators, broadcasting either way ------------------------------------------------
@@ -202,3 +203,94 @@ def test_matmul_with_an_ndarray_on_either_side():
     np.testing.assert_allclose((t @ w).data, t.data @ w)
     np.testing.assert_allclose((w @ t.T).data, w @ t.data.T)
     assert gradcheck(lambda t: w @ t.T, [t])
+
+
+# ---- floor division and remainder -----------------------------------------------------------
+
+# Python's rules, which PyTorch follows: the quotient rounds toward -inf, the remainder takes
+# the divisor's sign, and a == b * (a // b) + a % b. (C's truncation would give -3 and -1 for
+# -7 and 2.)
+DIVISIONS = [  # a, b, a // b, a % b
+    (7, 2, 3, 1),
+    (-7, 2, -4, 1),
+    (7, -2, -4, -1),
+    (-7, -2, 3, -1),
+    (6, 3, 2, 0),
+    (7.5, 2.0, 3.0, 1.5),
+    (-7.5, 2.0, -4.0, 0.5),
+    (7.5, -2.0, -4.0, -0.5),
+]
+
+
+@pytest.mark.parametrize(("a", "b", "quotient", "rest"), DIVISIONS)
+def test_floor_division_and_remainder_round_toward_minus_infinity(a, b, quotient, rest):
+    ta, tb = engine.tensor([a]), engine.tensor([b])
+    for q, r in [
+        (ta // tb, ta % tb),
+        (ta // b, ta % b),
+        (a // tb, a % tb),
+        (ta.floor_divide(tb), ta.remainder(tb)),
+        (engine.floor_divide(ta, b), engine.remainder(ta, b)),
+    ]:
+        assert q.tolist() == [quotient] and r.tolist() == [rest]
+        assert q.dtype == r.dtype == (np.float32 if isinstance(a, float) else np.int64)
+
+
+def test_floor_division_and_remainder_promote_as_the_other_arithmetic():
+    small = engine.tensor([7, -7], dtype=np.int32)
+    assert (small // 2).dtype == np.int32 and (small % 2).dtype == np.int32  # a number is weak
+    assert (small // 2.5).dtype == np.float32  # integers and a float: float32
+    assert (small // engine.tensor([2])).dtype == np.int64  # the wider integer
+    assert (Tensor(np.array([7.0], np.float32)) % Tensor(np.array([2.0]))).dtype == np.float64
+    assert (engine.tensor([True, False]) // 2).tolist() == [0, 0]  # bool counts as 1 and 0
+
+
+def test_division_by_zero_is_an_error_for_integers_and_inf_or_nan_for_floats():
+    with pytest.raises(ZeroDivisionError, match=r"floor_divide \(//\): integer division by zero"):
+        engine.tensor([5, 6]) // engine.tensor([1, 0])
+    with pytest.raises(ZeroDivisionError, match=r"remainder \(%\): integer division by zero"):
+        engine.tensor([5]) % 0
+    x = Tensor(np.array([5.0, -5.0, 0.0]))  # IEEE division, without NumPy's warnings
+    np.testing.assert_array_equal((x // 0).data, [np.inf, -np.inf, np.nan])
+    np.testing.assert_array_equal((x % 0.0).data, [np.nan, np.nan, np.nan])
+    with pytest.raises(TypeError, match="got two bool tensors"):
+        engine.tensor([True]) // engine.tensor([True])
+
+
+def remainder_operands(rng, shape_a, shape_b):
+    """a = k + u (k an integer in -5..5, u in [0.1, 0.9]) and b one of ±1, ±2, ±4: then a / b
+    stays at least 0.025 from a whole number, where a % b jumps, so finite differences see
+    the smooth piece; and ⌊a / b⌋ takes many values, so dB = -G ⌊A / B⌋ is tested with them."""
+    a = rng.integers(-5, 6, shape_a) + rng.uniform(0.1, 0.9, shape_a)
+    b = rng.choice([-4.0, -2.0, -1.0, 1.0, 2.0, 4.0], shape_b)
+    return Tensor(a, requires_grad=True), Tensor(b, requires_grad=True)
+
+
+@given(shape_pair=broadcast_pairs(), seed=seeds)
+def test_remainder_gradchecks_and_floor_division_rebuilds_the_dividend(shape_pair, seed):
+    a, b = remainder_operands(np.random.default_rng(seed), *shape_pair)
+    with engine.no_grad():
+        np.testing.assert_allclose(
+            (b * (a // b) + a % b).data, np.broadcast_to(a.data, (a % b).shape)
+        )
+    assert gradcheck(lambda a, b: a % b, [a, b])
+    assert gradcheck(lambda a: a % 2.0, [a])
+    assert gradcheck(lambda b: 7.5 % b, [b])
+
+
+def test_remainder_gradient_by_hand():
+    a = Tensor([5.0, -5.0, 5.0, -5.0], requires_grad=True)
+    b = Tensor([3.0, 3.0, -3.0, -3.0], requires_grad=True)
+    (a % b).sum().backward()
+    np.testing.assert_array_equal(a.grad, [1, 1, 1, 1])  # d(a - b ⌊a/b⌋)/da: the floor is flat
+    np.testing.assert_array_equal(b.grad, [-1, 2, 2, -1])  # -⌊a/b⌋: ⌊5/3⌋ = 1, ⌊-5/3⌋ = -2
+
+
+def test_floor_division_has_no_derivative_as_in_pytorch():
+    x = Tensor([1.5, 2.5], requires_grad=True)
+    y = x // 1  # recorded, as PyTorch records it, but its backward refuses
+    assert y.requires_grad and y.tolist() == [1.0, 2.0]
+    with pytest.raises(RuntimeError, match=r"derivative of floor_divide \(//\) is not"):
+        (y * x).sum().backward()
+    assert not (x.detach() // 1).requires_grad
+    assert not (engine.tensor([3]) // 2).requires_grad  # integers never carry a gradient

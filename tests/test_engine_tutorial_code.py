@@ -1,6 +1,6 @@
 """Code as PyTorch tutorials write it (Karpathy's makemore and "Let's build GPT", PyTorch's "Learn
 the basics"), with `engine` for `torch`: dtype names, function forms, in-place writes, indexing
-by a tensor, std and var, masks combined with & | ~.
+by a tensor, std and var, masks combined with & | ~, linspace, eye, empty and nelement.
 
 Expected values are worked out by hand from PyTorch's documented semantics: `torch.float` is
 float32 and `torch.int` int32; `var` and `std` divide by n - 1 unless told otherwise;
@@ -195,3 +195,38 @@ def test_requires_grad_is_checked_when_set():
 def test_T_of_a_vector_is_itself():
     v = engine.tensor([1.0, 2.0])
     assert v.T is v and engine.tensor(3.0).T.item() == 3.0
+
+
+def test_linspace_eye_empty_and_nelement():
+    # makemore: lre = torch.linspace(-3, 0, 1000); lrs = 10**lre (learning rates to try)
+    lre = engine.linspace(-3, 0, 4)
+    assert lre.dtype == np.float32
+    np.testing.assert_allclose((10**lre).data, [0.001, 0.01, 0.1, 1.0], rtol=1e-6)
+    np.testing.assert_array_equal(engine.linspace(0, 1, 5).data, [0, 0.25, 0.5, 0.75, 1])
+    np.testing.assert_array_equal(engine.linspace(1, 0, 3).data, [1, 0.5, 0])  # going down
+    assert engine.linspace(2, 5, 1).tolist() == [2.0] and engine.linspace(0, 1, 0).shape == (0,)
+    assert engine.linspace(0, 10, 3, dtype=np.int64).tolist() == [0, 5, 10]
+    assert engine.linspace(0, 1, 3, dtype=np.float64, requires_grad=True).requires_grad
+    with pytest.raises(ValueError, match="steps must be >= 0, got -1"):
+        engine.linspace(0, 1, -1)
+    with pytest.raises(TypeError, match="steps must be an int, got 2.5"):
+        engine.linspace(0, 1, 2.5)
+
+    np.testing.assert_array_equal(engine.eye(2).data, [[1, 0], [0, 1]])
+    np.testing.assert_array_equal(engine.eye(2, 3).data, [[1, 0, 0], [0, 1, 0]])
+    assert engine.eye(3).dtype == np.float32 and engine.eye(2, dtype=np.int64).dtype == np.int64
+    x = Tensor(np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal((x @ engine.eye(3, dtype=np.float64)).data, x.data)
+    with pytest.raises(ValueError, match="m must be an int >= 0, got -1"):
+        engine.eye(2, -1)
+
+    e = engine.empty(2, 3)  # zeros here (PyTorch leaves whatever was in the memory)
+    assert e.shape == (2, 3) and e.dtype == np.float32 and engine.empty((4,)).shape == (4,)
+    assert engine.empty(2, dtype=np.float64, requires_grad=True).requires_grad
+    with pytest.raises(ValueError, match="sizes"):
+        engine.empty(-1)
+
+    # makemore: print(sum(p.nelement() for p in parameters))  # number of parameters in total
+    parameters = [engine.randn(27, 10), engine.randn(30, 200), engine.randn(200)]
+    assert sum(p.nelement() for p in parameters) == 27 * 10 + 30 * 200 + 200
+    assert Tensor(3.0).nelement() == 1 == Tensor(3.0).numel()

@@ -67,6 +67,25 @@ def test_layer_norm_layer(lead, bias):
     np.testing.assert_allclose(y.data.var(-1), 1, atol=1e-4)  # var / (var + eps)
 
 
+@pytest.mark.parametrize("fused", [True, False])
+def test_layer_norm_without_affine_or_bias_as_pytorch(fused):
+    plain = nn.LayerNorm(4, elementwise_affine=False)
+    assert plain.weight is None and plain.bias is None and plain.state_dict() == {}
+    assert list(plain.parameters()) == [] and repr(plain).endswith("elementwise_affine=False)")
+    assert nn.LayerNorm(4, elementwise_affine=False, bias=True).bias is None  # as PyTorch
+    no_bias = nn.LayerNorm(4, bias=False)
+    assert no_bias.bias is None and list(no_bias.state_dict()) == ["weight"]
+    x = x64(3, 4, seed=4)
+    with nn.use_fused(fused):  # the kernel and the reference both take weight or bias None
+        y = plain(x)
+        np.testing.assert_allclose(y.data.mean(-1), 0, atol=1e-12)
+        np.testing.assert_allclose(y.data.var(-1), 1, atol=1e-4)  # var / (var + eps)
+        assert gradcheck(lambda x: plain(x), [x])
+        nn.init.normal_(no_bias.weight)
+        assert check_layer(no_bias, x)
+        np.testing.assert_allclose(no_bias(x).data, y.data * no_bias.weight.data, rtol=1e-12)
+
+
 @FAST
 @given(lead=leading_shapes)
 def test_rms_norm_layer(lead):

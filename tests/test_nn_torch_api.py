@@ -143,6 +143,34 @@ def test_mse_loss():
     assert gradcheck(lambda a, b: F.mse_loss(a, b), [x64(3, seed=1), target])
 
 
+def test_one_hot_marks_each_class_with_a_1():
+    ids = engine.tensor([0, 2, 1])
+    expected = [[1, 0, 0], [0, 0, 1], [0, 1, 0]]  # row i: 1 in column ids[i]
+    assert F.one_hot(ids).tolist() == expected and F.one_hot(ids).dtype == np.int64
+    assert F.one_hot(ids, 4).tolist() == [row + [0] for row in expected]
+    assert F.one_hot(engine.tensor([[3], [0]]), num_classes=5).shape == (2, 1, 5)
+    assert F.one_hot(np.zeros(0, dtype=np.int64), 3).shape == (0, 3)  # nothing to mark
+    # makemore: xenc = F.one_hot(xs, num_classes=27).float(); logits = xenc @ W
+    W = x64(4, 3)
+    np.testing.assert_array_equal((F.one_hot(ids, 4).double() @ W).data, W.data[[0, 2, 1]])
+
+
+@pytest.mark.parametrize(
+    ("ids", "num_classes", "error", "message"),
+    [
+        ([-1, 0], -1, ValueError, "class values must be >= 0, got -1"),
+        ([0, 3], 3, ValueError, "class 3 does not fit num_classes=3"),
+        ([1], 0, ValueError, "class 1 does not fit num_classes=0"),
+        ([], -1, ValueError, "cannot infer num_classes from an empty tensor"),
+        ([1], -2, ValueError, "num_classes must be -1 or a count >= 0, got -2"),
+        ([1.0], -1, TypeError, "one_hot needs integer ids, got dtype float32"),
+    ],
+)
+def test_one_hot_refuses_what_pytorch_refuses(ids, num_classes, error, message):
+    with pytest.raises(error, match=message):
+        F.one_hot(engine.tensor(ids, dtype=None if ids else np.int64), num_classes)
+
+
 # ---- buffers ---------------------------------------------------------------------------------
 
 

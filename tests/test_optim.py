@@ -113,6 +113,16 @@ def test_sgd_matches_the_published_rule():
         np.testing.assert_allclose(params[k].data.ravel(), x, rtol=1e-12)
 
 
+def test_sgd_takes_torchs_default_learning_rate():
+    (p,) = parameters(shapes=((3,),))
+    start, g = p.data.copy(), np.array([1.0, -2.0, 0.5])
+    opt = SGD([p])  # torch.optim.SGD's lr defaults to 1e-3 (PyTorch 2.2 on)
+    assert opt.defaults == {"lr": 1e-3, "momentum": 0.0, "weight_decay": 0.0}
+    p.grad = g
+    opt.step()
+    np.testing.assert_allclose(p.data, start - 1e-3 * g, rtol=1e-15)
+
+
 @pytest.mark.parametrize("cls", [AdamW, Adam, SGD])
 def test_state_dict_round_trip_continues_bit_for_bit(cls, tmp_path):
     params = parameters()
