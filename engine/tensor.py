@@ -73,7 +73,9 @@ class Tensor(TensorOps, TensorReductions, TensorShapes, TensorInPlace):
         self.data = data
         self.grad = None
         self._ctx = None  # the Function that produced this tensor; None for a leaf
-        self.requires_grad = requires_grad
+        self._requires_grad = False
+        if requires_grad:  # checked by the setter: a float leaf
+            self.requires_grad = requires_grad
         self.name = name
         self._retains_grad = False
         self._scope = ()
