@@ -60,7 +60,7 @@ def sample_tokens(probs, rng):
     return (cdf < draws).sum(axis=-1)
 
 
-def _check_options(model, max_new_tokens, temperature, top_k, top_p):
+def check_options(model, max_new_tokens, temperature, top_k, top_p):
     """(max_new_tokens, top_k) as ints, top_k at most the vocabulary; ValueError for a bad one."""
     if not _is_int(max_new_tokens) or max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
@@ -89,7 +89,7 @@ def generate(
     NaN or Inf (a broken model) raise FloatingPointError naming the step, instead of turning
     into tokens.
     """
-    max_new_tokens, top_k = _check_options(model, max_new_tokens, temperature, top_k, top_p)
+    max_new_tokens, top_k = check_options(model, max_new_tokens, temperature, top_k, top_p)
     idx = np.asarray(idx.data if isinstance(idx, engine.Tensor) else idx)
     if idx.ndim != 2 or idx.shape[1] == 0 or idx.dtype.kind not in "iu":
         raise ValueError(

@@ -3,6 +3,8 @@
 import doctest
 import re
 
+import pytest
+
 import viz
 import viz.architecture
 from model import GPT, GPTConfig
@@ -43,3 +45,9 @@ def test_llama_switches_change_the_picture():
 def test_docstring_example():
     result = doctest.testmod(viz.architecture)
     assert result.failed == 0 and result.attempted == 3
+
+
+def test_anything_but_a_config_or_a_gpt_is_refused_with_a_type_error():
+    for bad in ({"vocab_size": 54}, None):
+        with pytest.raises(TypeError, match=f"GPTConfig or a GPT, got {type(bad).__name__}"):
+            viz.draw_architecture(bad)

@@ -10,6 +10,7 @@ import nn
 import viz
 from engine import Function
 from model import GPT, GPTConfig
+from viz.backward_steps import frame_paths
 from viz.check import COLOURS, GOOD
 
 
@@ -140,3 +141,19 @@ def test_check_graph_colours_a_collapsed_module_by_its_worst_op():
     _, dot = viz.check_graph(Bad()(x).sum(), depth=0)
     box = next(line for line in dot.source.splitlines() if "<b>Bad</b>" in line)
     assert COLOURS[2] in box
+
+
+def test_frame_names_sort_in_step_order_and_every_old_frame_is_removed(tmp_path):
+    names = [p.name for p in frame_paths(tmp_path, 1001)]
+    assert names[:2] == ["step_0000.svg", "step_0001.svg"] and names[-1] == "step_1000.svg"
+    assert sorted(names) == names  # step_1000 after step_0999, not between step_100 and 101
+    assert [p.name for p in frame_paths(tmp_path, 3)][-1] == "step_002.svg"
+    for old in ("step_1000.svg", "step_0001.svg", "step_12345.svg"):  # from longer passes
+        (tmp_path / old).write_text("old frame")
+    for mine in ("keep.svg", "step_x.svg", "step_001.png"):
+        (tmp_path / mine).write_text("not a frame")
+    a = engine.Tensor(3.0, requires_grad=True)
+    viz.backward_steps(a * 2.0, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "keep.svg", "step_000.svg", "step_001.png", "step_001.svg", "step_x.svg",
+    ]  # fmt: skip

@@ -208,3 +208,35 @@ def test_default_gpt_loss_graph_renders_at_depth_two(tmp_path):
     assert text.count("CausalSelfAttention") == 4 and "cross_entropy" in text
     one = viz.render_model_graph(model, tmp_path / "gpt.png", depth=1)  # its own input
     assert one.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_names_do_not_depend_on_the_order_of_the_operands():
+    """fc1 called alone and inside its model is still `fc1`, its parameters `fc1.weight` and
+    `fc1.bias`, whichever use the walk back from the root meets first."""
+    mlp = MLP()
+    x = engine.Tensor(np.ones((5, 2), dtype=np.float32))
+    for loss in (mlp.fc1(x).sum() + mlp(x).sum(), mlp(x).sum() + mlp.fc1(x).sum()):
+        source = viz.draw_graph(loss).source
+        names = set(re.findall(r"<b>([^<]*)</b>", source))
+        assert names == {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}
+        assert source.count('label="fc1 (Linear)"') == 2  # alone, and inside MLP
+        assert re.search(r'label="?MLP"? ', source) and 'label="Linear"' not in source
+
+
+def test_wrong_argument_types_raise_type_errors_naming_what_was_expected(tmp_path):
+    t = engine.Tensor(2.0, requires_grad=True) * 3.0
+    for root in (3.0, np.ones(3), None, [t]):
+        for draw in (viz.draw_graph, viz.check_graph, viz.backward_frames):
+            with pytest.raises(TypeError, match=f"engine.Tensor, got {type(root).__name__}"):
+                draw(root)
+    with pytest.raises(TypeError, match="graphviz.Digraph, got Tensor"):
+        viz.save_graph(t, tmp_path / "g.svg")
+    with pytest.raises(TypeError, match=r"check_graph returns \(checks, picture\)"):
+        viz.save_graph(viz.check_graph(t), tmp_path / "g.svg")
+    assert not list(tmp_path.iterdir())
+
+
+def test_dot_and_gv_files_hold_the_dot_source(tmp_path):
+    dot = viz.draw_graph(micrograd_expression())
+    for name in ("graph.dot", "graph.GV"):
+        assert viz.save_graph(dot, tmp_path / name).read_text(encoding="utf-8") == dot.source

@@ -8,6 +8,7 @@ import pytest
 import viz
 from model import GPT, GPTConfig
 from model.sample import next_token_probs
+from tokenizer import CharTokenizer
 from tokenizer.bpe import BPETokenizer
 from viz.plots import token_label
 
@@ -167,3 +168,31 @@ def test_plot_next_token_shows_what_generate_draws_from(tiny, tmp_path):
     assert sum(h > 0 for h in heights[2]) == 3  # top-k keeps three tokens
     assert heights[1][0] > heights[0][0]  # a lower temperature sharpens the distribution
     assert model.training  # the model is put back in the mode it was in
+
+
+def test_plot_next_token_greedy_clamped_top_k_small_vocabularies_and_bad_options(tiny):
+    model, tokenizer = tiny
+    logits = model(np.array([tokenizer.encode("hello wor")]))[0].data[:, -1, :]
+    probs = next_token_probs(logits)[0]
+    settings = [{"temperature": 0}, {"top_k": 10**6}]  # greedy; more than the 256 tokens
+    fig = viz.plot_next_token(model, tokenizer, "hello wor", settings=settings, n=4)
+    greedy, every = ([bar.get_height() for bar in ax.patches] for ax in fig.axes)
+    assert greedy == [1.0, 0.0, 0.0, 0.0]  # all on the likeliest token, as generate picks it
+    assert every == pytest.approx(sorted(probs, reverse=True)[:4])  # top_k=V keeps them all
+    assert fig.axes[0].get_title() == "temperature=0 (greedy)"
+    for bad, match in [({"top_p": 0.0}, "top_p"), ({"top_k": 0}, "top_k"),
+                       ({"temperature": -1.0}, "temperature")]:  # fmt: skip
+        with pytest.raises(ValueError, match=match):
+            viz.plot_next_token(model, tokenizer, "hello", settings=[bad])
+    with pytest.raises(ValueError, match="prompt must encode to at least one token, got ''"):
+        viz.plot_next_token(model, tokenizer, "")
+    chars = CharTokenizer.from_text("ab\n")
+    small = GPT(GPTConfig(chars.vocab_size, block_size=8, n_layer=1, n_head=1, n_embd=8))
+    bars = viz.plot_next_token(small, chars, "ab", settings=[{}]).axes[0].patches
+    assert len(bars) == 3 and sum(bar.get_height() for bar in bars) == pytest.approx(1.0)
+
+
+def test_save_figure_refuses_what_is_no_figure(tmp_path):
+    dot = viz.draw_architecture(GPTConfig(vocab_size=11))
+    with pytest.raises(TypeError, match="matplotlib Figure, got Digraph: .*viz.save_graph"):
+        viz.save_figure(dot, tmp_path / "a.png")

@@ -6,7 +6,7 @@ import pytest
 
 import viz
 import viz.tokens
-from tokenizer import BPETokenizer
+from tokenizer import BPETokenizer, CharTokenizer
 
 TEXT = "the cat sat on the mat. the cat ate the hat; that cat, then the rat."
 
@@ -39,3 +39,11 @@ def test_plot_one_row_per_count(tok, tmp_path):
 def test_docstring_example():
     result = doctest.testmod(viz.tokens)
     assert result.failed == 0 and result.attempted == 3
+
+
+def test_a_tokenizer_without_merges_is_refused_with_a_type_error():
+    chars = CharTokenizer.from_text("the cat")
+    with pytest.raises(TypeError, match="must be a BPETokenizer, got CharTokenizer"):
+        viz.plot_merges(chars, "the cat")
+    with pytest.raises(TypeError, match="must be a BPETokenizer, got CharTokenizer"):
+        viz.merge_stages(chars, "the cat", [0])

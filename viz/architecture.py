@@ -14,6 +14,7 @@ grouped-query attention, a tied or separate output matrix. One block stands for 
 
 import graphviz
 
+from model import GPTConfig
 from viz import labels
 from viz.graph import FONT, MODULE_FILL, OP_FILL, TENSOR_FILL
 
@@ -22,6 +23,8 @@ def draw_architecture(config):
     """The diagram of a GPT with this `GPTConfig` (or of this GPT): a `graphviz.Digraph`,
     top to bottom, that Jupyter shows inline and `viz.save_graph(dot, path)` saves."""
     config = getattr(config, "config", config)  # a GPT holds its config
+    if not isinstance(config, GPTConfig):
+        raise TypeError(f"config must be a GPTConfig or a GPT, got {type(config).__name__}")
     C, V, hs = config.n_embd, config.vocab_size, config.head_size
     nh, nkv, H = config.n_head, config.n_kv_head, config.n_inner
     dot = graphviz.Digraph(

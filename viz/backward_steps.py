@@ -14,10 +14,10 @@ reached yet. Arrows that carry a gradient in this step are red, labelled with wh
 `backward_side_by_side` puts all the frames into one picture.
 """
 
+import re
 from pathlib import Path
 
 import graphviz
-import numpy as np
 
 from engine import backprop
 from engine.tensor import root_gradient
@@ -25,6 +25,7 @@ from viz import labels
 from viz.graph import FONT, Paint, build, check_options, save_graph
 from viz.trace import trace
 
+FRAME = re.compile(r"step_\d+\.svg")  # the name of a frame that backward_steps writes
 NOW, DONE, WAITING, UNREACHED, SENT = "#ffb347", "#cfe8c4", "#fff2b3", "#ffffff", "#d9480f"
 
 
@@ -86,14 +87,24 @@ def _paints(graph, grad):
 
 
 def backward_steps(root, out_dir, grad=None, show_rules=False, rankdir="LR"):
-    """Write the frames of `backward_frames` as `out_dir/step_000.svg`, ...; return the paths.
-    The frames of an earlier, longer pass written there are removed, so none is left over."""
+    """Write the frames of `backward_frames` as `out_dir/step_000.svg`, ... (`frame_paths`);
+    return the paths. The frames of an earlier, longer pass written there are removed, so none
+    is left over."""
     out_dir = Path(out_dir)
     frames = backward_frames(root, grad, show_rules, rankdir)
-    paths = [save_graph(dot, out_dir / f"step_{i:03d}.svg") for i, dot in enumerate(frames)]
-    for old in set(out_dir.glob("step_[0-9][0-9][0-9].svg")) - set(paths):
-        old.unlink()
+    names = frame_paths(out_dir, len(frames))
+    paths = [save_graph(dot, path) for dot, path in zip(frames, names, strict=True)]
+    for old in set(out_dir.glob("step_*.svg")) - set(paths):
+        if FRAME.fullmatch(old.name):  # an earlier pass's frame, however many digits it has
+            old.unlink()
     return paths
+
+
+def frame_paths(out_dir, count):
+    """`out_dir/step_000.svg` ... for `count` frames, numbered with as many digits as the last
+    number needs (at least 3), so that the names sort in the order of the steps."""
+    width = max(3, len(str(count - 1)))
+    return [out_dir / f"step_{i:0{width}d}.svg" for i in range(count)]
 
 
 def _slots(inputs, sent):
@@ -110,4 +121,4 @@ def _slots(inputs, sent):
 
 
 def _norm(g):
-    return f"‖·‖ {np.linalg.norm(g):.4g}"
+    return "‖·‖ " + labels.norm(g)

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import graphviz
-import numpy as np
 
 from engine.files import write_atomic
 from viz import labels
@@ -30,7 +29,7 @@ TENSOR_FILL = {"param": "#fde3c8", "constant": "#eeeeee", "value": "#dceaf7", "r
 OP_FILL = "#fff3c4"
 MODULE_FILL = "#e6dcf2"
 CLUSTER_FILLS = ("#f5f7fb", "#eaeff7", "#dfe6f2", "#d4ddec")
-FORMATS = ("svg", "png", "pdf")
+FORMATS = ("svg", "png", "pdf", "dot", "gv")  # dot, gv: the DOT text, `dot -Tsvg g.dot` draws
 
 
 class DotNotFound(FileNotFoundError):
@@ -97,13 +96,17 @@ def place(graph, tensor, depth):
 
 def save_graph(dot, path):
     """Render `dot` to `path` with Graphviz, atomically; the extension picks the format (svg,
-    png, pdf). Raises DotNotFound when Graphviz's `dot` program is missing."""
+    png, pdf), and `.dot` or `.gv` writes the DOT source itself, as Graphviz users expect.
+    Raises DotNotFound when Graphviz's `dot` program is missing."""
+    if not isinstance(dot, graphviz.Graph | graphviz.Digraph | graphviz.Source):
+        hint = " (check_graph returns (checks, picture): save the picture)" * isinstance(dot, tuple)
+        raise TypeError(f"dot must be a graphviz.Digraph, got {type(dot).__name__}{hint}")
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
         raise ValueError(f"graph file must end in one of {FORMATS}, got {str(path)!r}")
     try:
-        picture = dot.pipe(format=fmt)
+        picture = dot.source.encode(dot.encoding) if fmt in ("dot", "gv") else dot.pipe(format=fmt)
     except graphviz.ExecutableNotFound:
         raise DotNotFound() from None
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -171,10 +174,11 @@ def build(graph, depth, show_data, show_rules, rankdir, paint=None, prefix=""):
     if item[id(graph.root)] in box_of:
         box_of[item[id(graph.root)]]["out"][id(graph.root)] = labels.shape_text(graph.root.shape)
     for (src, dst), names in merged.items():
-        edges.append((src, dst, {"label": " " + ", ".join(names)} if names else {}))
+        edges.append((src, dst, {"label": " " + labels.plain(", ".join(names))} if names else {}))
 
+    title = labels.plain(paint.title)
     dot = graphviz.Digraph(
-        graph_attr={"rankdir": rankdir, "fontname": FONT, "label": paint.title, "labelloc": "t"},
+        graph_attr={"rankdir": rankdir, "fontname": FONT, "label": title, "labelloc": "t"},
         node_attr={"fontname": FONT, "fontsize": "11", "style": "filled", "penwidth": "0.8"},
         edge_attr={"fontname": FONT, "fontsize": "9", "arrowsize": "0.6", "color": "#555555"},
     )
@@ -196,8 +200,7 @@ def tensor_node(graph, t, show_data, paint):
         lines.append("data " + labels.values(t.data))
     grad = t.grad if paint.grads is None else paint.grads.get(id(t))
     if grad is not None:
-        norm = f"‖grad‖ {np.linalg.norm(grad):.4g}"
-        lines.append("grad " + labels.values(grad) if small else norm)
+        lines.append("grad " + labels.values(grad) if small else "‖grad‖ " + labels.norm(grad))
     elif paint.grads is not None and t.requires_grad:
         lines.append("grad —")  # not reached yet; the line keeps the layout steady
     if t is graph.root:
@@ -251,7 +254,7 @@ def emit(container, graph, nodes, path, counter, prefix=""):
         module = child[-1]
         name = graph.module_name(module, child[-2] if len(child) > 1 else None)
         cls = type(module).__name__
-        title = name if name == cls else f"{name} ({cls})"
+        title = labels.plain(name if name == cls else f"{name} ({cls})")
         fill = CLUSTER_FILLS[(len(child) - 1) % len(CLUSTER_FILLS)]
         with container.subgraph(name=f"cluster_{prefix}{next(counter)}") as sub:
             sub.attr(label=title, style="rounded,filled", fillcolor=fill, color="#8a9bb5")

@@ -1,12 +1,17 @@
 """The text inside the graph pictures: op names, tensor values, backward rules.
 
 Graphviz draws "HTML-like" labels (a small table per node), so names can be bold and shapes
-small; every piece of text is escaped here before it goes into one.
+small; every piece of text is escaped here before it goes into one (`table`), and the plain
+labels (titles, cluster names, arrows) through `plain`. Names are the user's own text, so
+both make anything printable: `dot` reads a backslash as the start of `\\N` (the node's name),
+`\\G` (the graph's), ... even inside HTML labels, an ESC character is no valid XML, and a lone
+surrogate cannot be written to a UTF-8 file at all.
 """
 
 import html
 import re
 
+import graphviz
 import numpy as np
 
 from viz.trace import rerun
@@ -27,6 +32,8 @@ OP_SYMBOLS = {
 }
 
 
+CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")  # not \n: a line break, kept
+SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair: no character on its own
 SHOWN = (int, float, str, tuple, np.ndarray)  # options worth a label (not a random generator)
 
 
@@ -120,6 +127,12 @@ def broadcast_notes(ctx, output):
     return notes
 
 
+def norm(array):
+    """The Euclidean norm of `array` as text, summed in float64: a float16 gradient's squares
+    overflow at 256 (its norm showed `inf`), and would warn even where no norm is shown."""
+    return f"{np.linalg.norm(np.asarray(array, dtype=np.float64)):.4g}"
+
+
 def table(title, lines, first=None):
     """An HTML-like label: `title` in bold (or `first` in plain type) over smaller lines."""
     rows = [f"<b>{_escape(title)}</b>"] if title else []
@@ -129,5 +142,19 @@ def table(title, lines, first=None):
     return f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="1">{body}</table>>'
 
 
+def plain(text):
+    """Text for a plain (not HTML-like) label, shown as written: `graphviz.escape` doubles the
+    backslashes and keeps a name like `<i>` from being read as HTML."""
+    return graphviz.escape(_printable(text))
+
+
 def _escape(text):
-    return html.escape(text).replace("\n", "<br/>")
+    """Text for an HTML-like label: entities for `& < > "`, backslashes doubled (`\\\\` shows one
+    backslash; `\\G` would show the graph's name), newlines as line breaks."""
+    return html.escape(_printable(text)).replace("\\", "\\\\").replace("\n", "<br/>")
+
+
+def _printable(text):
+    """`text` with control characters written out (`\\x1b`) and lone surrogates as U+FFFD."""
+    text = SURROGATE.sub("\ufffd", str(text))
+    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)

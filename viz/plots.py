@@ -33,6 +33,9 @@ class InlineFigure(Figure):
 
 def save_figure(fig, path):
     """Save `fig` to `path` (.png or .svg, by extension), atomically; returns the path."""
+    if not isinstance(fig, Figure):  # a graphviz picture has a save method of another kind
+        hint = ": save a graph with viz.save_graph" if hasattr(fig, "pipe") else ""
+        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}{hint}")
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
         raise ValueError(f"figure file must end in .png or .svg, got {str(path)!r}")

@@ -9,6 +9,7 @@ the text takes fewer and fewer of them.
 import numpy as np
 
 from tokenizer.base import apply_merges
+from tokenizer.bpe import BPETokenizer
 from tokenizer.patterns import splitter
 from viz.plots import InlineFigure, save_figure
 
@@ -24,8 +25,8 @@ def merge_stages(tokenizer, text, counts):
     >>> merge_stages(tok, "aaabdaaabac", [0, 1, 3])[1]
     [b'aa', b'a', b'b', b'd', b'aa', b'a', b'b', b'a', b'c']
     """
+    merges = list(_merges(tokenizer).items())  # in the order they were learned: their rank
     split = splitter(tokenizer.pattern)
-    merges = list(tokenizer.merges.items())  # in the order they were learned: their rank
     stages = []
     for k in counts:
         if not 0 <= k <= len(merges):
@@ -43,7 +44,7 @@ def plot_merges(tokenizer, text, counts=None, path=None):
     """`text` cut into tokens after the first k merges, one row per k in `counts` (by default
     0, a few, and all of them): each token a box, neighbours in alternating colours, spaces
     shown as ␣. Meant for a line or two of text."""
-    counts = _default_counts(len(tokenizer.merges)) if counts is None else list(counts)
+    counts = _default_counts(len(_merges(tokenizer))) if counts is None else list(counts)
     stages = merge_stages(tokenizer, text, counts)
     rows = [[t.decode("utf-8", errors="replace").replace(" ", "␣") for t in s] for s in stages]
     width = max(sum(len(t) for t in row) for row in rows)
@@ -67,6 +68,13 @@ def plot_merges(tokenizer, text, counts=None, path=None):
     if path is not None:
         save_figure(fig, path)
     return fig
+
+
+def _merges(tokenizer):
+    """The tokenizer's merges, in the order learned; TypeError for a tokenizer without any."""
+    if not isinstance(tokenizer, BPETokenizer):  # a CharTokenizer has no merges to replay
+        raise TypeError(f"tokenizer must be a BPETokenizer, got {type(tokenizer).__name__}")
+    return tokenizer.merges
 
 
 def _default_counts(n):

@@ -16,6 +16,8 @@ The pictures (`viz/graph.py`) only draw what this file finds.
 
 from dataclasses import dataclass, field
 
+from engine import Tensor
+
 
 @dataclass
 class Graph:
@@ -78,7 +80,10 @@ def forward_order(root):
 
 
 def trace(root):
-    """Walk the graph that produced `root` and name and place every tensor in it."""
+    """Walk the graph that produced `root` (an `engine.Tensor`) and name and place every tensor
+    in it. TypeError for anything else: every picture of a graph starts here."""
+    if not isinstance(root, Tensor):
+        raise TypeError(f"root must be an engine.Tensor, got {type(root).__name__}")
     tensors = forward_order(root)
     users = {id(t): [] for t in tensors}
     for t in tensors:
@@ -88,25 +93,33 @@ def trace(root):
                 users[id(inp)].append(t)
     graph = Graph(root, tensors, users)
 
-    # Modules: the outermost module of each scope is a model whose names cover the rest.
-    module_paths = {}  # id(module) -> the scope path ending at that module
-    by_name = {}  # dotted name -> module, from the outermost models
-    param_names = {}  # id(parameter) -> its dotted name
+    # Modules: the outermost module of each scope is a model. The models that are no part of
+    # another name every module and parameter, so a name does not hang on which op the walk
+    # meets first: in `net.fc1(x).sum() + net(x).sum()`, fc1 is `fc1` whichever comes first.
+    module_paths = {}  # id(module) -> the longest scope path ending at that module
+    models = {}  # id(model) -> model, for each outermost module of a scope
     for t in tensors:
         for i, module in enumerate(t.scope):
-            module_paths.setdefault(id(module), t.scope[: i + 1])
-        if t.scope and id(t.scope[0]) not in graph.module_names:
-            model = t.scope[0]
-            for name, module in model.named_modules():
-                graph.module_names.setdefault(id(module), name)
-                by_name.setdefault(name, module)
-            for name, p in model.named_parameters():
-                param_names.setdefault(id(p), name)
+            if i + 1 > len(module_paths.get(id(module), ())):
+                module_paths[id(module)] = t.scope[: i + 1]
+        if t.scope:
+            models.setdefault(id(t.scope[0]), t.scope[0])
+    inside = {id(m) for model in models.values() for name, m in model.named_modules() if name}
+    by_name = {}  # dotted name -> module, from the outermost models
+    param_names = {}  # id(parameter) -> its dotted name
+    for model in models.values():
+        if id(model) in inside:  # named by the model it is part of
+            continue
+        for name, module in model.named_modules():
+            graph.module_names.setdefault(id(module), name)
+            by_name.setdefault(name, module)
+        for name, p in model.named_parameters():
+            param_names.setdefault(id(p), name)
 
     for t in tensors:
         name = param_names.get(id(t), t.name)
-        if name is not None:
-            graph.names[id(t)] = name
+        if name is not None:  # a label as text, whatever was given (`name=5`)
+            graph.names[id(t)] = str(name)
         if t.grad_fn is not None:
             graph.paths[id(t)] = t.scope
         elif id(t) in param_names:
