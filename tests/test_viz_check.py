@@ -34,6 +34,19 @@ class ReLUPassingAll(Function):
         return (g,)
 
 
+class DoubledExp(Function):
+    """exp whose backward says 2 exp(x): a bug on a smooth, curved op."""
+
+    rules = ("dX = 2 G exp(X)",)
+
+    def forward(self, x):
+        self.y = np.exp(x)
+        return self.y
+
+    def backward(self, g):
+        return (2 * g * self.y,)
+
+
 def test_right_ops_are_green_at_small_and_large_values():
     """A fixed step of 1e-6 is a 10% change of 1e-5 (÷, log and sqrt showed red) and drowns in
     the rounding of 1e5 (float64 keeps 1e5 to 1e-11); a step relative to each element fits both."""
@@ -70,6 +83,14 @@ def test_a_kink_within_the_step_is_grey_and_a_bug_beside_one_is_red():
     x = Tensor(np.concatenate([[0.0], -np.linspace(1, 2, 20)]), requires_grad=True)
     (bug, _), dot = viz.check_graph(ReLUPassingAll.apply(x).sum())
     assert bug.error >= SUSPECT and not bug.kink and COLOURS[2] in dot.source
+
+
+def test_a_wrong_backward_on_many_elements_of_a_curved_op_is_red_not_a_kink():
+    """The bend of every element adds up: over 10⁵ elements, at the larger steps a curved op's
+    second differences outgrow the gap a wrong backward leaves; only the smallest step tells."""
+    x = Tensor(np.random.default_rng(0).standard_normal(10**5), requires_grad=True)
+    (wrong, _), dot = viz.check_graph(DoubledExp.apply(x).sum())
+    assert wrong.error >= SUSPECT and not wrong.kink and COLOURS[2] in dot.source
 
 
 def test_a_graph_without_ops_says_there_is_nothing_to_check():
