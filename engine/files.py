@@ -23,6 +23,7 @@ import re
 import secrets
 import shutil
 import stat
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -51,7 +52,9 @@ def write_atomic(path, data):
     if mode is not None and stat.S_ISDIR(mode):
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     try:
-        if mode is not None and (not stat.S_ISREG(mode) or _reaches_an_open_file(path)):
+        if mode is not None and (
+            not stat.S_ISREG(mode) or open_descriptor(path) is not None or _in_proc(path)
+        ):
             _write_into(path, data)
         else:  # a symlink stays a link: the file it points to is replaced
             _replace(Path(os.path.realpath(path)) if path.is_symlink() else path, data)
@@ -78,23 +81,42 @@ def _replace(path, data):
     sync_directory(path.parent)
 
 
-def _reaches_an_open_file(path):
-    """Whether `path` leads, through symlinks, into /proc: one of this process's open files, as
-    /dev/stdout, /dev/fd/1 and /proc/self/fd/1 do. Writing it means writing that open file (a
-    pipe, or the file a shell's `>>` appends to), never replacing the file behind it."""
+def open_descriptor(path):
+    """The file descriptor of this process that `path` names through symlinks (1 for
+    /dev/stdout, N for /dev/fd/N and /proc/self/fd/N), or None."""
     link = os.path.abspath(path)
+    own = f"/proc/{os.getpid()}/fd"
     for _ in range(40):  # as the kernel, which gives up on a loop of links after 40
-        if os.path.realpath(os.path.dirname(link)).startswith("/proc/"):
-            return True
+        if os.path.realpath(os.path.dirname(link)) == own and os.path.basename(link).isdigit():
+            return int(os.path.basename(link))
         if not os.path.islink(link):
-            return False
+            return None
         link = os.path.join(os.path.dirname(link), os.readlink(link))
-    return False
+    return None
+
+
+def _in_proc(path):
+    """Whether `path` is a file of /proc, which is no file on a disk to replace."""
+    real = os.path.realpath(path)
+    return real == "/proc" or real.startswith("/proc/")
 
 
 def _write_into(path, data):
-    """Write `data` into the existing file `path` that is not to be replaced, appending (so
-    the file behind a redirected /dev/stdout keeps what was printed before)."""
+    """Write `data` into the existing file `path` that is not to be replaced.
+
+    One of this process's open files (/dev/stdout) is written through its own descriptor, after
+    Python's buffers for it are flushed: opening it again would make a second, independent
+    write position, and the next `print` would overwrite what was written. Anything else (a
+    device, a FIFO) is opened for appending."""
+    fd = open_descriptor(path)
+    if fd is not None:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None and _fileno(stream) == fd:
+                stream.flush()
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        return
     with open(path, "ab") as f:
         f.write(data)
         f.flush()
@@ -105,18 +127,36 @@ def _write_into(path, data):
                 raise
 
 
+def _fileno(stream):
+    """The descriptor under a text stream, or None (a StringIO under pytest's capture has none)."""
+    try:
+        return stream.fileno()
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 @contextmanager
 def atomic_directory(path):
     """Make the directory `path` whole or not at all: yields a new, empty hidden directory
-    beside it (`.NAME.RANDOM.tmp`) to fill; when the block ends, one rename makes it `path`,
-    which must not exist or be an empty directory. If the block raises, the hidden directory
-    is removed, and `path` is as it was: a cut-short write never leaves a partial `path`."""
-    path = Path(path)
+    beside it (`.NAME.RANDOM.tmp`) to fill; when the block ends, one rename makes it `path`.
+    An empty directory already at `path` (the user's, perhaps their shell's current one) is
+    kept: the finished files are renamed into it, one by one. If the block raises, the hidden
+    directory is removed, and `path` is as it was: a cut-short write never leaves a partial
+    `path`."""
+    path = Path(os.path.abspath(path))  # "." has no name to put a sibling beside
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     tmp.mkdir()
     try:
         yield tmp
-        os.rename(tmp, path)  # replaces an empty directory; a non-empty one is an OSError
+        if path.is_dir():
+            if any(path.iterdir()):
+                raise FileExistsError(errno.EEXIST, "not an empty directory", str(path))
+            for child in tmp.iterdir():
+                os.replace(child, path / child.name)
+            tmp.rmdir()
+            sync_directory(path)
+        else:
+            os.rename(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

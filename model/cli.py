@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.files import atomic_directory, write_atomic
+from engine.files import atomic_directory, open_descriptor, write_atomic
 from model import corpus, memory
 from model.cli_parser import build_parser
 from model.gpt import GPTConfig
@@ -266,10 +266,15 @@ def cmd_tokenizer(args):
         tok.hf.save_tokenizer_json(bpe, args.out)
     else:
         bpe.save(args.out)
-    print(
-        f"wrote {args.out}: {bpe.vocab_size:,} tokens{_short_note(bpe.vocab_size, args.vocab_size)}"
-    )
+    note = _short_note(bpe.vocab_size, args.vocab_size)
+    print(f"wrote {args.out}: {bpe.vocab_size:,} tokens{note}", file=_report_stream(args.out))
     return 0
+
+
+def _report_stream(out):
+    """Where to say "wrote OUT": stderr where OUT is stdout itself, whose reader wants the
+    file's bytes alone (`tinyllm corpus stories --out /dev/stdout > stories.txt`)."""
+    return sys.stderr if open_descriptor(out) == 1 else sys.stdout
 
 
 def _short_note(made, asked):
@@ -283,7 +288,7 @@ def cmd_corpus(args):
     memory.check_corpus(args.chars)
     text, _ = corpus.get_corpus(args.name, seed=args.seed, n_chars=args.chars)
     write_atomic(args.out, text)
-    print(f"wrote {args.out}: {len(text):,} characters")
+    print(f"wrote {args.out}: {len(text):,} characters", file=_report_stream(args.out))
     return 0
 
 

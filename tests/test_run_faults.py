@@ -237,6 +237,25 @@ def test_a_device_a_fifo_or_an_open_file_is_written_into_never_replaced(tmp_path
     with open(log, "ab") as f:
         engine.files.write_atomic(f"/proc/self/fd/{f.fileno()}", "added\n")
     assert log.read_text() == "kept\nadded\n"
+    shell = os.open(tmp_path / "out.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)  # `> out.txt`
+    os.write(shell, b"before\n")
+    engine.files.write_atomic(f"/proc/self/fd/{shell}", "written\n")  # through that descriptor
+    os.write(shell, b"after\n")  # where it left off, not over what was written
+    os.close(shell)
+    assert (tmp_path / "out.txt").read_text() == "before\nwritten\nafter\n"
+
+
+def test_corpus_to_dev_stdout_redirected_to_a_file_gives_the_corpus_alone(tmp_path):
+    with open(tmp_path / "stories.txt", "wb") as out:  # tinyllm corpus ... > stories.txt
+        done = subprocess.run(
+            [sys.executable, "-m", "model", "corpus", "stories", "--out", "/dev/stdout"],
+            stdout=out, stderr=subprocess.PIPE, text=True, check=True,
+        )  # fmt: skip
+    text = (tmp_path / "stories.txt").read_text()
+    assert text.startswith("Once upon a time") and "wrote" not in text
+    assert (
+        done.stderr.startswith("wrote /dev/stdout: ") and f"{len(text):,} characters" in done.stderr
+    )
 
 
 def test_a_symlink_stays_a_link_to_the_file_written_atomically(tmp_path):
@@ -263,10 +282,22 @@ def test_a_directory_written_atomically_is_whole_or_not_there(tmp_path):
         (directory / "config.json").write_text("{}")
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     assert os.listdir(tmp_path) == []  # neither `hf` nor its hidden temporary
-    out.mkdir()  # an empty directory is replaced; a full one would be an error
+    out.mkdir()  # an empty directory is kept and filled (a shell may be in it); a full one refused
+    inode = out.stat().st_ino
     with engine.files.atomic_directory(out) as directory:
         (directory / "config.json").write_text("{}")
     assert os.listdir(tmp_path) == ["hf"] and os.listdir(out) == ["config.json"]
+    assert out.stat().st_ino == inode
+    with pytest.raises(FileExistsError), engine.files.atomic_directory(out) as directory:
+        (directory / "config.json").write_text("{}")
+    assert os.listdir(tmp_path) == ["hf"]
+
+
+def test_a_directory_written_atomically_as_dot_fills_the_current_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with engine.files.atomic_directory(".") as directory:
+        (directory / "config.json").write_text("{}")
+    assert os.listdir(tmp_path) == ["config.json"]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
