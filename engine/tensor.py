@@ -57,7 +57,9 @@ class Tensor(TensorOps, TensorReductions, TensorShapes, TensorInPlace):
     `.shape` here; `numel()` is there too). `.grad` is an ndarray, not a Tensor.
     """
 
-    __slots__ = ("data", "grad", "_requires_grad", "name", "_ctx", "_retains_grad", "_scope")
+    __slots__ = (
+        "data", "grad", "_requires_grad", "name", "_ctx", "_retains_grad", "_scope", "_version"
+    )  # fmt: skip
 
     def __init__(self, data, requires_grad=False, name=None):
         if isinstance(data, Tensor):
@@ -79,6 +81,7 @@ class Tensor(TensorOps, TensorReductions, TensorShapes, TensorInPlace):
         self.name = name
         self._retains_grad = False
         self._scope = ()
+        self._version = 0  # how many times it was changed in place (engine/tensor_in_place.py)
 
     # ---- plain attributes ----------------------------------------------------------------------
     shape = property(lambda self: self.data.shape)
@@ -285,6 +288,7 @@ def backprop(root, grad, retain_graph=False):
                 node.grad += g.astype(node.dtype, copy=False)
         sent = []
         if ctx is not None:
+            ctx.check_versions()
             input_grads = ctx.backward(g)
             if modes.anomaly:
                 shapes = [t.shape for t in ctx.inputs if t is not None]

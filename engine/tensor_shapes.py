@@ -32,6 +32,11 @@ class TensorShapes:
         """Self: NumPy's reshape copies when it must, so no tensor needs to be made contiguous."""
         return self
 
+    def clone(self):
+        """A copy in new memory, still in the graph (its gradient goes back to self): what to
+        change in place when self's values are needed as they are, by a graph or elsewhere."""
+        return shape_ops.Clone.apply(self)
+
     def flatten(self, start_dim=0, end_dim=-1):
         """Axes start_dim..end_dim (inclusive) merged into one, as `torch.flatten`."""
         if self.ndim == 0:

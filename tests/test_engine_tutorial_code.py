@@ -179,6 +179,23 @@ def test_plus_equals_changes_a_tensor_no_graph_goes_through():
     assert w.grad.tolist() == [1.0, 1.0, 1.0]
 
 
+def test_a_tensor_a_graph_read_changed_in_place_refuses_the_backward():
+    x, w = engine.ones(3), engine.ones(3, requires_grad=True)
+    y = x * w  # Mul keeps x for w's gradient, x (all ones)
+    x += 1
+    with pytest.raises(RuntimeError, match=r"Mul's input \(3,\) was changed in place after"):
+        y.sum().backward()  # w.grad would be 2s instead of the 1s the forward used
+    x, w = engine.ones(3), engine.ones(3, requires_grad=True)
+    y = x.clone() * w  # a copy changes nothing the graph read
+    x += 1
+    (y * engine.tensor([1.0, 2.0, 3.0])).sum().backward()
+    np.testing.assert_array_equal(w.grad, [1.0, 2.0, 3.0])
+    x[0] = 5.0  # after backward, as an optimizer's step is: nothing to refuse
+    c = w.clone()
+    assert c.requires_grad and c.grad_fn is not None
+    assert gradcheck(lambda t: t.clone(), [Tensor(np.arange(3.0), requires_grad=True)])
+
+
 def test_requires_grad_is_checked_when_set():
     ids = engine.tensor([1, 2])
     with pytest.raises(TypeError, match="only floating-point tensors can require grad"):
