@@ -94,21 +94,21 @@ class Function:
             modes.check_finite(fn, "forward", arrays, [out.data], [t.shape for t in given])
         if modes.grad_enabled and any(fn.needs_grad) and out.dtype.kind == "f":
             fn.inputs, fn.options = tensors, options
-            fn.versions = [t._version if t is not None else 0 for t in tensors]
+            fn.stamp = modes.in_place_changes  # to tell, in backward, what changed since
             out._requires_grad, out._ctx, out._scope = True, fn, modes.scope
         return out
 
-    def check_versions(self):
+    def check_unchanged(self):
         """Refuse a backward whose inputs were changed in place after forward read them: what
         it saved (or the inputs themselves) no longer holds the values it used, so the gradient
-        would be silently wrong. PyTorch refuses it the same way."""
-        for t, seen in zip(self.inputs, self.versions, strict=True):
-            if t is not None and t._version != seen:
+        would be silently wrong. PyTorch refuses it the same way (it counts versions; here each
+        in-place change is numbered, and a node keeps the number of the last before it)."""
+        for t in self.inputs:
+            if t is not None and t._changed_at > self.stamp:
                 raise RuntimeError(
                     f"{self.name}'s input {t.shape} was changed in place after {self.name} "
-                    f"used it (its version is {t._version}, {self.name} saw {seen}), so its "
-                    "gradient would be wrong: change a copy (t.clone()), or change it after "
-                    "backward()"
+                    "used it, so its gradient would be wrong: change a copy (t.clone()), or "
+                    "change it after backward()"
                 )
 
     def free_saved(self):

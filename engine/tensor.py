@@ -58,7 +58,7 @@ class Tensor(TensorOps, TensorReductions, TensorShapes, TensorInPlace):
     """
 
     __slots__ = (
-        "data", "grad", "_requires_grad", "name", "_ctx", "_retains_grad", "_scope", "_version"
+        "data", "grad", "_requires_grad", "name", "_ctx", "_retains_grad", "_scope", "_changed_at"
     )  # fmt: skip
 
     def __init__(self, data, requires_grad=False, name=None):
@@ -81,7 +81,7 @@ class Tensor(TensorOps, TensorReductions, TensorShapes, TensorInPlace):
         self.name = name
         self._retains_grad = False
         self._scope = ()
-        self._version = 0  # how many times it was changed in place (engine/tensor_in_place.py)
+        self._changed_at = 0  # the in-place change that changed it last (modes.in_place_changes)
 
     # ---- plain attributes ----------------------------------------------------------------------
     shape = property(lambda self: self.data.shape)
@@ -288,7 +288,8 @@ def backprop(root, grad, retain_graph=False):
                 node.grad += g.astype(node.dtype, copy=False)
         sent = []
         if ctx is not None:
-            ctx.check_versions()
+            if ctx.stamp != modes.in_place_changes:  # something changed in place since forward
+                ctx.check_unchanged()
             input_grads = ctx.backward(g)
             if modes.anomaly:
                 shapes = [t.shape for t in ctx.inputs if t is not None]
