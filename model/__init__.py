@@ -6,8 +6,8 @@ shared by two processes), checkpoint.py, run_dir.py and run.py (saving and resum
 files, the directory, the run), memory.py (what a run needs before it starts), corpus.py (the
 generated toy corpora), report.py (what a run prints and draws at its end), hf.py with
 hf_gpt2.py and hf_llama.py (Hugging Face directories, both ways), pretrained.py (what a
-command reads or a fine-tuning starts from), cli.py and cli_parser.py (the `tinyllm` command
-and its flags).
+command reads or a fine-tuning starts from), cli.py, cli_parser.py and cli_paths.py (the
+`tinyllm` command, its flags, and the checks of its paths).
 """
 
 from model.gpt import GPT, GPTConfig

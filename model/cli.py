@@ -23,7 +23,8 @@ Training stopped by Ctrl-C or SIGTERM saves, prints how to resume, and exits wit
 a second Ctrl-C stops at once, and says which checkpoint is the newest. A reader of the output
 that has gone (`tinyllm train | head`) stops training the same way, with 141 (128 + SIGPIPE);
 any other command then ends quietly, with 141 too.
-Each command's flags and help texts are in model/cli_parser.py.
+Each command's flags and help texts are in model/cli_parser.py, the checks of the paths it is
+given in model/cli_paths.py.
 """
 
 import functools
@@ -39,14 +40,11 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.files import atomic_directory, open_descriptor, write_atomic
-from model import corpus, memory
+from engine.files import atomic_directory, write_atomic
+from model import cli_paths, corpus, memory
 from model.cli_parser import build_parser
 from model.gpt import GPTConfig
-from model.run_dir import CHECKPOINTS, enclosing_run, is_run_file
 from model.train_config import TrainConfig
-
-PATH_ARGUMENTS = ("out_dir", "resume", "run", "corpus", "out", "init_from", "tokenizer")
 
 
 def main(argv=None):
@@ -55,7 +53,7 @@ def main(argv=None):
     try:
         with warnings.catch_warnings():  # a warning as one line, as an error is
             warnings.showwarning = functools.partial(_show_warning, args.command)
-            _check_paths(args)
+            cli_paths.check_paths(args)
             status = COMMANDS[args.command](args)
             if sys.stdout is not None:
                 sys.stdout.flush()  # here, where a reader that has gone is caught below
@@ -107,62 +105,6 @@ def _one_line(text):
     return "; ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
-def _check_paths(args):
-    """Refuse an empty path (it would mean the current directory) and one that is not UTF-8
-    (it could be neither stored in JSON nor printed)."""
-    for name in PATH_ARGUMENTS:
-        value, flag = getattr(args, name, None), "--" + name.replace("_", "-")
-        if value == "":
-            raise ValueError(f"{flag} needs a path, got ''")
-        if isinstance(value, str):
-            _check_utf8(flag, value, "not a UTF-8 name; use one that is")
-
-
-def _check_utf8(flag, value, why):
-    """Refuse a `value` given to `flag` that is not UTF-8 (the shell passes any bytes; Python
-    keeps those that are not UTF-8 as lone surrogates), naming it by its bytes: "--FLAG
-    b'...' is WHY"."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError(f"{flag} {os.fsencode(value)!r} is {why}") from None
-
-
-def _check_out(out, inputs=()):
-    """Refuse the --out file `out` before any work is done, if it names a directory, lies in a
-    directory that does not exist (no command makes one for a file), is a run's own file
-    (`_refuse_inside_a_run`), or is one of the command's own
-    `inputs` ([(flag, path)]: the file it reads, which writing would destroy)."""
-    path = Path(out)
-    if os.path.basename(out) in ("", ".", "..") or path.is_dir():
-        raise IsADirectoryError(f"--out names a directory: {out}; give a file name")
-    if not path.parent.is_dir():
-        why = "is not a directory" if path.parent.exists() else "does not exist"
-        raise FileNotFoundError(f"--out {out}: its directory {path.parent} {why}")
-    _refuse_inside_a_run(out)
-    for flag, name in inputs:
-        if path.exists() and Path(name).exists() and os.path.samefile(path, name):
-            raise ValueError(
-                f"--out {out} is the {flag} file itself: writing it would destroy what it is "
-                "read from; give another --out"
-            )
-
-
-def _refuse_inside_a_run(out):
-    """Refuse an --out that is one of a run's own files (`metrics.jsonl`, `graph.svg`, ...) or
-    lies in its checkpoints/, which its trainer rewrites and deletes (only `tinyllm plot` draws
-    a run's own pictures). A file of another name beside them is the user's, and is left alone."""
-    run = enclosing_run(out)
-    if run is None:
-        return
-    parts = Path(out).resolve().relative_to(run).parts
-    if parts[0] == CHECKPOINTS or (len(parts) == 1 and is_run_file(parts[0])):
-        raise FileExistsError(
-            f"--out {out} is the run {run}'s own, which its trainer rewrites (and deletes old "
-            "checkpoints): give another name"
-        )
-
-
 def cmd_train(args):
     """`tinyllm train`: a new run from the flags, or `--resume DIR`."""
     from model.report import final_report
@@ -209,7 +151,7 @@ def cmd_sample(args):
     """`tinyllm sample`: continue a prompt with a trained run's model."""
     from model.run import Run
 
-    _check_utf8("--prompt", args.prompt, "not UTF-8 text")
+    cli_paths.check_utf8("--prompt", args.prompt, "not UTF-8 text")
     model, tokenizer = Run.load_for_sampling(args.run)
     ids = tokenizer.encode(args.prompt)
     if not ids:
@@ -244,7 +186,7 @@ def cmd_export(args):
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FileExistsError(f"--out {out} already exists and is not an empty directory")
-    _refuse_inside_a_run(out)
+    cli_paths.refuse_run_files(out)
     model, tokenizer = Run.load_for_sampling(args.run)
     out.parent.mkdir(parents=True, exist_ok=True)  # as --out-dir: a directory's parents are made
     with atomic_directory(out) as directory:  # a failed export leaves no half directory
@@ -258,7 +200,8 @@ def cmd_tokenizer(args):
     """`tinyllm tokenizer train`: train a BPE tokenizer on a corpus and save it."""
     import tokenizer as tok
 
-    _check_out(args.out, [] if args.corpus in corpus.CORPORA else [("--corpus", args.corpus)])
+    inputs = [] if args.corpus in corpus.CORPORA else [("--corpus", args.corpus)]
+    cli_paths.check_out(args.out, inputs)
     text, _ = corpus.load(args.corpus, min_chars=1)  # no validation split here
     bpe = tok.BPETokenizer(pattern=None if args.pattern == "none" else args.pattern)
     bpe.train(text, args.vocab_size)
@@ -267,14 +210,9 @@ def cmd_tokenizer(args):
     else:
         bpe.save(args.out)
     note = _short_note(bpe.vocab_size, args.vocab_size)
-    print(f"wrote {args.out}: {bpe.vocab_size:,} tokens{note}", file=_report_stream(args.out))
+    said = cli_paths.report_stream(args.out)
+    print(f"wrote {args.out}: {bpe.vocab_size:,} tokens{note}", file=said)
     return 0
-
-
-def _report_stream(out):
-    """Where to say "wrote OUT": stderr where OUT is stdout itself, whose reader wants the
-    file's bytes alone (`tinyllm corpus stories --out /dev/stdout > stories.txt`)."""
-    return sys.stderr if open_descriptor(out) == 1 else sys.stdout
 
 
 def _short_note(made, asked):
@@ -284,11 +222,12 @@ def _short_note(made, asked):
 
 def cmd_corpus(args):
     """`tinyllm corpus`: write a generated corpus to a text file."""
-    _check_out(args.out)
+    cli_paths.check_out(args.out)
     memory.check_corpus(args.chars)
     text, _ = corpus.get_corpus(args.name, seed=args.seed, n_chars=args.chars)
     write_atomic(args.out, text)
-    print(f"wrote {args.out}: {len(text):,} characters", file=_report_stream(args.out))
+    said = cli_paths.report_stream(args.out)
+    print(f"wrote {args.out}: {len(text):,} characters", file=said)
     return 0
 
 
@@ -296,7 +235,7 @@ def cmd_graph(args):
     """`tinyllm graph`: render a model's loss graph."""
     from model.report import draw_model_graph
 
-    _check_out(args.out)
+    cli_paths.check_out(args.out)
     print(draw_model_graph(args.run, args.out, args.depth, args.rules, args.fused))
     return 0
 
