@@ -61,9 +61,9 @@ def test_shapes_in_labels_and_show_data():
     auto = viz.draw_graph(y).source
     assert "(4, 3) float64" in auto and "(3, 4) float64" in auto and "(4, 4) float64" in auto
     assert "data" not in auto  # 12 and 16 elements: too many to list by default
-    assert "data [[0, 1, 2]," in viz.draw_graph(y, show_data=True).source
+    assert "data [[0.0000, 1.0000, 2.0000]," in viz.draw_graph(y, show_data=True).source
     z = engine.Tensor([1.0, 2.0], requires_grad=True) * 3.0
-    assert "data [1, 2]" in viz.draw_graph(z).source
+    assert "data [1.0000, 2.0000]" in viz.draw_graph(z).source  # as a scalar's 2.0000
     assert "data" not in viz.draw_graph(z, show_data=False).source
 
 

@@ -1,4 +1,5 @@
-"""Names are shown as written, whatever they hold, and gradient norms of float16 tensors."""
+"""Names are shown as written, whatever they hold; numbers as one rule writes each (ints, bools
+and floats alike, in arrays as alone); gradient norms of float16 tensors."""
 
 import re
 import xml.etree.ElementTree as ET
@@ -9,6 +10,7 @@ import pytest
 import nn
 import viz
 from engine import Tensor
+from viz.labels import values
 
 
 def svg_texts(dot, tmp_path):
@@ -66,4 +68,27 @@ def test_float16_gradient_norms_are_summed_in_float64():
     small = Tensor(np.ones(3, np.float16), requires_grad=True)
     (small * 300.0).sum().backward()  # a norm not shown is not computed: no overflow warning
     shown = re.findall(r"grad \[[^<]*", viz.draw_graph(small * 1.0).source)
-    assert shown == ["grad [300, 300, 300]"]
+    assert shown == ["grad [300.0000, 300.0000, 300.0000]"]
+
+
+def test_every_number_is_written_by_its_dtype_alone_or_in_an_array():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    for constant, shown in [
+        (Tensor(5), ["scalar int64", "data 5"]),  # not 5.0000
+        (Tensor(True), ["scalar bool", "data True"]),  # not 1.0000
+        (Tensor(np.array([True, False])), ["(2,) bool", "data [True, False]"]),
+    ]:
+        lines = re.findall(r'point-size="10">([^<]*)<', viz.draw_graph((x * constant).sum()).source)
+        assert lines[:4] == ["(2,) float32", "data [1.0000, 2.0000]", *shown]  # as 2.0000 alone
+    assert values(np.array([1e-5, 2.5e7, -0.5])) == "[1e-05, 2.5e+07, -0.5000]"
+
+
+def test_index_labels_say_bool_mask_or_ints_and_titles_say_scalar():
+    x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    source = viz.draw_graph(x[np.array([True, False, True])]).source
+    assert "<td>[bool mask(3,)]</td>" in source
+    assert "<td>[ints(2,)]</td>" in viz.draw_graph(x[np.array([0, 2])]).source
+    frames = viz.backward_frames((x * 2.0).sum())
+    title = re.search(r'label="([^"]*)"', frames[0].source).group(1)
+    assert title == "step 1 of 3: visit a scalar tensor: its gradient = 1.0000"  # not "a ()"
+    assert "visit a (3,) tensor: its gradient = [1.0000, 1.0000, 1.0000]" in frames[1].source

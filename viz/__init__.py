@@ -1,8 +1,9 @@
 """Pictures of what the engine and the model do.
 
 - `draw_architecture(config)`: a GPT's modules as a diagram, from its config.
-- `draw_graph(root, depth, show_data, show_rules)`: the computation graph behind a tensor, from
-  `a * b + c` to a whole GPT, with module clusters and the backward rule on every arrow.
+- `draw_graph(root, depth, show_data, show_rules, inputs)`: the computation graph behind a
+  tensor, from `a * b + c` to a whole GPT, with module clusters (or a box per module call) and
+  the backward rule on every arrow.
 - `backward_steps(root, out_dir)`: backpropagation as numbered frames, one per visited node;
   `backward_side_by_side(root)` puts them all in one picture.
 - `check_graph(root)`: every op's backward re-checked in float64 against finite differences,

@@ -79,7 +79,8 @@ def _paints(graph, grad):
         paint.fill[id(node)] = NOW
         name = graph.names.get(id(node))
         amount = labels.values(g) if g.size <= labels.SMALL else _norm(g)
-        what = f"{name}: dL/d{name}" if name else f"a {node.shape} tensor: its gradient"
+        shape = labels.shape_word(node.shape)
+        what = f"{name}: dL/d{name}" if name else f"a {shape} tensor: its gradient"
         paint.title = f"step {step + 1} of {len(order)}: visit {what} = {amount}"
         paints.append(paint)
         done.add(id(node))

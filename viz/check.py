@@ -34,7 +34,8 @@ import numpy as np
 
 from engine.tensor import unbroadcast
 from viz import labels
-from viz.graph import Paint, build, check_options, place
+from viz.boxes import Layout
+from viz.graph import Paint, build, check_options
 from viz.trace import rerun, trace
 
 GOOD, SUSPECT = 1e-6, 1e-3  # relative error below GOOD: green; below SUSPECT: orange; else red
@@ -134,7 +135,7 @@ def check_graph(root, depth=None, rankdir="LR"):
     """
     check_options(depth, "auto", rankdir)
     graph = trace(root)
-    paint, checks, worst_in = Paint(), [], {}
+    paint, checks, worst_in, layout = Paint(), [], {}, Layout(graph, depth)
     for t in graph.tensors:
         if t.grad_fn is None:
             continue
@@ -143,10 +144,10 @@ def check_graph(root, depth=None, rankdir="LR"):
         checks.append(NodeCheck(labels.op_name(t.grad_fn), t, module, error, kink))
         paint.op_fill[id(t)] = colour(error, kink)
         paint.op_text[id(t)] = f"err {error:.1e}" + " (kink)" * kink
-        _, box = place(graph, t, depth)
+        _, box = layout.place(t)
         if box is not None:
-            key = tuple(map(id, box))
-            worst_in[key] = max(worst_in.get(key, ()), (_rank(error, kink), error, kink))
+            worst = worst_in.get(box.key, ())
+            worst_in[box.key] = max(worst, (_rank(error, kink), error, kink))
     paint.module_fill = {key: colour(error, kink) for key, (_, error, kink) in worst_in.items()}
     paint.title = _title(checks)
     return checks, build(graph, depth, "auto", False, rankdir, paint)

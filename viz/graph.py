@@ -6,7 +6,9 @@ forward ran is a labelled cluster around the ops it made. A GPT has hundreds of 
 `depth=k` draws each module nested deeper than k as one box instead (its name, class,
 parameter count and the shapes going in and out): the model itself is depth 1, so a GPT at
 `depth=1` shows the embeddings, the blocks and the head, and at `depth=2` the attention and MLP
-inside each block.
+inside each block. A module called twice is a box per call (viz/boxes.py), and `inputs` tells
+the data fed in from the constants made inside (viz/trace.py): only then can a picture show the
+token ids going into a GPT and its causal masks inside attention, where they are made.
 
 `show_rules=True` writes on each arrow the backward rule that carries the gradient back along
 it (`dA = G @ Bᵀ`, G being the gradient of the op's output) and, where the input was broadcast,
@@ -22,6 +24,7 @@ import graphviz
 
 from engine.files import write_atomic
 from viz import labels
+from viz.boxes import Layout
 from viz.trace import trace
 
 FONT = "Helvetica"
@@ -29,6 +32,7 @@ TENSOR_FILL = {"param": "#fde3c8", "constant": "#eeeeee", "value": "#dceaf7", "r
 OP_FILL = "#fff3c4"
 MODULE_FILL = "#e6dcf2"
 CLUSTER_FILLS = ("#f5f7fb", "#eaeff7", "#dfe6f2", "#d4ddec")
+NO_GRAD = {"style": "dashed", "color": "#aaaaaa"}  # an arrow no gradient flows back along
 FORMATS = ("svg", "png", "pdf", "dot", "gv")  # dot, gv: the DOT text, `dot -Tsvg g.dot` draws
 
 
@@ -49,7 +53,7 @@ class Paint:
     `grads`: id(tensor) -> gradient to show instead of `.grad` (None: show `.grad`).
     `fill`: id(tensor) -> fill colour of the tensor. `op_fill`: id(output) -> fill of its op.
     `op_text`: id(output) -> a line added under the op's name.
-    `module_fill`: collapsed module path (a tuple of ids) -> fill of its box.
+    `module_fill`: a collapsed module's `Box.key` -> fill of its box.
     `edges`: (id(output), input slot) -> (label, colour) of an arrow that carries a gradient
     (drawn pointing back, the way the gradient goes). `title`: a caption.
     """
@@ -63,7 +67,7 @@ class Paint:
     title: str = ""
 
 
-def draw_graph(root, depth=None, show_data="auto", show_rules=False, rankdir="LR"):
+def draw_graph(root, depth=None, show_data="auto", show_rules=False, rankdir="LR", inputs=None):
     """Draw the graph that computed the tensor `root`; returns a `graphviz.Digraph`.
 
     `depth`: None draws every op; k draws modules nested deeper than k as single boxes.
@@ -71,10 +75,12 @@ def draw_graph(root, depth=None, show_data="auto", show_rules=False, rankdir="LR
     of every tensor (long ones abbreviated), False of none. `rankdir`: "LR" (left to right)
     or "TB" (top to bottom). Save the picture with `viz.save_graph(dot, "graph.svg")`. It
     works before and after `root.backward()` (which frees only what the ops saved), and in
-    Jupyter the Digraph shows itself.
+    Jupyter the Digraph shows itself. `inputs`: the tensors and arrays the graph was computed
+    from, by name (`{"idx": idx}`): drawn as inputs, and every other constant inside the module
+    call that reads it; without it, every constant is drawn as an input.
     """
     check_options(depth, show_data, rankdir)
-    return build(trace(root), depth, show_data, show_rules, rankdir)
+    return build(trace(root, inputs), depth, show_data, show_rules, rankdir)
 
 
 def check_options(depth, show_data, rankdir):
@@ -84,14 +90,6 @@ def check_options(depth, show_data, rankdir):
         raise ValueError(f"show_data must be 'auto', True or False, got {show_data!r}")
     if rankdir not in ("LR", "TB", "RL", "BT"):
         raise ValueError(f"rankdir must be 'LR', 'TB', 'RL' or 'BT', got {rankdir!r}")
-
-
-def place(graph, tensor, depth):
-    """(cluster path, collapsed module path or None) for a tensor and the op that made it."""
-    path = graph.paths[id(tensor)]
-    if depth is not None and len(path) > depth:
-        return path[:depth], path[: depth + 1]
-    return path, None
 
 
 def save_graph(dot, path):
@@ -117,22 +115,23 @@ def build(graph, depth, show_data, show_rules, rankdir, paint=None, prefix=""):
     """The Digraph of a traced graph: nodes placed in module clusters, then the arrows.
 
     `prefix` starts every node's name, so several pictures can share one Digraph."""
-    paint = paint or Paint()
+    paint, layout = paint or Paint(), Layout(graph, depth)
     nodes = defaultdict(list)  # cluster path -> [(node name, attributes)]
     item = {}  # id(tensor) -> its node: the tensor's own, or its collapsed module's
     op_item = {}  # id(tensor) -> the node of the op that made it
-    boxes = {}  # collapsed module path -> {"name", "path", "in", "out"}
+    boxes = {}  # Box.key -> {"name", "box", "spot", "in", "out", "own"}
     edges = []
     for t in graph.tensors:
-        cluster, box = place(graph, t, depth)
+        cluster, box = layout.place(t)
         if box is not None:
-            key = tuple(map(id, box))
-            if key not in boxes:
+            if box.key not in boxes:
                 spot = (cluster, len(nodes[cluster]))  # where its node goes, once labelled
-                boxes[key] = {"name": f"{prefix}m{len(boxes)}", "path": box, "spot": spot}
-                boxes[key].update({"in": {}, "out": {}})
+                boxes[box.key] = {"name": f"{prefix}m{len(boxes)}", "box": box, "spot": spot}
+                # a layer called twice: its parameters, drawn beside, are no "in" of a call
+                own = {id(p) for p in box.path[-1].parameters()} if box.call else set()
+                boxes[box.key].update({"in": {}, "out": {}, "own": own})
                 nodes[cluster].append(None)
-            item[id(t)] = op_item[id(t)] = boxes[key]["name"]
+            item[id(t)] = op_item[id(t)] = boxes[box.key]["name"]
             continue
         name = item[id(t)] = f"{prefix}t{len(item)}"
         nodes[cluster].append((name, tensor_node(graph, t, show_data, paint)))
@@ -145,7 +144,7 @@ def build(graph, depth, show_data, show_rules, rankdir, paint=None, prefix=""):
             edges.append((op, name, {}))
 
     box_of = {box["name"]: box for box in boxes.values()}
-    merged = {}  # (src, dst) -> names of the tensors going into or out of a collapsed module
+    merged = {}  # (src, dst) -> (names of the tensors crossing into or out of a box, any grad?)
     for t in graph.tensors:
         if t.grad_fn is None:
             continue
@@ -159,11 +158,11 @@ def build(graph, depth, show_data, show_rules, rankdir, paint=None, prefix=""):
                 continue
             if src in box_of or dst in box_of:
                 shape = labels.shape_text(inp.shape)
+                names, grad = merged.get((src, dst), ({}, False))
                 if id(inp) in graph.names:  # a named tensor (a tied weight) crossing modules
-                    merged.setdefault((src, dst), {})[graph.names[id(inp)]] = None
-                else:
-                    merged.setdefault((src, dst), {})
-                if dst in box_of:
+                    names[graph.names[id(inp)]] = None
+                merged[(src, dst)] = names, grad or inp.requires_grad
+                if dst in box_of and id(inp) not in box_of[dst]["own"]:
                     box_of[dst]["in"][id(inp)] = shape
                 if src in box_of:
                     box_of[src]["out"][id(inp)] = shape
@@ -171,10 +170,18 @@ def build(graph, depth, show_data, show_rules, rankdir, paint=None, prefix=""):
             if show_rules and notes is None:
                 notes = labels.broadcast_notes(t.grad_fn, t)
             edges.append((src, dst, input_edge(t, slot, inp, show_rules, notes, paint)))
+    for i, (name, array, readers) in enumerate(graph.arrays):  # inputs kept as op options
+        node = f"{prefix}a{i}"
+        nodes[()].append((node, array_node(name, array, show_data)))
+        for dst in dict.fromkeys(op_item[id(t)] for t in readers):
+            if dst in box_of:
+                box_of[dst]["in"][id(array)] = labels.shape_text(array.shape)
+            edges.append((node, dst, dict(NO_GRAD)))
     if item[id(graph.root)] in box_of:
         box_of[item[id(graph.root)]]["out"][id(graph.root)] = labels.shape_text(graph.root.shape)
-    for (src, dst), names in merged.items():
-        edges.append((src, dst, {"label": " " + labels.plain(", ".join(names))} if names else {}))
+    for (src, dst), (names, grad) in merged.items():
+        attrs = {"label": " " + labels.plain(", ".join(names))} if names else {}
+        edges.append((src, dst, attrs if grad else attrs | NO_GRAD))  # as for a single tensor
 
     title = labels.plain(paint.title)
     dot = graphviz.Digraph(
@@ -193,11 +200,7 @@ def build(graph, depth, show_data, show_rules, rankdir, paint=None, prefix=""):
 
 def tensor_node(graph, t, show_data, paint):
     """A tensor's box: name, shape and dtype, then data and gradient."""
-    shape = "scalar" if t.ndim == 0 else labels.shape_text(t.shape)
-    lines = [f"{shape} {t.dtype}"]
-    small = show_data is True or (show_data == "auto" and t.size <= labels.SMALL)
-    if small:
-        lines.append("data " + labels.values(t.data))
+    lines, small = data_lines(t.data, show_data)
     grad = t.grad if paint.grads is None else paint.grads.get(id(t))
     if grad is not None:
         lines.append("grad " + labels.values(grad) if small else "‖grad‖ " + labels.norm(grad))
@@ -214,9 +217,25 @@ def tensor_node(graph, t, show_data, paint):
     return {"label": label, "shape": "box", "style": "rounded,filled", "fillcolor": fill}
 
 
+def data_lines(array, show_data):
+    """(lines, small): "(2, 3) float32", or "scalar int64", then the data where it is shown."""
+    lines = [f"{labels.shape_word(array.shape)} {array.dtype}"]
+    small = show_data is True or (show_data == "auto" and array.size <= labels.SMALL)
+    if small:
+        lines.append("data " + labels.values(array))
+    return lines, small
+
+
+def array_node(name, array, show_data):
+    """An input array that ops kept as an option (the token ids an embedding looks up)."""
+    label = labels.table(name, data_lines(array, show_data)[0])
+    fill = TENSOR_FILL["constant"]
+    return {"label": label, "shape": "box", "style": "rounded,filled", "fillcolor": fill}
+
+
 def input_edge(t, slot, inp, show_rules, notes, paint):
     """The arrow from input `slot` of t's op: dashed where no gradient flows back."""
-    attrs = {} if inp.requires_grad else {"style": "dashed", "color": "#aaaaaa"}
+    attrs = {} if inp.requires_grad else dict(NO_GRAD)
     if show_rules and inp.requires_grad:
         text = labels.rule(t.grad_fn, slot)
         attrs["label"] = " " + (f"{text}\n{notes[slot]}" if notes[slot] else text)
@@ -228,17 +247,21 @@ def input_edge(t, slot, inp, show_rules, notes, paint):
 
 
 def module_node(graph, box, fill=None):
-    """A collapsed module's box: name, class, parameter count, shapes in and out."""
-    path = box["path"]
-    module = path[-1]
-    count = sum(p.size for p in module.parameters())
-    lines = [type(module).__name__, f"{count:,} params"]
+    """A collapsed module's box: name, class (unless the name is the class: a model), which
+    call it is when it has several, parameter count, shapes in and out."""
+    call = box["box"]
+    module, parent = call.path[-1], call.path[-2] if len(call.path) > 1 else None
+    name, cls = graph.module_name(module, parent), type(module).__name__
+    lines = [cls] if name != cls else []
+    if call.call:
+        name += f" #{call.call}"
+        lines.append(f"call {call.call} of {call.calls}")
+    lines.append(f"{sum(p.size for p in module.parameters()):,} params")
     if box["in"]:
         lines.append("in " + ", ".join(dict.fromkeys(box["in"].values())))
     if box["out"]:
         lines.append("out " + ", ".join(dict.fromkeys(box["out"].values())))
-    parent = path[-2] if len(path) > 1 else None
-    label = labels.table(graph.module_name(module, parent), lines)
+    label = labels.table(name, lines)
     attrs = {"label": label, "shape": "box", "style": "filled,bold"}
     return attrs | {"fillcolor": fill or MODULE_FILL}
 

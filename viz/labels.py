@@ -65,8 +65,8 @@ def _index_part(i):
         return text if i.step is None else f"{text}:{i.step}"
     if i is Ellipsis:
         return "..."
-    if hasattr(i, "shape") and getattr(i, "ndim", 0) > 0:
-        return f"ints{tuple(i.shape)}"
+    if hasattr(i, "shape") and getattr(i, "ndim", 0) > 0:  # x[ids], or x[mask] (a bool mask)
+        return f"{'bool mask' if i.dtype == bool else 'ints'}{tuple(i.shape)}"
     return str(i)
 
 
@@ -81,18 +81,34 @@ def _option(key, value):
 
 
 def values(array):
-    """The elements of a small array, compact: `2.0000`, `1e-05` or `[1.5, -2.0]`."""
+    """The elements of a small array, each written as `number` writes it: `2.0000`, `1e-05`,
+    `[1.5000, -2.0000]`, `5`, `True`; of a long one, the first and last two."""
     array = np.asarray(array)
     if array.size == 1:
-        value = array.item()
-        fixed = value == 0 or 1e-3 <= abs(value) < 1e5  # else 4 decimals would hide it
-        return f"{value:.4f}" if fixed else f"{value:.4g}"
-    short = {"float_kind": lambda v: f"{v:.4g}"}
-    return np.array2string(array, separator=", ", threshold=SMALL, edgeitems=2, formatter=short)
+        return number(array.item())
+    each = {"all": number}
+    return np.array2string(array, separator=", ", threshold=SMALL, edgeitems=2, formatter=each)
+
+
+def number(value):
+    """One element, as micrograd writes data: floats with 4 decimals (4 significant digits
+    where decimals would hide them: `1e-05`, `2.5e+07`), integers and booleans as they are."""
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    value = float(value)  # a float16's own comparison with 1e5 would overflow
+    fixed = value == 0 or 1e-3 <= abs(value) < 1e5  # else 4 decimals would hide it
+    return f"{value:.4f}" if fixed else f"{value:.4g}"
 
 
 def shape_text(shape):
     return str(tuple(shape))
+
+
+def shape_word(shape):
+    """`scalar` for a 0-D tensor (shape `()`), else its shape: `(2, 3)`."""
+    return "scalar" if len(shape) == 0 else shape_text(shape)
 
 
 def rule(ctx, slot):

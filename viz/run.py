@@ -17,15 +17,19 @@ def render_model_graph(model, out_path, idx=None, targets=None, depth=2, rules=F
     `show_rules`.
 
     Without `idx`, one sequence of `block_size` token ids 0, 1, 2, ... (wrapping at the
-    vocabulary size) is used; without `targets`, the same ids shifted by one.
+    vocabulary size) is used; without `targets`, the same ids shifted by one. Both are drawn as
+    the graph's inputs where an op kept them (the reference cross-entropy reads a copy of the
+    targets, so only idx shows there), and the causal masks inside attention, where made.
     """
     config = model.config
     if idx is None:
         idx = np.arange(config.block_size, dtype=np.int64)[None] % config.vocab_size
-    if targets is None:
-        targets = np.roll(idx, -1, axis=1)
+    idx = np.asarray(idx)
+    targets = np.roll(idx, -1, axis=1) if targets is None else np.asarray(targets)
     _, loss = model(idx, targets)
-    return save_graph(draw_graph(loss, depth=depth, show_rules=rules, rankdir="TB"), out_path)
+    inputs = {"idx": idx, "targets": targets}  # the rest (the causal masks) is made inside
+    dot = draw_graph(loss, depth=depth, show_rules=rules, rankdir="TB", inputs=inputs)
+    return save_graph(dot, out_path)
 
 
 def plot_run(run_dir, model=None, tokenizer=None, text=None):

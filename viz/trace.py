@@ -11,10 +11,24 @@ those links back from the root finds the whole graph. Modules add two facts:
 From these, every tensor gets a *path*: the tuple of modules it lives in. A parameter lives in
 the module that owns it, a number written in the code (`x * 0.5`) beside the op that reads it,
 any other input (the data) outside every module.
+
+Each call of a module also leaves a mark: entering a forward makes a fresh scope tuple, which
+every op made directly in that call shares (the same object, not only equal), so two calls of
+one layer are told apart by `id(t.scope)`, the tensor's *call* (viz/boxes.py uses it). A call
+nested inside another keeps no link to the outer call's tuple: which outer call it ran in is
+not recorded.
+
+A leaf holds no trace of where it was made: the data given to a model and a mask made inside
+its attention look the same. `inputs`, the tensors and arrays the caller fed in, tells them
+apart: each is drawn outside every module under its given name (an array where an op kept it
+among its options, as an embedding keeps its token ids), and every other constant is taken to
+be made inside the model, so it lives in the innermost call that reads it.
 The pictures (`viz/graph.py`) only draw what this file finds.
 """
 
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from engine import Tensor
 
@@ -26,7 +40,9 @@ class Graph:
     `tensors`: every tensor, each after the tensors it was computed from (root last).
     `users`: id(tensor) -> the tensors whose op read it. `names`: id(tensor) -> parameter name
     or user label. `module_names`: id(module) -> dotted name ("" for an outermost model).
-    `paths`: id(tensor) -> the tuple of modules the tensor lives in.
+    `paths`: id(tensor) -> the tuple of modules the tensor lives in. `calls`: id(tensor) -> the
+    call of its path's last module it belongs to (absent: none in particular, as a parameter).
+    `arrays`: (name, array, readers) for each array in `inputs` that ops kept as an option.
     """
 
     root: object
@@ -35,6 +51,8 @@ class Graph:
     names: dict = field(default_factory=dict)
     module_names: dict = field(default_factory=dict)
     paths: dict = field(default_factory=dict)
+    calls: dict = field(default_factory=dict)
+    arrays: list = field(default_factory=list)
 
     def module_name(self, module, parent=None):
         """`module`'s dotted name, relative to `parent` when given; a class name for a model."""
@@ -79,17 +97,18 @@ def forward_order(root):
     return order
 
 
-def trace(root):
+def trace(root, inputs=None):
     """Walk the graph that produced `root` (an `engine.Tensor`) and name and place every tensor
-    in it. TypeError for anything else: every picture of a graph starts here."""
+    in it. TypeError for anything else: every picture of a graph starts here. `inputs`: None,
+    or a dict of name -> Tensor or array that the graph was computed from (see above)."""
     if not isinstance(root, Tensor):
         raise TypeError(f"root must be an engine.Tensor, got {type(root).__name__}")
     tensors = forward_order(root)
     users = {id(t): [] for t in tensors}
     for t in tensors:
         if t.grad_fn is not None:  # each input once, though an op may read it twice (a + a)
-            inputs = {id(inp): inp for inp in t.grad_fn.inputs if inp is not None}
-            for inp in inputs.values():
+            inputs_read = {id(inp): inp for inp in t.grad_fn.inputs if inp is not None}
+            for inp in inputs_read.values():
                 users[id(inp)].append(t)
     graph = Graph(root, tensors, users)
 
@@ -116,19 +135,86 @@ def trace(root):
         for name, p in model.named_parameters():
             param_names.setdefault(id(p), name)
 
+    given = _given(graph, inputs)
     for t in tensors:
         name = param_names.get(id(t), t.name)
-        if name is not None:  # a label as text, whatever was given (`name=5`)
+        if name is not None and id(t) not in given:  # a label as text, whatever was given
             graph.names[id(t)] = str(name)
         if t.grad_fn is not None:
             graph.paths[id(t)] = t.scope
+            if t.scope:
+                graph.calls[id(t)] = id(t.scope)
         elif id(t) in param_names:
             graph.paths[id(t)] = _owner_path(param_names[id(t)], by_name, module_paths)
-    for t in tensors:  # a number written in the code (`x * 0.5`): beside the op that reads it
-        if id(t) not in graph.paths:
-            number = t.size == 1 and not t.requires_grad and id(t) not in graph.names
-            graph.paths[id(t)] = users[id(t)][0].scope if number and users[id(t)] else ()
+    for t in tensors:  # the leaves left: numbers written in the code, constants, data
+        if id(t) in graph.paths:
+            continue
+        readers = users[id(t)]
+        number = t.size == 1 and not t.requires_grad and id(t) not in graph.names
+        made_inside = inputs is not None and not t.requires_grad and id(t) not in given
+        if readers and (number or made_inside):  # a number: beside the op that reads it
+            graph.paths[id(t)], call = _shared_call(readers[:1] if number else readers)
+            if call is not None:
+                graph.calls[id(t)] = call
+        else:
+            graph.paths[id(t)] = ()
     return graph
+
+
+def _given(graph, inputs):
+    """Name the `inputs` found in the graph; returns the ids of the tensors among them. An
+    array (or a tensor that no op read as a tensor) is found where an op kept the very same
+    array among its options, so a copy made from it (targets with some rows set to 0) is not."""
+    if inputs is None:
+        return set()
+    if not isinstance(inputs, dict):
+        raise TypeError(f"inputs must be a dict of name -> Tensor or array, got {inputs!r}")
+    given = set()
+    for name, value in inputs.items():
+        if not isinstance(value, Tensor | np.ndarray):
+            raise TypeError(f"inputs[{name!r}] must be a Tensor or an array, got {value!r}")
+        if isinstance(value, Tensor) and id(value) in graph.users:
+            graph.names[id(value)] = str(name)
+            graph.paths[id(value)] = ()
+            given.add(id(value))
+            continue
+        array = value.data if isinstance(value, Tensor) else value
+        readers = [t for t in graph.tensors if t.grad_fn and _keeps(t.grad_fn.options, array)]
+        if readers:
+            graph.arrays.append((str(name), array, readers))
+    return given
+
+
+def _keeps(options, array):
+    """Whether an op's options hold `array` itself (or a view of the very same elements)."""
+    for value in options.values():
+        for item in value if isinstance(value, tuple) else (value,):  # an index: a tuple
+            if isinstance(item, np.ndarray) and _same(item, array):
+                return True
+    return False
+
+
+def _same(a, b):
+    """The same elements: the same memory, shape, strides and dtype (slices of one array that
+    merely overlap, as ids[:, :-1] and ids[:, 1:] do, are not)."""
+    where = a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+    return where and (a.shape, a.strides, a.dtype) == (b.shape, b.strides, b.dtype)
+
+
+def _shared_call(readers):
+    """(path, call) of the innermost module call that made every reader: the readers' call
+    when they share one (call None otherwise), else their longest common path, less its
+    last module when different calls of it read the leaf (it was made outside them)."""
+    scopes = [r.scope for r in readers]
+    first = scopes[0]
+    if all(s is first for s in scopes):
+        return first, (id(first) if first else None)
+    n = 0
+    while all(len(s) > n and s[n] is first[n] for s in scopes):
+        n += 1
+    if len({id(s) for s in scopes if len(s) == n}) > 1:
+        n -= 1
+    return first[:n], None
 
 
 def _owner_path(param_name, by_name, module_paths):
