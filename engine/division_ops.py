@@ -35,6 +35,7 @@ class FloorDivide(Function):
     """
 
     promotes = (0, 1)
+    differentiable = False
     rules = ("none: PyTorch's floor_divide has no derivative", "none")
 
     def forward(self, a, b):

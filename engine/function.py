@@ -58,6 +58,7 @@ class Function:
     promotes = ()  # indices of the inputs cast to their common dtype, or "all"
     to_float = False
     freed = False  # set by `free_saved`, once backward has used the node
+    differentiable = True  # False for an op with no derivative (floor_divide): backward raises
 
     @property
     def name(self):

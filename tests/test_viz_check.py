@@ -93,6 +93,18 @@ def test_a_wrong_backward_on_many_elements_of_a_curved_op_is_red_not_a_kink():
     assert wrong.error >= SUSPECT and not wrong.kink and COLOURS[2] in dot.source
 
 
+def test_an_op_without_a_derivative_is_drawn_with_its_rule_and_left_unchecked():
+    x = Tensor(np.array([1.5, 2.5]), requires_grad=True)
+    root = ((x.detach() // 1) * x + (x // 1)).sum()  # floor_divide: backward would raise
+    assert "no derivative" in viz.draw_graph(root, show_rules=True).source
+    checks, _ = viz.check_graph(root)
+    assert (
+        "//" not in {c.op for c in checks}
+        and len(checks) >= 3
+        and max(c.error for c in checks) < GOOD
+    )
+
+
 def test_a_graph_without_ops_says_there_is_nothing_to_check():
     checks, dot = viz.check_graph(Tensor(1.0, requires_grad=True))
     assert checks == [] and "nothing to check" in dot.source and "0.0e+00" not in dot.source

@@ -137,7 +137,7 @@ def check_graph(root, depth=None, rankdir="LR"):
     graph = trace(root)
     paint, checks, worst_in, layout = Paint(), [], {}, Layout(graph, depth)
     for t in graph.tensors:
-        if t.grad_fn is None:
+        if t.grad_fn is None or not t.grad_fn.differentiable:  # no derivative: nothing to check
             continue
         error, kink = check_node(t)
         module = graph.module_names.get(id(t.scope[-1]), "") if t.scope else ""

@@ -127,6 +127,8 @@ def broadcast_notes(ctx, output):
     Running backward once on a zero gradient tells those shapes exactly (on a fresh copy of the
     node: backward may have freed what the recorded one saved).
     """
+    if not ctx.differentiable:  # no backward to run (floor_divide), so no sums to tell
+        return [""] * len(ctx.inputs)
     fresh, _ = rerun(ctx)
     grads = fresh.backward(np.zeros(output.shape, dtype=output.dtype))
     notes = []
