@@ -166,10 +166,15 @@ def randint(low=None, high=None, size=None, *, generator=None, dtype=np.int64, r
     says otherwise.
     """
     if size is None:  # randint(high, size): the two given are high and the size
+        if isinstance(high, int | np.integer) and not isinstance(high, bool):
+            raise TypeError(  # randint(0, 10): PyTorch, too, reads 10 as a size, not a tuple
+                f"randint() takes the size as a tuple, got randint({low}, {high}): give it, "
+                f"as randint({low}, {high}, (n,)) or randint({low}, ({high},))"
+            )
         low, high, size = None, low, high
-    low, high = _bounds("randint", low, high)
-    if not isinstance(size, tuple | list):
+    if not isinstance(size, tuple | list):  # checked first: a size left out shifts the bounds
         raise TypeError(f"randint() takes the size as a tuple, as randint(10, (3,)), got {size!r}")
+    low, high = _bounds("randint", low, high)
     kind = np.dtype(dtype).kind
     if kind in "iub":
         smallest, largest = (0, 1) if kind == "b" else (np.iinfo(dtype).min, np.iinfo(dtype).max)

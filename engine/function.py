@@ -1,8 +1,8 @@
 """`Function`: one differentiable op, and the node it leaves in the graph.
 
 An op is a small subclass with `forward` on arrays and `backward` on gradients, side by side
-(`engine/ops.py`, `engine/reduction_ops.py`, `engine/division_ops.py`, `engine/shape_ops.py`,
-`engine/dtype_ops.py`).
+(`engine/ops.py`, `engine/power_ops.py`, `engine/reduction_ops.py`, `engine/division_ops.py`,
+`engine/shape_ops.py`, `engine/dtype_ops.py`).
 `Function.apply` runs one on tensors and, when a gradient will be wanted, records it: the
 output tensor keeps the Function object as its `grad_fn`, with the input tensors and the op's
 options. That object is the node of the graph; `backward()` (engine/tensor.py) calls its

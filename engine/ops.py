@@ -4,8 +4,8 @@ Notation in the derivative comments: the op computes Y from inputs A, B (or X); 
 the gradient arriving from above; backward returns dL/dA, dL/dB. Backward may return gradients
 in the broadcast shape of Y: the engine sums them back to each input's shape (`unbroadcast`).
 The reductions (sum, mean, max) are in `engine/reduction_ops.py`, `//` and `%` in
-`engine/division_ops.py`, and the ops that only move elements (reshape, indexing, ...) in
-`engine/shape_ops.py`.
+`engine/division_ops.py`, the powers (`x ** p`, `base ** x`) in `engine/power_ops.py`, and the
+ops that only move elements (reshape, indexing, ...) in `engine/shape_ops.py`.
 
 These are primitives: everything in `nn.functional` is composed from them. An op whose name is
 also a layer's (nn.Tanh, nn.ReLU, ...) ends in `Op`, so no two classes share a name.
@@ -78,21 +78,6 @@ class Neg(Function):
 
     def backward(self, g):
         return (-g,)
-
-
-class Pow(Function):
-    rules = ("dX = G * p * X^(p-1)",)
-
-    def forward(self, x, exponent):
-        if isinstance(exponent, float) and x.dtype.kind != "f":
-            x = x.astype(np.float32)  # integers to a float power: float32, as in PyTorch
-        self.x, self.p = x, exponent
-        return x**exponent
-
-    def backward(self, g):
-        if self.p == 0:  # X⁰ = 1 is flat, even at X = 0, where p X^(p-1) would be 0 · inf
-            return (np.zeros_like(g),)
-        return (g * self.p * self.x ** (self.p - 1),)
 
 
 class MatMul(Function):

@@ -4,16 +4,14 @@
 from `TensorReductions` (engine/tensor_reductions.py), its shape methods (`view`,
 `transpose`, indexing) from `TensorShapes` (engine/tensor_shapes.py) and its in-place updates
 from `TensorInPlace` (engine/tensor_in_place.py). Each method only reads its arguments and
-applies one op of `engine/ops.py`, `engine/division_ops.py` (`//` and `%`) or
-`engine/dtype_ops.py` (or a few, for the composed ones: `2 ** t` is `exp(t log 2)`), so the
-ops stay few and the methods speak PyTorch.
+applies one op of `engine/ops.py`, `engine/division_ops.py` (`//` and `%`),
+`engine/power_ops.py` (`t ** 2`, `2 ** t`) or `engine/dtype_ops.py`, so the ops stay few and
+the methods speak PyTorch.
 """
-
-import math
 
 import numpy as np
 
-from engine import division_ops, dtype_ops, ops
+from engine import division_ops, dtype_ops, ops, power_ops
 from engine.axes import one_axis
 
 NUMBERS = (int, float, bool, list, tuple, np.ndarray, np.generic)  # what a comparison takes
@@ -23,6 +21,18 @@ def names_the_cpu(device):
     """Whether `device` is "cpu" (or "cpu:0"): the one device here, which `to()` accepts as the
     tutorials' `model.to(device)` gives it."""
     return isinstance(device, str) and device.split(":")[0] == "cpu"
+
+
+def as_dtype(what, dtype):
+    """`dtype` as a NumPy dtype, for `what` (a `to()`): a device other than the CPU ("cuda",
+    "mps"), which NumPy would call a data type it does not understand, is refused as one."""
+    try:
+        return np.dtype(dtype)
+    except TypeError as error:
+        raise TypeError(
+            f"{what} takes a dtype such as engine.float64 (tinyllm runs on the CPU alone), "
+            f"got {dtype!r}"
+        ) from error
 
 
 class TensorOps:
@@ -110,13 +120,16 @@ class TensorOps:
             exponent = exponent.item()  # an np.float64 exponent would promote float32 data
         if not isinstance(exponent, int | float):
             raise TypeError(f"** takes a number as exponent, got {type(exponent).__name__}")
-        return ops.Pow.apply(self, exponent=exponent)
+        return power_ops.Pow.apply(self, exponent=exponent)
 
     def __rpow__(self, base):
-        """`10 ** t` for a number base > 0: exp(t ln base), so its gradient is base^t ln base."""
-        if not isinstance(base, int | float | np.number) or not base > 0:
-            raise TypeError(f"number ** tensor takes a number > 0 as base, got {base!r}")
-        return (self * math.log(base)).exp()
+        """`10 ** t` for a number base: base^t exactly, as `np.power` gives it, with gradient
+        base^t ln(base) (NaN for a base < 0, whose powers are real at whole t only)."""
+        if isinstance(base, np.generic):
+            base = base.item()  # an np.float64 base would promote float32 data
+        if not isinstance(base, int | float):
+            raise TypeError(f"number ** tensor takes a real number as base, got {base!r}")
+        return power_ops.NumberPow.apply(self, base=base)
 
     def pow(self, exponent):
         """`self ** exponent`, for a number `exponent`."""
@@ -220,13 +233,7 @@ class TensorOps:
         `to("cpu")` is self too (any other device is refused)."""
         if names_the_cpu(dtype):
             return self
-        try:
-            dtype = np.dtype(dtype)
-        except TypeError as error:
-            raise TypeError(
-                f"to() takes a dtype such as engine.float64 (tinyllm runs on the CPU alone), "
-                f"got {dtype!r}"
-            ) from error
+        dtype = as_dtype("to()", dtype)
         return self if dtype == self.dtype else dtype_ops.Cast.apply(self, dtype=dtype)
 
     def type(self, dtype):

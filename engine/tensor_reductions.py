@@ -45,7 +45,10 @@ class TensorReductions:
     def var(self, dim=None, keepdim=None, *, correction=1, unbiased=None, axis=None, keepdims=None):
         """Variance over `dim`: the squared deviations from the mean, summed and divided by
         n - correction (1: the unbiased estimate, PyTorch's default; `unbiased=False` or
-        `correction=0`: the mean, as NumPy's `var`). Composed from mean, * and sum."""
+        `correction=0`: the mean, as NumPy's `var`). Composed from mean, * and sum.
+
+        With no degree of freedom left (n <= correction: one element, unbiased) it raises
+        ValueError, where PyTorch warns and returns NaN: a NaN would only surface later."""
         if unbiased is not None:
             correction = int(unbiased)
         axis, keepdims = reduction_axes("var", dim, keepdim, axis, keepdims)

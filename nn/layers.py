@@ -145,6 +145,7 @@ class BatchNorm1d(Module):
 
     def extra_repr(self):
         options = f"eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+        options += f", bias={self.bias is not None}"  # as PyTorch: False with affine=False too
         return f"{self.num_features}, {options}, track_running_stats={self.track_running_stats}"
 
 

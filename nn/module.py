@@ -28,7 +28,7 @@ import collections
 import numpy as np
 
 from engine import Tensor, module_scope
-from engine.tensor_ops import names_the_cpu
+from engine.tensor_ops import as_dtype, names_the_cpu
 
 IncompatibleKeys = collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -235,7 +235,7 @@ class Module:
         `dtype`, in place; return self. `to("cpu")` is self: the CPU is the one device."""
         if names_the_cpu(dtype):
             return self
-        dtype = np.dtype(dtype)
+        dtype = as_dtype("Module.to()", dtype)
         if dtype.kind != "f":
             raise TypeError(f"Module.to() needs a floating dtype, got {dtype}")
         for t in [*self.parameters(), *(b for b in self.buffers() if b.dtype.kind == "f")]:

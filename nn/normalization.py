@@ -64,8 +64,15 @@ def batch_norm(
         running_var  ← (1 - momentum) running_var  + momentum · var · n / (n - 1)
     (the running variance from the unbiased variance, as PyTorch). Without `training` the
     running statistics are the mean and var, so a single example gets the same output in a
-    batch or alone: what evaluation needs.
+    batch or alone: what evaluation needs. momentum is a number, always (PyTorch's too):
+    nn.BatchNorm1d's momentum=None, the plain mean of all batches, is 1/k at the k-th batch,
+    which only the layer's num_batches_tracked knows.
     """
+    if not isinstance(momentum, int | float | np.number) or isinstance(momentum, bool):
+        raise TypeError(
+            f"batch_norm: momentum must be a number, got {momentum!r} (for the plain mean of "
+            f"all batches, as BatchNorm1d(momentum=None), pass 1/k at the k-th batch)"
+        )
     c = checks.batch_norm_channels(x, running_mean, running_var, weight, bias, training)
     axes = (0, *range(2, x.ndim))  # every axis but the channels'
     channel = (1, c) + (1,) * (x.ndim - 2)  # (C,) -> (1, C) or (1, C, 1), to broadcast over x

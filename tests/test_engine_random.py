@@ -227,7 +227,9 @@ def test_randint_dtypes():
 @pytest.mark.parametrize(
     ("args", "kwargs", "error", "match"),
     [
-        ((10, 3), {}, TypeError, r"size as a tuple.*got 3"),
+        ((10, 3), {}, TypeError, r"size as a tuple, got randint\(10, 3\)"),
+        ((0, 10), {}, TypeError, r"got randint\(0, 10\): give it, as randint\(0, 10, \(n,\)\)"),
+        ((), {"low": 0, "high": 10}, TypeError, r"size as a tuple, got randint\(0, 10\)"),
         ((0, 10, 3), {}, TypeError, r"size as a tuple.*got 3"),
         ((10,), {}, TypeError, r"size as a tuple.*got None"),
         ((5, 5, (2,)), {}, ValueError, r"low < high, got low=5, high=5"),

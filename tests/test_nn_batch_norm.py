@@ -108,6 +108,18 @@ def test_batch_norm_evaluation_uses_the_running_statistics():
             "float64 differs from parameter dtype float32",
         ),
         (lambda x: F.batch_norm(x.long(), None, None, training=True), TypeError, "floating"),
+        (  # PyTorch's F.batch_norm refuses None too: only BatchNorm1d counts the batches
+            lambda x: F.batch_norm(
+                x, engine.zeros(3).double(), engine.ones(3).double(), momentum=None
+            ),
+            TypeError,
+            "batch_norm: momentum must be a number, got None",
+        ),
+        (
+            lambda x: F.batch_norm(x, None, None, training=True, momentum="0.1"),
+            TypeError,
+            "momentum must be a number, got '0.1'",
+        ),
     ],
 )
 def test_batch_norm_refuses_bad_arguments(call, error, message):
@@ -173,10 +185,14 @@ def test_batch_norm_layer_options_as_pytorch():
     np.testing.assert_allclose(untracked.eval()(x).data, batch_stats.data)  # even in eval
     no_bias = nn.BatchNorm1d(2, bias=False)
     assert no_bias.bias is None and [n for n, _ in no_bias.named_parameters()] == ["weight"]
-    assert repr(nn.BatchNorm1d(3)) == (
-        "BatchNorm1d(3, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)"
+    assert repr(nn.BatchNorm1d(3)) == (  # PyTorch's repr, then the parameter count
+        "BatchNorm1d(3, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)"
         "  # weight (3,), bias (3,): 6 parameters"
     )
+    assert repr(nn.BatchNorm1d(3, bias=False)).startswith(
+        "BatchNorm1d(3, eps=1e-05, momentum=0.1, affine=True, bias=False, track_running_stats="
+    )
+    assert "affine=False, bias=False," in repr(nn.BatchNorm1d(3, affine=False))  # as PyTorch
 
 
 @FAST

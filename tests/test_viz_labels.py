@@ -10,6 +10,7 @@ import pytest
 import nn
 import viz
 from engine import Tensor
+from viz import labels
 from viz.labels import values
 
 
@@ -92,3 +93,9 @@ def test_index_labels_say_bool_mask_or_ints_and_titles_say_scalar():
     title = re.search(r'label="([^"]*)"', frames[0].source).group(1)
     assert title == "step 1 of 3: visit a scalar tensor: its gradient = 1.0000"  # not "a ()"
     assert "visit a (3,) tensor: its gradient = [1.0000, 1.0000, 1.0000]" in frames[1].source
+
+
+def test_powers_are_labelled_with_their_constant_on_its_side():
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    assert labels.op_name((x**2).grad_fn) == "** 2"
+    assert labels.op_name((10**x).grad_fn) == "10 **"

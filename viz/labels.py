@@ -49,6 +49,8 @@ def op_parts(ctx):
     options = getattr(ctx, "options", {})
     if cls == "Pow":
         return f"** {options['exponent']:g}", ""
+    if cls == "NumberPow":  # base ** x
+        return f"{options['base']:g} **", ""
     if cls == "GetItem":
         index = options["index"]
         parts = index if isinstance(index, tuple) else (index,)
