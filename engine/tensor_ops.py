@@ -105,7 +105,8 @@ class TensorOps:
         return ops.Div.apply(self, other)
 
     def floor_divide(self, other):
-        """`self // other`: the quotient rounded toward -inf, as Python's (no gradient)."""
+        """`self // other`: the quotient rounded toward -inf, as Python's. It has no
+        derivative: a backward through it raises, as PyTorch's does."""
         return division_ops.FloorDivide.apply(self, other)
 
     def remainder(self, other):
