@@ -21,13 +21,14 @@ Every hyperparameter must be a finite number in its range (NaN and Inf are refus
 option and the value), in the constructor and in a loaded state alike.
 """
 
+import functools
 import math
 import numbers
 
 import numpy as np
 
 from engine import Tensor
-from nn import lr_scheduler  # nn.optim.lr_scheduler, as torch.optim.lr_scheduler
+from nn import kernels, lr_scheduler  # nn.optim.lr_scheduler, as torch.optim.lr_scheduler
 
 
 def _check_finite(optimizer, name, value):
@@ -78,6 +79,19 @@ class Optimizer:
 
     def _params(self):
         return [p for group in self.param_groups for p in group["params"]]
+
+    def _run(self, step_one, updates):
+        """`step_one(p, *options)` for each (p, options) in `updates`: in order, or where
+        `nn.use_fused` is on (the default), shared over the cores by nn/kernels/threads.py.
+        Each parameter's state is made here first, so the threads only fill their own."""
+        for p, _ in updates:
+            self.state.setdefault(p, {})
+        jobs = [(p.data.size, functools.partial(step_one, p, *options)) for p, options in updates]
+        if kernels.enabled():
+            kernels.run_updates(jobs)
+        else:
+            for _, job in jobs:
+                job()
 
     def zero_grad(self, set_to_none=True):
         """Set every parameter's `.grad` to None (the next backward writes fresh ones), or with
@@ -199,14 +213,19 @@ class AdamW(Optimizer):
 
     def step(self):
         """Update every parameter whose `.grad` is not None, in place."""
+        updates = []
         for group in self.param_groups:
             # Python floats, so float32 arrays stay float32 (an np.float64 would promote).
             lr, eps, decay = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
-            beta1, beta2 = (float(b) for b in group["betas"])
-            for p in group["params"]:
-                if p.grad is not None:
-                    g = self._decay(p, lr, decay)
-                    self._update(p, g, lr, beta1, beta2, eps)
+            betas = tuple(float(b) for b in group["betas"])
+            updates += [
+                (p, (lr, decay, *betas, eps)) for p in group["params"] if p.grad is not None
+            ]
+        self._run(self._step_one, updates)
+
+    def _step_one(self, p, lr, decay, beta1, beta2, eps):
+        g = self._decay(p, lr, decay)
+        self._update(p, g, lr, beta1, beta2, eps)
 
     def _decay(self, p, lr, decay):
         """AdamW's decay, decoupled from the gradient: p ← p - lr · decay · p. Returns g."""
@@ -216,7 +235,7 @@ class AdamW(Optimizer):
 
     def _update(self, p, g, lr, beta1, beta2, eps):
         """Adam's step for one parameter: the moments m and v of g, then p, in place."""
-        state = self.state.setdefault(p, {})
+        state = self.state[p]
         if not state:
             state.update(step=0, exp_avg=np.zeros_like(p.data), exp_avg_sq=np.zeros_like(p.data))
         state["step"] += 1
@@ -274,19 +293,21 @@ class SGD(Optimizer):
 
     def step(self):
         """Update every parameter whose `.grad` is not None, in place."""
+        updates = []
         for group in self.param_groups:
             lr, momentum = float(group["lr"]), float(group["momentum"])
             decay = float(group["weight_decay"])
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                d = p.grad + decay * p.data if decay else p.grad
-                if momentum:
-                    state = self.state.setdefault(p, {})
-                    if "momentum_buffer" not in state:
-                        state["momentum_buffer"] = d.copy()
-                    else:
-                        state["momentum_buffer"] *= momentum
-                        state["momentum_buffer"] += d
-                    d = state["momentum_buffer"]
-                p.data -= lr * d
+            updates += [(p, (lr, momentum, decay)) for p in group["params"] if p.grad is not None]
+        self._run(self._step_one, updates)
+
+    def _step_one(self, p, lr, momentum, decay):
+        d = p.grad + decay * p.data if decay else p.grad
+        if momentum:
+            state = self.state[p]
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = d.copy()
+            else:
+                state["momentum_buffer"] *= momentum
+                state["momentum_buffer"] += d
+            d = state["momentum_buffer"]
+        p.data -= lr * d

@@ -3,15 +3,17 @@
 Every function in `nn.functional` is written once, plainly, from engine primitives: that is
 the reference, what a reader reads and what a graph shows. A kernel here computes the same
 thing as one engine `Function` with a hand-derived backward: fewer graph nodes, fewer
-temporaries, and matmuls laid out for BLAS. Each names the reference it replaces, and the
-tests hold the two equal, values and gradients.
+temporaries, and matmuls laid out for BLAS. One more, `run_updates`, shares an optimizer's
+per-parameter updates over the cores. Each names the reference it replaces, and the tests hold
+the two equal, values and gradients.
 
 One switch chooses between them. Fused is the default:
 
     with nn.use_fused(False):      # every nn.functional op runs its reference composition
         logits, loss = model(idx, targets)
 
-`use_fused` also works as a decorator, like `engine.no_grad()` (of a generator function too:
+An optimizer's `step()` inside runs its updates one after another. `use_fused` also works as
+a decorator, like `engine.no_grad()` (of a generator function too:
 each of its steps runs in that mode).
 """
 
@@ -22,6 +24,7 @@ from nn.kernels.gelu import FusedGELU
 from nn.kernels.linear import FusedLinear
 from nn.kernels.norms import FusedLayerNorm, FusedRMSNorm
 from nn.kernels.swiglu import FusedSwiGLU
+from nn.kernels.threads import run_updates
 
 _fused = True
 
@@ -61,5 +64,6 @@ __all__ = [
     "FusedSwiGLU",
     "attend",
     "enabled",
+    "run_updates",
     "use_fused",
 ]

@@ -1,0 +1,60 @@
+"""The optimizers' kernel: their per-parameter updates shared over the cores by Python threads.
+
+An optimizer's step is a dozen elementwise NumPy passes over every weight (AdamW's: the decay,
+two moments, a square root, a division), each pass on one core. NumPy lets go of the GIL
+inside a pass over a large array, so threads that each update their own parameters run side
+by side. In training the step comes after both data-parallel processes have finished their
+backward (model/data_parallel.py), so the other core has nothing to do: at 512 wide (12.6M
+weights) AdamW's 27 ms take 20 on two cores (the cores share the memory's bandwidth, which
+keeps it from 13.5), and the whole step 2.7% less time.
+
+The reference it replaces is the loop in order, `for update in updates: update()`, which runs
+where `nn.use_fused(False)`, on one core, and where the weights are too few for threads to
+pay: a step's threads cost about 0.1 ms to start and join, and NumPy keeps the GIL in a pass
+over a small array. Each parameter's update is the same arithmetic either way, so the two
+give equal weights, bit for bit.
+"""
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+MIN_ELEMENTS = 1 << 19  # 2 MiB of float32 weights; the baby GPT's 0.8M pay, 64 wide's 0.2M not
+
+
+def run_updates(updates):
+    """Call every update in `updates`, a list of (elements, function of no arguments) pairs,
+    sharing them over one thread per core when their elements add up to MIN_ELEMENTS or more.
+    The first error an update raises is raised here, after every thread has finished."""
+    threads = min(_cores(), len(updates))
+    if threads < 2 or sum(n for n, _ in updates) < MIN_ELEMENTS:
+        _run_all(updates)
+        return
+    shares = balanced(updates, threads)
+    with ThreadPoolExecutor(threads - 1) as pool:
+        futures = [pool.submit(_run_all, share) for share in shares[1:]]
+        _run_all(shares[0])  # this thread takes a share too
+        for future in futures:
+            future.result()
+
+
+def balanced(updates, n):
+    """`updates` dealt into n shares of about equal elements: the largest first, each to the
+    share that holds the fewest so far (the greedy rule for scheduling jobs on machines)."""
+    shares, sizes = [[] for _ in range(n)], [0] * n
+    for update in sorted(updates, key=lambda u: -u[0]):
+        k = sizes.index(min(sizes))
+        shares[k].append(update)
+        sizes[k] += update[0]
+    return shares
+
+
+def _run_all(updates):
+    for _, update in updates:
+        update()
+
+
+def _cores():
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
