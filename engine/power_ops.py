@@ -21,6 +21,8 @@ class Pow(Function):
     def forward(self, x, exponent):
         if isinstance(exponent, float) and x.dtype.kind != "f":
             x = x.astype(np.float32)  # integers to a float power: float32, as in PyTorch
+        elif x.dtype == np.bool_:
+            x = x.astype(np.int64)  # bools to a whole power: int64, as in PyTorch (NumPy: int8)
         self.x, self.p = x, exponent
         return x**exponent
 

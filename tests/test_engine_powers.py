@@ -4,7 +4,8 @@ PyTorch's dtypes, the gradient base^t ln(base), and PyTorch's answers for a base
 Expected values are worked out by hand: powers of 10 up to 10¹⁰ = 2¹⁰ · 5¹⁰ (5¹⁰ < 2²⁴) are
 exact in float32, so they must come out exact, as np.power gives them (exp(t ln 10) would
 not: it gave 1000.0001). The dtypes are the ones torch 2.13's `number ** tensor` gives.
-`t ** p` (Pow, beside it) is tested with the arithmetic, in test_engine_ops.py.
+`t ** p` (Pow, beside it) is tested here for its dtypes and with the arithmetic in
+test_engine_ops.py.
 """
 
 import math
@@ -43,6 +44,22 @@ def test_powers_of_ten_are_exact_in_float32():
     ],
 )
 def test_the_dtype_is_pytorchs(base, exponent, dtype, expected):
+    y = base**exponent
+    assert y.dtype == dtype and y.tolist() == expected
+
+
+@pytest.mark.parametrize(
+    ("base", "exponent", "dtype", "expected"),
+    [  # PyTorch's `tensor ** number`: a whole power keeps integers (bools become int64), a
+        # float power makes them float32
+        (engine.tensor([True, False]), 2, np.int64, [1, 0]),
+        (engine.tensor([True, False]), 2.0, np.float32, [1.0, 0.0]),
+        (engine.tensor([1, 3], dtype=engine.int32), 2, np.int32, [1, 9]),
+        (engine.tensor([4, 9]), 0.5, np.float32, [2.0, 3.0]),
+        (engine.tensor([3.0], dtype=engine.float16), 2, np.float16, [9.0]),
+    ],
+)
+def test_a_tensor_to_a_numbers_power_has_pytorchs_dtype(base, exponent, dtype, expected):
     y = base**exponent
     assert y.dtype == dtype and y.tolist() == expected
 
