@@ -60,6 +60,47 @@ def test_gradients_never_alias_each_other_or_the_seed():
     np.testing.assert_array_equal(seed, [1.0, 2.0, 3.0])
 
 
+class OneArrayForBoth(engine.Function):
+    """x + y, whose backward gives one fresh array to both inputs (Add passes g on instead)."""
+
+    def forward(self, x, y):
+        return x + y
+
+    def backward(self, g):
+        both = g * 1.0
+        return both, both
+
+
+class FreshGradient(engine.Function):
+    """2x, whose backward's gradients are kept in `made`, to see which array a leaf keeps."""
+
+    made = []
+
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, g):
+        self.made.append(2 * g)
+        return (self.made[-1],)
+
+
+def test_a_leaf_keeps_a_gradient_made_for_it_alone_and_copies_a_shared_one():
+    x, y = (Tensor(np.ones(3), requires_grad=True) for _ in range(2))
+    OneArrayForBoth.apply(x, y).sum().backward()
+    x.grad += 100
+    np.testing.assert_array_equal(y.grad, [1.0, 1.0, 1.0])  # never the same array
+    w = Tensor(np.ones(3), requires_grad=True)
+    FreshGradient.made.clear()
+    FreshGradient.apply(w).sum().backward()
+    assert w.grad is FreshGradient.made[0]  # kept, not copied (as PyTorch steals it)
+    FreshGradient.apply(w).sum().backward()
+    assert w.grad is FreshGradient.made[0] and w.grad.tolist() == [4.0, 4.0, 4.0]  # in place
+    v = Tensor(np.ones(3, np.float32), requires_grad=True)
+    FreshGradient.made.clear()
+    (FreshGradient.apply(v.double()) * 1).sum().backward()  # the float64 gradient cast back
+    assert v.grad.dtype == np.float32 and v.grad.tolist() == [2.0, 2.0, 2.0]
+
+
 def test_backward_leaves_inputs_unchanged():
     data = np.array([[1.0, -1.0], [0.5, 2.0]])
     x = Tensor(data.copy(), requires_grad=True)
