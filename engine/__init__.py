@@ -16,6 +16,7 @@ import numpy as np
 
 from engine import shape_ops
 from engine.axes import one_axis
+from engine.backward import backprop
 from engine.dtypes import (  # PyTorch's names: engine.float is float32, engine.int int32
     bool,
     double,
@@ -98,7 +99,7 @@ from engine.random import (
     manual_seed,
     set_rng_state,
 )
-from engine.tensor import Tensor, backprop
+from engine.tensor import Tensor
 
 
 def _tensors(what, values):

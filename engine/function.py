@@ -5,7 +5,7 @@ An op is a small subclass with `forward` on arrays and `backward` on gradients, 
 `engine/shape_ops.py`, `engine/dtype_ops.py`).
 `Function.apply` runs one on tensors and, when a gradient will be wanted, records it: the
 output tensor keeps the Function object as its `grad_fn`, with the input tensors and the op's
-options. That object is the node of the graph; `backward()` (engine/tensor.py) calls its
+options. That object is the node of the graph; `backward()` (engine/backward.py) calls its
 `backward` and then frees what its forward saved, keeping the node itself so the graph can
 still be drawn.
 """

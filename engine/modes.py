@@ -7,7 +7,7 @@
 - `detect_anomaly()`: check every op's forward and backward for newly made NaN or Inf.
 
 Each is a module-level variable that `Function.apply` and `backprop` read (engine/function.py,
-engine/tensor.py): one for the whole process, where PyTorch keeps one per thread.
+engine/backward.py): one for the whole process, where PyTorch keeps one per thread.
 """
 
 import contextlib

@@ -11,7 +11,7 @@ A Python number is weaker still: `float32 * 0.5` stays float32, and `int64 * 0.5
 PyTorch's default float (`Function.apply` makes such numbers 0-d arrays of that dtype).
 Where the math leaves the integers (`/`, exp, log, a mean, a float power or bound), integers
 become float32. Comparisons, `cat` and `stack` promote too; every gradient goes back in its
-input's dtype (engine/tensor.py's `backprop`).
+input's dtype (engine/backward.py's `backprop`).
 """
 
 import numpy as np

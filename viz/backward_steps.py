@@ -20,7 +20,7 @@ from pathlib import Path
 import graphviz
 
 from engine import backprop
-from engine.tensor import root_gradient
+from engine.backward import root_gradient
 from viz import labels
 from viz.graph import FONT, Paint, build, check_options, save_graph
 from viz.trace import trace

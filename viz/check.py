@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.tensor import unbroadcast
+from engine.backward import unbroadcast
 from viz import labels
 from viz.boxes import Layout
 from viz.graph import Paint, build, check_options

@@ -125,7 +125,7 @@ def broadcast_notes(ctx, output):
     """For each input: the sum that undoes broadcasting on its gradient, or "" where none.
 
     The op's backward returns each input's gradient in the broadcast shape; the engine then
-    sums it over the new leading axes and the stretched size-1 axes (`engine.tensor.unbroadcast`).
+    sums it over the new leading axes and the stretched size-1 axes (`engine.backward.unbroadcast`).
     Running backward once on a zero gradient tells those shapes exactly (on a fresh copy of the
     node: backward may have freed what the recorded one saved).
     """
