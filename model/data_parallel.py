@@ -23,11 +23,8 @@ On a 2-core machine this takes the baby GPT's step from 76 to 61 ms, and at 64 w
 """
 
 import contextlib
-import ctypes
 import math
-import mmap
 import os
-import re
 import signal
 import struct
 import traceback
@@ -36,6 +33,7 @@ import warnings
 import numpy as np
 
 import engine
+from model import processes
 
 # rows, columns, dropout seed, training mode, loss scale (NaN: no gradient); then x, y as int64
 REQUEST = struct.Struct("<qqq?d")
@@ -68,10 +66,10 @@ class DataParallel:
         self.model, self.loss_backward = model, loss_backward
         self._blas_threads, self._threads_before = blas_threads, None
         self.params = list(model.parameters())
-        self.shared = _share([p.data for p in self.params])
+        self.shared = processes.share([p.data for p in self.params])
         for p, array in zip(self.params, self.shared, strict=True):
             p.data = array
-        self.worker_grads = _share([np.zeros_like(p.data) for p in self.params])
+        self.worker_grads = processes.share([np.zeros_like(p.data) for p in self.params])
         requests, self._to_worker = os.pipe()
         self._from_worker, replies = os.pipe()
         if blas_threads is not None:  # halved in both processes, as the fork copies it
@@ -87,7 +85,7 @@ class DataParallel:
         if self.worker_pid == 0:  # the worker: serve until the pipe closes, never return
             code = 1
             try:
-                _close_all_but(requests, replies)
+                processes.close_all_but(requests, replies)
                 code = self._serve(requests, replies)
             except BaseException:
                 traceback.print_exc()  # a bug in the worker's loop (a step's errors are replies)
@@ -121,13 +119,13 @@ class DataParallel:
             rows - h, x.shape[1], seed, self.model.training, math.nan if theirs is None else theirs
         )
         try:
-            sent = _write(self._to_worker, request + worker_rows)
+            sent = processes.write_all(self._to_worker, request + worker_rows)
             my_loss = self.loss_backward(self.model, x[:h], y[:h], mine)
-            reply = _read(self._from_worker, REPLY.size) if sent else None
+            reply = processes.read_exactly(self._from_worker, REPLY.size) if sent else None
             if reply is not None:
                 their_loss, error, length = REPLY.unpack(reply)
                 if error >= 0:
-                    text = _read(self._from_worker, length) or b""
+                    text = processes.read_exactly(self._from_worker, length) or b""
                     raise ERRORS[error](text.decode("utf-8", "replace"))
         except BaseException:  # a half-finished exchange cannot be resumed
             if self.worker_pid is not None:
@@ -176,11 +174,11 @@ class DataParallel:
         for signum in (signal.SIGINT, signal.SIGTERM):  # the parent's to handle: it saves
             signal.signal(signum, signal.SIG_IGN)
         while True:
-            header = _read(requests, REQUEST.size)
+            header = processes.read_exactly(requests, REQUEST.size)
             if header is None:
                 return 0  # the parent closed its end (or died): done
             rows, cols, seed, training, scale = REQUEST.unpack(header)
-            data = _read(requests, 2 * rows * cols * 8)
+            data = processes.read_exactly(requests, 2 * rows * cols * 8)
             x, y = np.frombuffer(data, np.int64).reshape(2, rows, cols)
             engine.manual_seed(seed)
             self.model.train(training)
@@ -197,7 +195,7 @@ class DataParallel:
                 error, text = _passed_on(e)
             for p in self.params:
                 p.grad = None
-            if not _write(replies, REPLY.pack(loss, error, len(text)) + text):
+            if not processes.write_all(replies, REPLY.pack(loss, error, len(text)) + text):
                 return 1
 
     def close(self):
@@ -232,7 +230,7 @@ def data_parallel(model, loss_backward):
     cores), where this machine has two cores or more, `os.fork` exists and OpenBLAS's thread
     count can be set; None elsewhere (the caller then runs its plain step). BLAS gets its
     threads back at the end."""
-    threads = _openblas_threads()
+    threads = processes.openblas_threads()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     if threads is None or cores < 2 or not hasattr(os, "fork"):
         yield None
@@ -248,68 +246,3 @@ def _passed_on(error):
             return i, str(error).encode("utf-8", "replace")
     text = f"{type(error).__name__} in the worker: {error}"
     return ERRORS.index(RuntimeError), text.encode("utf-8", "replace")
-
-
-def _share(arrays):
-    """Copies of `arrays` in one anonymous shared mapping, which a forked child shares."""
-    offsets, size = [], 0
-    for a in arrays:
-        offsets.append(size)
-        size += -(-a.nbytes // 64) * 64  # each array on its own 64-byte line
-    memory = mmap.mmap(-1, max(size, 1))
-    copies = []
-    for a, offset in zip(arrays, offsets, strict=True):
-        copy = np.frombuffer(memory, a.dtype, a.size, offset).reshape(a.shape)
-        copy[...] = a
-        copies.append(copy)
-    return copies
-
-
-def _openblas_threads():
-    """(get, set) of the thread count of the OpenBLAS NumPy loaded, or None."""
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = sorted(set(re.findall(r"\S*openblas\S*\.so\S*", maps.read())))
-    except OSError:
-        return None
-    for path in paths:
-        library = ctypes.CDLL(path)
-        for prefix, suffix in (("scipy_openblas_", "64_"), ("openblas_", "")):
-            get, set_ = f"{prefix}get_num_threads{suffix}", f"{prefix}set_num_threads{suffix}"
-            if hasattr(library, get) and hasattr(library, set_):
-                return getattr(library, get), getattr(library, set_)
-    return None
-
-
-def _close_all_but(*keep):
-    """Close every file descriptor but stdin, stdout, stderr and `keep`: the worker must not
-    hold the parent's files open (a run directory's lock is an flock on one, which would
-    outlive a killed parent for as long as the worker did)."""
-    start = 3
-    for fd in sorted(fd for fd in keep if fd >= start):
-        os.closerange(start, fd)
-        start = fd + 1
-    os.closerange(start, os.sysconf("SC_OPEN_MAX"))
-
-
-def _write(fd, data):
-    """Write all of `data` to the pipe `fd`; False if its other end is closed."""
-    view = memoryview(data)
-    try:
-        while view:
-            view = view[os.write(fd, view) :]
-    except BrokenPipeError:
-        return False
-    return True
-
-
-def _read(fd, n):
-    """Exactly n bytes from the pipe `fd`, or None if its other end is closed."""
-    chunks, left = [], n
-    while left:
-        chunk = os.read(fd, left)
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)

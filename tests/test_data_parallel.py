@@ -10,6 +10,7 @@ import pytest
 
 import engine
 from model import data_parallel as dp
+from model import processes
 from model.gpt import GPT, GPTConfig
 from model.train import loss_backward, make_optimizer, train_step
 
@@ -226,7 +227,7 @@ def test_the_worker_holds_none_of_the_parents_files(tmp_path):
 
 
 def test_data_parallel_halves_blas_threads_and_gives_them_back():
-    threads = dp._openblas_threads()
+    threads = processes.openblas_threads()
     cores = len(os.sched_getaffinity(0))
     before = threads[0]() if threads else None
     with dp.data_parallel(tiny_gpt(), loss_backward) as parallel:
