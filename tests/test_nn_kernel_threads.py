@@ -17,14 +17,15 @@ from nn.optim import SGD, Adam, AdamW
 def two_cores(monkeypatch):
     """Threads on two cores for any number of elements, however many cores CI has."""
     monkeypatch.setattr(threads, "_cores", lambda: 2)
-    monkeypatch.setattr(threads, "MIN_ELEMENTS", 0)
+    monkeypatch.setattr(threads, "PER_THREAD", 1)
 
 
 def recording(n, seen, error=None):
-    """An update of n elements that records the thread it ran on (and raises `error`)."""
+    """An update of n elements that records the thread it ran on (and raises `error`): the
+    Thread object, as an ident may be used again once a thread has ended."""
 
     def update():
-        seen.append((n, threading.get_ident()))
+        seen.append((n, threading.current_thread()))
         if error is not None:
             raise error
 
@@ -68,18 +69,23 @@ def test_run_updates_shares_large_updates_over_the_cores(two_cores):
     seen = []
     threads.run_updates([recording(n, seen) for n in (5, 4, 3, 3, 2)])
     assert sorted(n for n, _ in seen) == [2, 3, 3, 4, 5]  # each once
-    assert len({ident for _, ident in seen}) == 2
-    assert threading.get_ident() in {ident for _, ident in seen}  # the caller takes a share
+    assert len({thread for _, thread in seen}) == 2
+    assert threading.current_thread() in {thread for _, thread in seen}  # the caller takes a share
 
 
-def test_run_updates_keeps_few_elements_in_this_thread(monkeypatch):
-    monkeypatch.setattr(threads, "_cores", lambda: 2)
-    seen = []
-    threads.run_updates([recording(n, seen) for n in (threads.MIN_ELEMENTS - 2, 1)])
-    assert {ident for _, ident in seen} == {threading.get_ident()}
-    seen.clear()
-    threads.run_updates([recording(n, seen) for n in (threads.MIN_ELEMENTS - 1, 1)])
-    assert len({ident for _, ident in seen}) == 2
+def test_each_thread_gets_per_thread_elements_or_more(monkeypatch):
+    monkeypatch.setattr(threads, "_cores", lambda: 4)
+    per_thread = threads.PER_THREAD
+    for sizes, expected in [
+        ((2 * per_thread - 2, 1), 1),  # too few for two threads: all in this one
+        ((2 * per_thread - 1, 1), 2),
+        ((per_thread,) * 3, 3),
+        ((per_thread,) * 9, 4),  # no more threads than cores
+        ((10 * per_thread,), 1),  # nor than updates
+    ]:
+        seen = []
+        threads.run_updates([recording(n, seen) for n in sizes])
+        assert len({thread for _, thread in seen}) == expected, sizes
 
 
 def test_run_updates_on_one_core_runs_them_in_order(monkeypatch):
@@ -87,9 +93,9 @@ def test_run_updates_on_one_core_runs_them_in_order(monkeypatch):
     seen = []
     threads.run_updates([recording(n, seen) for n in (1, 2 << 20, 3)])
     assert seen == [
-        (1, threading.get_ident()),
-        (2 << 20, threading.get_ident()),
-        (3, threading.get_ident()),
+        (1, threading.current_thread()),
+        (2 << 20, threading.current_thread()),
+        (3, threading.current_thread()),
     ]
 
 

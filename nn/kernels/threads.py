@@ -16,25 +16,38 @@ give equal weights, bit for bit.
 """
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+import threading
 
-MIN_ELEMENTS = 1 << 19  # 2 MiB of float32 weights; the baby GPT's 0.8M pay, 64 wide's 0.2M not
+# The elements a thread must have to pay for itself: on two cores the baby GPT's 0.8M weights
+# paid for a second thread, 64 wide's 0.2M did not.
+PER_THREAD = 1 << 18
 
 
 def run_updates(updates):
     """Call every update in `updates`, a list of (elements, function of no arguments) pairs,
-    sharing them over one thread per core when their elements add up to MIN_ELEMENTS or more.
-    The first error an update raises is raised here, after every thread has finished."""
-    threads = min(_cores(), len(updates))
-    if threads < 2 or sum(n for n, _ in updates) < MIN_ELEMENTS:
+    shared over up to one thread per core, each thread with PER_THREAD elements or more. The
+    first error an update raises is raised here, after every thread has finished."""
+    threads = min(_cores(), len(updates), sum(n for n, _ in updates) // PER_THREAD)
+    if threads < 2:
         _run_all(updates)
         return
+    errors = []
+
+    def run(share):
+        try:
+            _run_all(share)
+        except BaseException as error:  # raised in this thread, once all have finished
+            errors.append(error)
+
     shares = balanced(updates, threads)
-    with ThreadPoolExecutor(threads - 1) as pool:
-        futures = [pool.submit(_run_all, share) for share in shares[1:]]
-        _run_all(shares[0])  # this thread takes a share too
-        for future in futures:
-            future.result()
+    workers = [threading.Thread(target=run, args=(share,)) for share in shares[1:]]
+    for worker in workers:
+        worker.start()
+    run(shares[0])  # this thread takes a share too
+    for worker in workers:
+        worker.join()
+    if errors:
+        raise errors[0]
 
 
 def balanced(updates, n):
