@@ -181,6 +181,40 @@ def test_version_comes_from_the_package_metadata(capsys):
     assert capsys.readouterr().out == f"tinyllm {importlib.metadata.version('tinyllm')}\n"
 
 
+def test_the_entry_point_imports_nothing_heavy_before_it_runs():
+    code = (
+        "import sys, model.cli_entry; print(sorted({'numpy', 'engine', 'nn'} & set(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout == "[]\n"
+    [script] = [
+        e for e in importlib.metadata.entry_points(group="console_scripts") if e.name == "tinyllm"
+    ]
+    assert script.value == "model.cli_entry:main"
+
+
+def test_ctrl_c_while_the_command_loads_is_one_line_and_status_130(monkeypatch, capsys):
+    from model import cli_entry
+
+    class Interrupted:  # an import finder that is "pressed Ctrl-C" while model.cli loads
+        def find_spec(self, name, path=None, target=None):
+            if name == "model.cli":
+                raise KeyboardInterrupt
+            return None
+
+    monkeypatch.delitem(sys.modules, "model.cli")
+    monkeypatch.delattr("model.cli")  # the package's attribute, set when it was imported
+    monkeypatch.setattr(sys, "meta_path", [Interrupted(), *sys.meta_path])
+    try:
+        status = cli_entry.main(["--version"])
+    except KeyboardInterrupt:  # let through, it would stop the whole test run
+        pytest.fail("Ctrl-C during the imports came out of the entry point")
+    assert status == 130
+    assert capsys.readouterr().err == "tinyllm: interrupted\n"
+
+
 # ---- progress: a bar on a terminal, plain lines in a log, nothing with TQDM_DISABLE -----------
 
 PROGRESS_FLAGS = [flag for flag in TINY_FLAGS if flag != "--no-progress"] + ["--log-interval", "1"]
