@@ -32,11 +32,10 @@ def unbroadcast(grad, shape):
     return grad.reshape(shape)
 
 
-def topological_order(root):
-    """The nodes that lead to `root`, each after every node that uses it (root first).
-
-    Iterative depth-first search, so a chain of 100,000 ops needs no recursion.
-    """
+def post_order(root, inputs_of):
+    """Every node that leads to `root`, each after all of its inputs (`inputs_of(node)`, in the
+    order they are to be visited). Iterative depth-first search, so a chain of 100,000 ops
+    needs no recursion. The graph pictures walk it too (viz/trace.py)."""
     order, visited = [], set()
     stack = [(root, False)]
     while stack:
@@ -48,10 +47,19 @@ def topological_order(root):
             continue
         visited.add(id(node))
         stack.append((node, True))
-        if node._ctx is not None:
-            inputs = [inp for inp in node._ctx.inputs if inp is not None and inp.requires_grad]
-            stack.extend((inp, False) for inp in inputs)
-    return reversed(order)
+        stack.extend((inp, False) for inp in inputs_of(node))
+    return order
+
+
+def topological_order(root):
+    """The nodes that lead to `root` and want a gradient, each after every node that uses it
+    (root first): the order in which every node's gradient is complete when it is visited."""
+
+    def inputs_of(node):
+        ctx = node._ctx
+        return [] if ctx is None else [i for i in ctx.inputs if i is not None and i.requires_grad]
+
+    return reversed(post_order(root, inputs_of))
 
 
 def root_gradient(root, grad=None):
@@ -119,9 +127,10 @@ def backprop(root, grad, retain_graph=False):
                     g_inp = g_inp.astype(inp.dtype)
                 key = id(inp)
                 grads[key] = grads[key] + g_inp if key in grads else g_inp  # a reused input
-                if id(grads[key]) in sent_once:
-                    shared.add(id(grads[key]))
-                sent_once.add(id(grads[key]))
+                routed = id(grads[key])
+                if routed in sent_once:
+                    shared.add(routed)
+                sent_once.add(routed)
                 sent.append((inp, g_inp))
             if not retain_graph:
                 ctx.free_saved()

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine import Tensor
+from engine.backward import post_order
 
 
 @dataclass
@@ -80,21 +81,15 @@ def rerun(ctx, arrays=None):
 
 
 def forward_order(root):
-    """Every tensor that leads to `root`, each after its inputs (iterative depth-first search)."""
-    order, seen, stack = [], set(), [(root, False)]
-    while stack:
-        tensor, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(tensor)
-            continue
-        if id(tensor) in seen:
-            continue
-        seen.add(id(tensor))
-        stack.append((tensor, True))
-        if tensor.grad_fn is not None:
-            inputs = [inp for inp in tensor.grad_fn.inputs if inp is not None]  # None: left out
-            stack.extend((inp, False) for inp in reversed(inputs))
-    return order
+    """Every tensor that leads to `root`, each after its inputs, all of them (a constant too),
+    in the order the op listed them."""
+
+    def inputs_of(tensor):
+        if tensor.grad_fn is None:
+            return []
+        return reversed([inp for inp in tensor.grad_fn.inputs if inp is not None])  # None: left out
+
+    return post_order(root, inputs_of)
 
 
 def trace(root, inputs=None):
