@@ -107,7 +107,9 @@ def backprop(root, grad, retain_graph=False):
             if node.grad is None:
                 own = ctx is None and id(g) not in shared and g.base is None
                 own = own and g.dtype == node.dtype and g.flags.writeable
-                node.grad = g if own else g.astype(node.dtype, copy=True)
+                # np.array, not astype: a 0-d gradient may be a NumPy scalar, and .grad is
+                # always an array that later gradients are added into.
+                node.grad = g if own else np.array(g, dtype=node.dtype)
             else:  # in place, as in PyTorch: a reference held to .grad sees the sum
                 node.grad += g.astype(node.dtype, copy=False)
         sent = []

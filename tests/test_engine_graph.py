@@ -39,6 +39,17 @@ def test_leaf_gradients_accumulate_across_backward_calls():
     np.testing.assert_allclose(a.grad, [3.0, 3.0])
 
 
+def test_a_zero_dimensional_leaf_accumulates_into_one_array():
+    t = Tensor(np.array(2.0), requires_grad=True)
+    (t * 3.0).backward()  # NumPy's ufuncs give a 0-d input's gradient as a scalar
+    held = t.grad
+    (t * 3.0).backward()
+    assert isinstance(held, np.ndarray) and held.shape == ()
+    assert t.grad is held and held == 6.0
+    held[...] = 0  # as zero_grad(set_to_none=False) does
+    assert t.grad == 0.0
+
+
 def test_intermediate_keeps_grad_only_after_retain_grad():
     a = Tensor(np.array([1.0, 2.0]), requires_grad=True)
     hidden, kept = a * 2, a * 3
