@@ -37,16 +37,31 @@ def relative_error(a, b):
 
 def run(fn, inputs, fused, seed=0):
     """fn(*inputs) on one path: its output, the names of the ops that made it, and each
-    input's gradient for one non-uniform upstream gradient."""
+    input's gradient for one non-uniform upstream gradient. No node still holds an array
+    that became an input's .grad (Function's contract: the leaf may keep it)."""
     for x in inputs:
         x.grad = None
     engine.manual_seed(seed)
     with nn.use_fused(fused):
         out = fn(*inputs)
-    names = {type(t.grad_fn).__name__ for t in trace(out).tensors if t.grad_fn is not None}
+    nodes = [t.grad_fn for t in trace(out).tensors if t.grad_fn is not None]
     upstream = np.random.default_rng(1).standard_normal(out.shape)
-    out.backward(upstream)
-    return out, names, [x.grad for x in inputs]
+    out.backward(upstream, retain_graph=True)  # retained: what the nodes hold stays to see
+    held = [a for node in nodes for a in arrays_held(node)]
+    for k, x in enumerate(inputs):
+        assert not any(np.shares_memory(x.grad, a) for a in held), f"input {k}'s grad is held"
+    return out, {type(node).__name__ for node in nodes}, [x.grad for x in inputs]
+
+
+def arrays_held(value):
+    """Every ndarray a node holds: its attributes, and those of what they hold in turn."""
+    if isinstance(value, np.ndarray):
+        return [value]
+    if isinstance(value, engine.Function):
+        value = list(vars(value).values())
+    elif isinstance(value, dict):
+        value = list(value.values())
+    return [a for v in value for a in arrays_held(v)] if isinstance(value, list | tuple) else []
 
 
 @contextlib.contextmanager

@@ -98,24 +98,26 @@ class FusedAttention(Function):
 
     def backward(self, g):
         g = g.reshape(*self.q_scaled.shape[:-1], g.shape[-1])
-        self.dq, self.dk, self.dv = (
+        # Made fresh each call and not kept: the engine hands them to the leaves as their .grad.
+        dq, dk, dv = (
             (np.empty if i == 0 else np.zeros)(a.shape, a.dtype) if need else None
             for i, (a, need) in enumerate(
                 zip((self.q_scaled, self.k, self.v), self.needs_grad, strict=True)
             )
         )
-        self._in_groups(self._backward_group, g)
-        dq = None if self.dq is None else self.dq.reshape(*self.lead_shape, *self.dq.shape[-2:])
-        return dq, self.dk, self.dv  # in the broadcast shape: the engine sums them back
+        self._in_groups(self._backward_group, g, dq, dk, dv)
+        dq = None if dq is None else dq.reshape(*self.lead_shape, *dq.shape[-2:])
+        return dq, dk, dv  # in the broadcast shape: the engine sums them back
 
-    def _backward_group(self, h, g):
+    def _backward_group(self, h, g, dq, dk, dv):
+        """Writes the heads `h` of dQ (one tile's queries at a time) and adds into dK, dV."""
         for tile in self.tiles:
             qs, ks = tile.queries, tile.keys
             e_t, inv_s = self.saved[qs.start, h.start]
             g_s = g[h, ..., qs, :] * np.swapaxes(inv_s, -1, -2)  # G / s: (..., nq, Ev)
-            if self.dv is not None:
-                self.dv[h, ..., ks, :] += self._used(e_t, h, tile) @ g_s
-            if self.dq is None and self.dk is None:
+            if dv is not None:
+                dv[h, ..., ks, :] += self._used(e_t, h, tile) @ g_s
+            if dq is None and dk is None:
                 continue
             g_s_t = np.ascontiguousarray(np.swapaxes(g_s, -1, -2))
             ds_t = self.v[h, ..., ks, :] @ g_s_t  # dD'ᵀ, in place -> dSᵀ
@@ -123,18 +125,18 @@ class FusedAttention(Function):
                 ds_t *= np.swapaxes(self.keep[h, ..., qs, ks], -1, -2)  # dW'ᵀ
             ds_t -= np.einsum("...jq,...jq->...q", ds_t, e_t)[..., None, :] * inv_s
             ds_t *= e_t
-            if self.dq is not None:
-                dq = self.dq[h, ..., qs, :]
-                np.matmul(np.swapaxes(ds_t, -1, -2), self.k[h, ..., ks, :], out=dq)
-                dq *= self.scale
-            if self.dk is not None:
-                self.dk[h, ..., ks, :] += ds_t @ self.q_scaled[h, ..., qs, :]
+            if dq is not None:
+                out = dq[h, ..., qs, :]
+                np.matmul(np.swapaxes(ds_t, -1, -2), self.k[h, ..., ks, :], out=out)
+                out *= self.scale
+            if dk is not None:
+                dk[h, ..., ks, :] += ds_t @ self.q_scaled[h, ..., qs, :]
 
-    def _in_groups(self, fn, array):
-        """fn(heads, array) for each group of heads (slices of the first axis, chosen in
+    def _in_groups(self, fn, *arrays):
+        """fn(heads, *arrays) for each group of heads (slices of the first axis, chosen in
         forward), as many at a time as fit a tile's score entries in CACHE_ELEMENTS."""
         for heads in self.groups:
-            fn(heads, array)
+            fn(heads, *arrays)
 
 
 def max_over_keys(e_t):
