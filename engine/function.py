@@ -40,20 +40,20 @@ def as_array(value, like):
 class Function:
     """One differentiable op. Subclasses define `forward` on arrays and `backward` on gradients.
 
-        `forward(*arrays, **options)` returns the output array and saves on `self` what backward
-        needs. `backward(grad)` receives dL/d(output) and returns one gradient (or None) per input,
-        in the broadcast shape; the engine reduces it to the input's shape. An array it returns is
+    `forward(*arrays, **options)` returns the output array and saves on `self` what backward
+    needs. `backward(grad)` receives dL/d(output) and returns one gradient (or None) per input,
+    in the broadcast shape; the engine reduces it to the input's shape. An array it returns is
     the caller's from then on (a leaf may keep it as its `.grad`), so backward must not keep it
-    for later use, as a buffer reused across calls would be. `self.needs_grad[i]`
-        tells whether input i wants a gradient, so backward can skip work nobody asked for.
-        `rules` (one string per input) is the derivative written as math; graph pictures show it.
+    for later use, as a buffer reused across calls would be. `self.needs_grad[i]` tells whether
+    input i wants a gradient, so backward can skip work nobody asked for. `rules` (one string
+    per input) is the derivative written as math; graph pictures show it.
 
-        Only a floating output carries a gradient: an op whose output is boolean or integer (a
-        comparison, argmax) is never recorded, whatever its inputs.
+    Only a floating output carries a gradient: an op whose output is boolean or integer (a
+    comparison, argmax) is never recorded, whatever its inputs.
 
-        The inputs listed in `promotes` are computed in one dtype, the one PyTorch gives them
-        (engine/promotion.py), and with `to_float` a floating one (`/` and exp of integers are
-        float32); forward sees them cast, and each gradient goes back in its input's dtype.
+    The inputs listed in `promotes` are computed in one dtype, the one PyTorch gives them
+    (engine/promotion.py), and with `to_float` a floating one (`/` and exp of integers are
+    float32); forward sees them cast, and each gradient goes back in its input's dtype.
     """
 
     rules = ()
