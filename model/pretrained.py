@@ -13,11 +13,13 @@ does; rotary positions need no table). The run trains with the model's own token
 A Hugging Face model with more token rows than its tokenizer has tokens (nanoGPT pads GPT-2's
 50257 to 50304, a multiple of 64) is read without the extra rows: no text gives their ids, and
 sampled, they would be ids no token decodes to. Its softmax then runs over the real tokens only.
+A warning says so, naming the rows: a tokenizer cut short by mistake is not silently obeyed.
 
 A new run's tokenizer is 'char', 'bpe' (trained on the corpus), or the path of an existing one:
 a tinyllm tokenizer file, a tokenizer.json or a Hugging Face directory (`tokenizer.load`).
 """
 
+import warnings
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -41,8 +43,16 @@ def load_pretrained(path):
                 f"{path}: the tokenizer has {tokenizer.vocab_size} tokens, more than the "
                 f"model's vocab_size {model.config.vocab_size}"
             )
-        if tokenizer.vocab_size < model.config.vocab_size:  # rows of padding: cut
-            model = _token_rows_cut(model, tokenizer.vocab_size)
+        if tokenizer.vocab_size < model.config.vocab_size:  # rows of padding: cut, and said
+            n, rows = tokenizer.vocab_size, model.config.vocab_size
+            warnings.warn(
+                f"{path}: the model has {rows} token rows and its tokenizer {n} tokens; rows "
+                f"{n} to {rows - 1} are read as padding (as nanoGPT pads GPT-2's 50257 to "
+                "50304) and left out, so they are never sampled",
+                UserWarning,
+                stacklevel=2,
+            )
+            model = _token_rows_cut(model, n)
     else:
         model, _, tokenizer = read_checkpoint(path, load_checkpoint)
     model.eval()
