@@ -153,7 +153,10 @@ def cmd_sample(args):
 
     cli_paths.check_utf8("--prompt", args.prompt, "not UTF-8 text")
     model, tokenizer = Run.load_for_sampling(args.run)
-    ids = tokenizer.encode(args.prompt)
+    try:
+        ids = tokenizer.encode(args.prompt)
+    except ValueError as e:  # a character the run's character tokenizer never saw
+        raise ValueError(f"--prompt: {e} of {args.run}'s tokenizer") from e
     if not ids:
         raise ValueError(
             "--prompt '' has no tokens to continue; give some text (default: a newline)"
@@ -184,7 +187,9 @@ def cmd_export(args):
     from model.run import Run
 
     out = Path(args.out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"--out {out} is a file; name a new or empty directory")
+    if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"--out {out} already exists and is not an empty directory")
     cli_paths.refuse_run_files(out)
     model, tokenizer = Run.load_for_sampling(args.run)

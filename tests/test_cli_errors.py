@@ -87,6 +87,14 @@ def test_sample_options_must_be_finite_and_in_range(run_dir, capsys, flag, value
     assert flag in err and "_" not in err  # the flag's name, never the Python one (top_p)
 
 
+def test_a_prompt_the_tokenizer_cannot_encode_names_the_flag_and_the_run(run_dir, capsys):
+    err = one_line_error(capsys, ["sample", "--run", run_dir, "--prompt", "Once Ö"])
+    assert err.endswith(
+        f"error: --prompt: character 'Ö' at position 5 is not in the vocabulary of {run_dir}'s "
+        "tokenizer\n"
+    )
+
+
 @pytest.mark.parametrize(
     "flags, why",
     [

@@ -70,6 +70,11 @@ def test_export_refuses_a_used_directory_and_a_model_neither_format_has(runs, tm
     (tmp_path / "used" / "notes.txt").write_text("mine")
     err = one_line_error(capsys, ["export", "--run", runs["gpt2"], "--out", tmp_path / "used"])
     assert "already exists and is not an empty directory" in err
+    (tmp_path / "a-file").write_text("mine")
+    err = one_line_error(capsys, ["export", "--run", runs["gpt2"], "--out", tmp_path / "a-file"])
+    assert err.endswith(
+        f"error: --out {tmp_path / 'a-file'} is a file; name a new or empty directory\n"
+    )
     mixed = train_tiny(tmp_path / "mixed", pos="rope", max_iters=0)
     err = one_line_error(capsys, ["export", "--run", mixed, "--out", tmp_path / "hf"])
     assert "neither Hugging Face format can express this model" in err and "pos='rope'" in err
