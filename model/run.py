@@ -122,6 +122,7 @@ class Run:
                     f"{shlex.quote(config.out_dir)}, or choose another --out-dir"
                 )
             _report_debris(disk, log)
+            disk.check_writable()
             config = replace(config, **_resolve_paths(config.to_dict()))
             engine.manual_seed(config.seed)
             text, floor = load_corpus(config)
@@ -179,6 +180,7 @@ class Run:
         for cut in disk.incomplete():
             log(f"Skipping {cut.name}: its save was cut short. Resuming from {latest.name}.")
         disk.remove_debris()
+        disk.check_writable()
         model, metadata, tokenizer = load_checkpoint(latest)
         text, floor = _load_same_corpus(config, state, latest)
         run = cls(config, text, floor, tokenizer, disk)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -178,6 +179,42 @@ def test_a_full_disk_during_a_save_names_the_file_and_keeps_the_last_checkpoint(
     with Run.resume(run_dir, max_iters=5) as run:
         assert run.step == 3
         train(run, progress=False)
+
+
+def refuse_files_in(monkeypatch, where):
+    """Path.touch raises EACCES in the directory `where`, as when it is read-only: chmod alone
+    cannot show it to a test run by root, whom permissions do not stop."""
+    touch = Path.touch
+
+    def read_only(path, *args, **kwargs):
+        if path.parent == where:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return touch(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "touch", read_only)
+
+
+def test_a_run_that_could_not_save_is_refused_before_it_trains(tmp_path, monkeypatch, capsys):
+    run_dir = tmp_path / "run"
+    with Run.create(TrainConfig.from_flags(**FLAGS, out_dir=str(run_dir))) as run:
+        train(run, progress=False)
+    before = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
+    capsys.readouterr()
+    refuse_files_in(monkeypatch, run_dir / "checkpoints")
+    argv = ["train", "--resume", str(run_dir), "--max-iters", "5", "--no-progress"]
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert err == (
+        f"tinyllm train: error: {run_dir / 'checkpoints'} is not writable (Permission denied), "
+        "so no checkpoint could be saved\n"
+    )
+    assert "step" not in out  # refused before a step was trained, and lost
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == before
+    new = tmp_path / "new"
+    refuse_files_in(monkeypatch, new)  # a new run's first save makes its checkpoints/
+    assert main(["train", "--out-dir", str(new), "--max-iters", "5", "--no-progress"]) == 2
+    assert f"error: {new} is not writable" in capsys.readouterr().err
+    assert not new.exists()
 
 
 def test_a_full_disk_leaves_the_old_corpus_file(tmp_path, monkeypatch, capsys):
