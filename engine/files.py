@@ -157,8 +157,10 @@ def atomic_directory(path):
             sync_directory(path)
         else:
             os.rename(tmp, path)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, OSError) and isinstance(e.filename, str):  # the name the user knows
+            e.filename = e.filename.replace(str(tmp), str(path), 1)
         raise
     sync_directory(path.parent)
 

@@ -254,6 +254,15 @@ def test_a_read_only_disk_is_named_by_the_file_written_not_its_temporary(tmp_pat
     assert caught.value.errno == errno.EROFS and caught.value.filename == str(tmp_path / "g.svg")
 
 
+def test_a_failed_write_into_a_directory_written_atomically_names_the_file_it_was_for(tmp_path):
+    out = tmp_path / "hf"
+    with pytest.raises(PermissionError) as caught, engine.files.atomic_directory(out) as directory:
+        (directory / "config.json").write_text("{}")
+        raise PermissionError(errno.EACCES, "Permission denied", str(directory / "config.json"))
+    assert caught.value.filename == str(out / "config.json")  # not the hidden temporary's
+    assert os.listdir(tmp_path) == []
+
+
 def test_a_device_a_fifo_or_an_open_file_is_written_into_never_replaced(tmp_path):
     engine.files.write_atomic("/dev/null", "nothing")
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)  # still the device, not a regular file
