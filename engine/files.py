@@ -145,8 +145,8 @@ def atomic_directory(path):
     `path`."""
     path = Path(os.path.abspath(path))  # "." has no name to put a sibling beside
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    tmp.mkdir()
     try:
+        tmp.mkdir()
         yield tmp
         if path.is_dir():
             if any(path.iterdir()):

@@ -261,6 +261,9 @@ def test_a_failed_write_into_a_directory_written_atomically_names_the_file_it_wa
         raise PermissionError(errno.EACCES, "Permission denied", str(directory / "config.json"))
     assert caught.value.filename == str(out / "config.json")  # not the hidden temporary's
     assert os.listdir(tmp_path) == []
+    with pytest.raises(FileNotFoundError) as caught, engine.files.atomic_directory(out / "a/b"):
+        pass  # its temporary cannot be made beside it: no directory out/a
+    assert caught.value.filename == str(out / "a/b")
 
 
 def test_a_device_a_fifo_or_an_open_file_is_written_into_never_replaced(tmp_path):
