@@ -20,7 +20,7 @@ import regex
 from tokenizer import files, formats, hf
 from tokenizer.base import to_utf8
 from tokenizer.encode import ChunkEncoder
-from tokenizer.patterns import resolve_pattern, splitter
+from tokenizer.patterns import NAMED_PATTERNS, first_skipped, resolve_pattern, splitter
 from tokenizer.train import train_fast
 
 CACHE_SIZE = 100_000
@@ -47,6 +47,9 @@ class BPETokenizer:
     def __init__(self, pattern="gpt4", special_tokens=None):
         self.pattern = resolve_pattern(pattern)
         self._split = splitter(self.pattern)
+        # The named patterns' chunks cover any text; any other's may skip some (a tokenizer
+        # file may hold any regex), and encoding checks them.
+        self._may_skip = self.pattern not in (None, *NAMED_PATTERNS.values())
         self.special_tokens = {}
         self._set_merges(range(256), {})
         if special_tokens:
@@ -149,6 +152,12 @@ class BPETokenizer:
         # cache, many new ones together (`encode_many`), then the whole is put together from the
         # cache inside C (`map`, `chain`).
         chunks = self._split(text)
+        if self._may_skip and sum(map(len, chunks)) != len(text):
+            raise ValueError(
+                f"pattern {self.pattern!r} skips the character "
+                f"{first_skipped(self.pattern, text)!r} of the text, which encoding would drop; "
+                "a tokenizer whose pattern does not cover all text cannot encode it faithfully"
+            )
         cache = self._cache
         unknown = set(chunks).difference(cache)
         if len(cache) + len(unknown) > CACHE_SIZE:  # full: start afresh with this text's chunks

@@ -88,7 +88,8 @@ def split(text, pattern):
     """Cut `text` into chunks with the regex string `pattern`; None keeps the text whole.
 
     The chunks of the named patterns always cover the whole text, so joining them gives the text
-    back. A custom pattern that skips characters drops them, as in GPT-2 and tiktoken.
+    back. A custom pattern that skips characters drops them, as GPT-2's and tiktoken's encoders
+    do; `BPETokenizer` refuses such text instead (`first_skipped`), in training and encoding.
 
     >>> split("don't  stop\\n", GPT2_PATTERN)
     ['don', "'t", ' ', ' stop', '\\n']
@@ -96,6 +97,16 @@ def split(text, pattern):
     if pattern is None:
         return [text] if text else []
     return regex.findall(pattern, text)
+
+
+def first_skipped(pattern, text):
+    """The first character of `text` that no chunk of `pattern` covers, or None."""
+    end = 0
+    for match in regex.finditer(pattern, text):
+        if match.start() != end:
+            break
+        end = match.end()
+    return text[end] if end < len(text) else None
 
 
 def splitter(pattern):
