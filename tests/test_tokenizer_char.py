@@ -1,5 +1,6 @@
 """CharTokenizer: one id per character."""
 
+import numpy as np
 import pytest
 
 import tokenizer
@@ -26,6 +27,9 @@ def test_unknown_id():
         tok.decode([0, 3])
     with pytest.raises(ValueError, match="unknown token id -1"):
         tok.decode([-1])
+    with pytest.raises(ValueError, match="unknown token id 1.5"):  # as BPETokenizer says it
+        tok.decode([1.5])
+    assert tok.decode(np.array([2, 0])) == "ca"  # NumPy's integers are ids
 
 
 def test_bad_text():

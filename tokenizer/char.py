@@ -8,6 +8,8 @@ The vocabulary is tiny and the code obvious, but every character is a step the m
 predict, and a character it never saw cannot be encoded at all (BPE on bytes fixes both).
 """
 
+import numbers
+
 from tokenizer import files, hf
 from tokenizer.base import to_utf8
 
@@ -46,10 +48,10 @@ class CharTokenizer:
             ) from None
 
     def decode(self, ids):
-        """list of ids -> str. An id outside 0..vocab_size-1 raises ValueError."""
+        """list of ids -> str. An id that is not an int in 0..vocab_size-1 raises ValueError."""
         out = []
         for i in ids:
-            if not 0 <= i < len(self.chars):
+            if not isinstance(i, numbers.Integral) or not 0 <= i < len(self.chars):
                 raise ValueError(f"unknown token id {i!r} (vocab_size is {self.vocab_size})")
             out.append(self.chars[i])
         return "".join(out)
