@@ -155,8 +155,8 @@ def cmd_sample(args):
     model, tokenizer = Run.load_for_sampling(args.run)
     try:
         ids = tokenizer.encode(args.prompt)
-    except ValueError as e:  # a character the run's character tokenizer never saw
-        raise ValueError(f"--prompt: {e} of {args.run}'s tokenizer") from e
+    except ValueError as e:  # a character a character tokenizer never saw, say
+        raise ValueError(f"--prompt: {args.run}'s tokenizer: {e}") from e
     if not ids:
         raise ValueError(
             "--prompt '' has no tokens to continue; give some text (default: a newline)"

@@ -90,8 +90,8 @@ def test_sample_options_must_be_finite_and_in_range(run_dir, capsys, flag, value
 def test_a_prompt_the_tokenizer_cannot_encode_names_the_flag_and_the_run(run_dir, capsys):
     err = one_line_error(capsys, ["sample", "--run", run_dir, "--prompt", "Once Ö"])
     assert err.endswith(
-        f"error: --prompt: character 'Ö' at position 5 is not in the vocabulary of {run_dir}'s "
-        "tokenizer\n"
+        f"error: --prompt: {run_dir}'s tokenizer: character 'Ö' at position 5 is not in the "
+        "vocabulary\n"
     )
 
 

@@ -64,7 +64,7 @@ def corrupt(lines):
     yield "\n".join([*lines[:1], 'pattern: "(unclosed"', *lines[2:]]), "line 2: .*not a valid regex"
     yield "\n".join([*lines[:2], "bytes: 1 2 3", *lines[3:]]), "line 3: expected 256 non-negative"
     yield "\n".join([*lines[:-2], '400 "<|dup|>"', ""]), "line .*: special token '<\\|dup\\|>'"
-    yield "\n".join([*lines[:-2], '400 ""', ""]), "line .*: a special token's text must not"
+    yield "\n".join([*lines[:-2], '400 ""', ""]), "line .*: a special token must be a non"
     yield "\n".join([*lines[:-2], '400 "\\ud800"', ""]), "line .*: text holds the lone surrogate"
     yield "\n".join([*lines[:-1], "extra", ""]), "expected the end of the file"
 

@@ -90,3 +90,11 @@ def to_utf8(text):
             f"text holds the lone surrogate {bad!r} at position {error.start}; it is not valid "
             "Unicode and has no UTF-8 bytes to encode"
         ) from None
+
+
+def check_special_token(name):
+    """Raise ValueError unless `name` can be a special token's text: a non-empty str of valid
+    Unicode (it is matched in text, and encoded as UTF-8 where formats store it)."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"a special token must be a non-empty str, got {name!r}")
+    to_utf8(name)

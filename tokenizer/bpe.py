@@ -18,7 +18,7 @@ from itertools import chain
 import regex
 
 from tokenizer import files, formats, hf
-from tokenizer.base import to_utf8
+from tokenizer.base import check_special_token, to_utf8
 from tokenizer.encode import ChunkEncoder
 from tokenizer.patterns import NAMED_PATTERNS, first_skipped, resolve_pattern, splitter
 from tokenizer.train import train_fast
@@ -155,8 +155,8 @@ class BPETokenizer:
         if self._may_skip and sum(map(len, chunks)) != len(text):
             raise ValueError(
                 f"pattern {self.pattern!r} skips the character "
-                f"{first_skipped(self.pattern, text)!r} of the text, which encoding would drop; "
-                "a tokenizer whose pattern does not cover all text cannot encode it faithfully"
+                f"{first_skipped(self.pattern, text)!r} of the text: encoding would drop it "
+                "(the chunks of a tokenizer's pattern must cover the text)"
             )
         cache = self._cache
         unknown = set(chunks).difference(cache)
@@ -225,9 +225,7 @@ class BPETokenizer:
         taken = {i: repr(name) for name, i in self.special_tokens.items()}
         taken.update((i, "an ordinary token") for i in self.vocab)
         for name, idx in special_tokens.items():
-            if not isinstance(name, str) or not name:
-                raise ValueError(f"a special token must be a non-empty str, got {name!r}")
-            to_utf8(name)
+            check_special_token(name)
             if not isinstance(idx, int) or isinstance(idx, bool) or idx < 0:
                 raise ValueError(f"special token {name!r} needs an int id >= 0, got {idx!r}")
             if self.special_tokens.get(name) == idx:

@@ -27,7 +27,7 @@ A file that is corrupt or cut short raises ValueError naming the file and the li
 import json
 
 from engine.files import write_atomic
-from tokenizer.base import to_utf8
+from tokenizer.base import check_special_token
 from tokenizer.patterns import resolve_pattern
 
 BPE_HEADER = "tinyllm bpe tokenizer v1"
@@ -93,10 +93,8 @@ def read_bpe(path):
         idx, _, name = reader.next('a special token `id "text"`').partition(" ")
         [idx] = reader.ints(idx, 1)
         name = reader.string(name)
-        if not name:
-            raise reader.error("a special token's text must not be empty")
         try:
-            to_utf8(name)
+            check_special_token(name)
         except ValueError as error:
             raise reader.error(str(error)) from None
         if idx in known or name in specials:
