@@ -189,18 +189,19 @@ class RunDir:
         return removed
 
     def check_writable(self):
-        """Raise PermissionError, naming the directory, unless a checkpoint can be made where
-        saves go (checkpoints/, or the run directory before the first save): found now, at
+        """Raise PermissionError, naming the directory, unless files can be made where saves
+        write them (the run directory, and its checkpoints/ once there is one): found now, at
         the start, rather than at the first save, with the steps before it lost."""
-        where = self.checkpoints_dir if self.checkpoints_dir.is_dir() else self.path
-        probe = where / f".step-000000.{secrets.token_hex(4)}.tmp"  # debris, if left
-        try:
-            probe.touch(exist_ok=False)
-        except OSError as e:
-            raise PermissionError(
-                f"{where} is not writable ({e.strerror}), so no checkpoint could be saved"
-            ) from e
-        probe.unlink()
+        places = [self.path, self.checkpoints_dir] if self.checkpoints_dir.is_dir() else [self.path]
+        for where in places:
+            probe = where / f".step-000000.{secrets.token_hex(4)}.tmp"  # debris, if left
+            try:
+                probe.touch(exist_ok=False)
+            except OSError as e:
+                raise PermissionError(
+                    f"{where} is not writable ({e.strerror}), so no checkpoint could be saved"
+                ) from e
+            probe.unlink()
 
     @contextmanager
     def new_checkpoint(self, step):

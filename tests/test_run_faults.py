@@ -210,6 +210,11 @@ def test_a_run_that_could_not_save_is_refused_before_it_trains(tmp_path, monkeyp
     )
     assert "step" not in out  # refused before a step was trained, and lost
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == before
+    monkeypatch.undo()
+    refuse_files_in(monkeypatch, run_dir)  # where metrics.jsonl goes
+    assert main(argv) == 2
+    assert f"error: {run_dir} is not writable" in capsys.readouterr().err
+    monkeypatch.undo()
     new = tmp_path / "new"
     refuse_files_in(monkeypatch, new)  # a new run's first save makes its checkpoints/
     assert main(["train", "--out-dir", str(new), "--max-iters", "5", "--no-progress"]) == 2
