@@ -31,7 +31,7 @@ def grouped_heads(q, *kv, attn_mask):
     grouped = [q.reshape(*lead, nkv, g, *q.shape[-2:])]
     grouped += [t.reshape(*t.shape[:-3], nkv, 1, *t.shape[-2:]) for t in kv]
     if attn_mask is not None:
-        mask = mask_array(attn_mask)
+        mask = attn_mask if learned_mask(attn_mask) else mask_array(attn_mask)
         if mask.ndim >= 3:  # (..., nh or 1, L, S): a mask per query head
             heads = (nkv, g) if mask.shape[-3] == nh else (1, 1)
             mask = mask.reshape(*mask.shape[:-3], *heads, *mask.shape[-2:])
@@ -70,6 +70,12 @@ def mask_bias(q, k, attn_mask, is_causal):
     if not blind.any():
         return bias, None
     return np.where(blind, bias.dtype.type(0), bias), blind
+
+
+def learned_mask(mask):
+    """Whether `mask` is a float Tensor that wants a gradient (a learned bias on the scores, as
+    a relative-position bias is): it is then added to the scores in the graph, not as a constant."""
+    return isinstance(mask, Tensor) and mask.requires_grad
 
 
 def mask_array(mask):

@@ -18,7 +18,13 @@ import numpy as np
 import engine
 from engine import Tensor, generator
 from nn import checks, kernels
-from nn.attention_inputs import attention_scale, grouped_heads, mask_bias, scores_shape
+from nn.attention_inputs import (
+    attention_scale,
+    grouped_heads,
+    learned_mask,
+    mask_bias,
+    scores_shape,
+)
 from nn.normalization import batch_norm, layer_norm, rms_norm  # noqa: F401 (F.layer_norm, ...)
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -271,15 +277,16 @@ def scaled_dot_product_attention(
     matches each key (`attention_weights`). `is_causal` hides from query i every key j > i
     (aligned to the top left when L != S, as in PyTorch); `attn_mask` (broadcasting to
     (..., L, S)) is either boolean, True where a key may be seen, or float, added to the
-    scores. `dropout_p` drops weights (pass 0 at eval time, as with torch). `enable_gqa`:
-    k and v have fewer heads (axis -3) than q, each shared by a group of query heads.
+    scores (a float Tensor that requires grad, a learned bias, gets its gradient).
+    `dropout_p` drops weights (pass 0 at eval time, as with torch). `enable_gqa`: k and v
+    have fewer heads (axis -3) than q, each shared by a group of query heads.
     """
     if enable_gqa:  # attend within each group of query heads, then put the heads back
         (q, k, v), attn_mask, heads = grouped_heads(q, k, v, attn_mask=attn_mask)
         y = scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal, scale)
         return y.reshape(*heads, *y.shape[-2:])
     checks.attention_shapes(q, k, v, attn_mask, is_causal, dropout_p)
-    if kernels.enabled():
+    if kernels.enabled() and not learned_mask(attn_mask):  # the kernel's mask is a constant
         keep = None if dropout_p == 0 else dropout_mask(scores_shape(q, k), dropout_p, q.dtype)
         bias, blind = mask_bias(q, k, attn_mask, is_causal)
         y = kernels.attend(q, k, v, bias, attention_scale(q, scale), keep)
@@ -301,7 +308,11 @@ def attention_weights(q, k, attn_mask=None, is_causal=False, scale=None, enable_
         return weights.reshape(*heads, *weights.shape[-2:])
     scores = (q @ k.transpose(-2, -1)) * attention_scale(q, scale)  # (..., L, S)
     bias, blind = mask_bias(q, k, attn_mask, is_causal)
-    if bias is not None:  # -inf where a key is hidden: exp(-inf) = 0
+    if learned_mask(attn_mask):  # in the graph: its gradient is the scores'
+        scores = scores + attn_mask
+        if blind is not None:  # rows of -inf alone: 0, so that the softmax stays finite
+            scores = scores.masked_fill(blind, 0.0)
+    elif bias is not None:  # -inf where a key is hidden: exp(-inf) = 0
         scores = scores + Tensor(bias, name="causal mask" if is_causal else "attn_mask")
     weights = scores.softmax(axis=-1)
     return weights if blind is None else weights.masked_fill(blind, 0.0)

@@ -348,6 +348,24 @@ def test_attention_masks_boolean_and_float():
         F.scaled_dot_product_attention(q, t64(2, 1, 5, 3), v)
 
 
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("gqa", [False, True])
+def test_a_float_attn_mask_that_requires_grad_gets_its_gradient(fused, gqa):
+    q, kv = t64(2, 4 if gqa else 2, 3, 4, seed=7), t64(2, 2, 5, 4, seed=8)
+    bias = t64(3, 5, seed=9)  # a learned bias on the scores (a relative-position one, say)
+    blind = Tensor(np.where(np.arange(5) < 4, 0.0, -np.inf) * np.ones((3, 1)), requires_grad=True)
+    blind.data[1] = -np.inf  # query 1 sees no key: its output and gradients are 0
+
+    def attend(q, kv, mask):
+        with nn.use_fused(fused):
+            return F.scaled_dot_product_attention(q, kv, kv, attn_mask=mask, enable_gqa=gqa)
+
+    assert gradcheck(attend, [q, kv, bias])
+    attend(q, kv, blind).sum().backward()
+    assert blind.grad[1].tolist() == [0.0] * 5 and np.isfinite(q.grad).all()
+    assert (blind.grad[[0, 2], 4] == 0).all() and (blind.grad[[0, 2], :4] != 0).any()
+
+
 def test_attention_dropout_gradient_with_fixed_mask():
     q, k, v = t64(1, 2, 4, 3, seed=1), t64(1, 2, 4, 3, seed=2), t64(1, 2, 4, 3, seed=3)
 
