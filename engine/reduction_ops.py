@@ -1,4 +1,5 @@
-"""The engine's reductions: sum, mean and max over axes, forward and backward side by side.
+"""The engine's reductions: sum, mean and max over axes, forward and backward side by side,
+and the square root that ends a standard deviation.
 
 Notation as in `engine/ops.py`: G is dL/dY. A reduction's Y has fewer elements than X, so each
 backward spreads G back over the axes the forward removed: copied for a sum, divided by the
@@ -71,3 +72,20 @@ class Max(Function):
 
     def backward(self, g):
         return (_expand_to(g, self.axes, self.keepdims, self.share.shape) * self.share,)
+
+
+class StdFromVar(Function):
+    """std = √var, the last step of `Tensor.std`. Sqrt's backward, dV = G / (2 √V), except
+    that where var = 0 the gradient is 0, as PyTorch's std gives: there √'s derivative is
+    infinite while every deviation's is 0, and their product would be NaN."""
+
+    rules = ("dVar = G / (2 std), 0 where std = 0",)
+
+    def forward(self, var):
+        self.y = np.sqrt(var)
+        return self.y
+
+    def backward(self, g):
+        dvar = np.zeros(self.y.shape, dtype=g.dtype)
+        np.divide(g, 2 * self.y, out=dvar, where=self.y != 0)
+        return (dvar,)

@@ -62,9 +62,10 @@ class TensorReductions:
         return squares / (n - correction)
 
     def std(self, dim=None, keepdim=None, *, correction=1, unbiased=None, axis=None, keepdims=None):
-        """The standard deviation, the square root of `var` (unbiased by default, as PyTorch)."""
+        """The standard deviation, the square root of `var` (unbiased by default, as PyTorch);
+        where it is 0 its gradient is 0, as PyTorch's (`reduction_ops.StdFromVar`)."""
         spelled = dict(keepdim=keepdim, correction=correction, unbiased=unbiased, axis=axis)
-        return self.var(dim, **spelled, keepdims=keepdims).sqrt()
+        return reduction_ops.StdFromVar.apply(self.var(dim, **spelled, keepdims=keepdims))
 
     def max(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
         """The largest elements, in PyTorch's way or NumPy's:

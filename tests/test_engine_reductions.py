@@ -213,3 +213,12 @@ def test_softmax_float32_forward_and_backward_for_logits_up_to_1e4(op):
     if op == "softmax":
         expected = np.exp(expected)
     np.testing.assert_allclose(out.data, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_std_of_no_spread_has_gradient_zero_as_in_pytorch():
+    x = Tensor(np.array([[1.0, 1.0, 1.0], [1.0, 2.0, 4.0]]), requires_grad=True)
+    x.std(dim=1).sum().backward()  # row 0: std 0, where √'s derivative is infinite
+    assert x.grad[0].tolist() == [0.0, 0.0, 0.0]
+    deviation = x.data[1] - x.data[1].mean()
+    np.testing.assert_allclose(x.grad[1], deviation / (2 * np.std(x.data[1], ddof=1)))
+    assert gradcheck(lambda t: t.std(dim=1, correction=0), [Tensor(x.data[1:], requires_grad=True)])
