@@ -132,6 +132,8 @@ class BatchNorm1d(Module):
             self.num_batches_tracked += 1
             if momentum is None:  # the k-th batch weighs 1/k: the mean of all k batches
                 momentum = 1.0 / int(self.num_batches_tracked)
+        elif momentum is None:  # nothing to update: any number does
+            momentum = 0.0
         return F.batch_norm(
             x,
             self.running_mean,

@@ -174,6 +174,11 @@ def test_momentum_none_keeps_the_plain_mean_of_every_batch():
     assert int(layer.num_batches_tracked) == 3
     np.testing.assert_allclose(layer.running_mean.data, [(1 + 2 + 3) / 3], rtol=1e-15)
     np.testing.assert_allclose(layer.running_var.data, [2.0], rtol=1e-15)
+    x = Tensor(np.array([[0.0], [4.0]]))
+    expected = (x.data - 2.0) / np.sqrt(2.0 + layer.eps)  # by the running statistics
+    np.testing.assert_allclose(layer.eval()(x).data, expected, rtol=1e-12)
+    untracked = nn.BatchNorm1d(1, momentum=None, track_running_stats=False).to(np.float64)
+    np.testing.assert_allclose(untracked(x).data, [[-1.0], [1.0]], rtol=1e-5)  # batch statistics
 
 
 def test_batch_norm_layer_options_as_pytorch():
