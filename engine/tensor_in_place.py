@@ -69,10 +69,11 @@ class TensorInPlace:
         return self._in_place("copy_()", _copy("unsafe"), src)
 
     def __setitem__(self, index, value):
-        """`t[index] = value` (NumPy's indexing, Tensors of ids or masks included) writes into
-        t's data."""
-        index = plain_index(index)
-        self._in_place("t[...] = v", lambda data, v: data.__setitem__(index, v), value)
+        """`t[index] = value` (NumPy's indexing, Tensors of ids or masks included, ints with
+        index arrays read as PyTorch reads them: `ints_first`) writes into t's data."""
+        select, rest = ints_first(plain_index(index)) or (Ellipsis, plain_index(index))
+        # data[select] is a view of data: writing into it writes into data
+        self._in_place("t[...] = v", lambda data, v: data[select].__setitem__(rest, v), value)
 
     def _in_place(self, what, write, other, op=None):
         """`write(self.data, other)` where no graph is built through self (see above); returns
@@ -108,6 +109,40 @@ def plain_index(index):
         return index
     parts = tuple(i.data if isinstance(i, TensorInPlace) else i for i in parts)
     return parts if isinstance(index, tuple) else parts[0]
+
+
+def ints_first(index):
+    """PyTorch's reading of an index that mixes ints with index arrays, as (select, rest), or
+    None where NumPy reads it the same way (no int, or no array).
+
+    PyTorch takes the ints first, as selections that remove their axes, and then indexes what
+    is left with the arrays. NumPy counts an int as one more index array, and where a slice or
+    `...` stands between it and an array, it moves the arrays' axes to the front: for x of
+    shape (2, 3, 3), x[0, :, [2, 1]] is x[0][:, [2, 1]], (3, 2), in PyTorch, and its transpose
+    in NumPy. So `x[index]` is `x[select][rest]` here, where `select` holds the ints (and the
+    slices, None and ...) and `rest` the arrays."""
+    parts = index if isinstance(index, tuple) else (index,)
+
+    def is_int(i):
+        if isinstance(i, np.ndarray):
+            return i.ndim == 0 and i.dtype.kind in "iu"
+        return isinstance(i, int | np.integer) and not isinstance(i, bool)
+
+    arrays = [isinstance(i, list | np.ndarray) and not is_int(i) for i in parts]
+    if not any(arrays) or not any(map(is_int, parts)):
+        return None
+    select, rest = [], []
+    for part, array in zip(parts, arrays, strict=True):
+        if array:  # its axes, kept whole by select, then indexed by rest
+            dims = np.ndim(part) if np.asarray(part).dtype == bool else 1
+            select += [slice(None)] * dims
+            rest.append(part)
+        elif is_int(part):
+            select.append(part)  # its axis is gone: nothing for rest
+        else:  # a slice, None or ...: applied by select; rest keeps what it made
+            select.append(part)
+            rest.append(Ellipsis if part is Ellipsis else slice(None))
+    return tuple(select), tuple(rest)
 
 
 def _ufunc(ufunc):

@@ -11,7 +11,7 @@ import numpy as np
 
 from engine import shape_ops
 from engine.axes import one_axis, one_spelling
-from engine.tensor_in_place import plain_index
+from engine.tensor_in_place import ints_first, plain_index
 
 
 class TensorShapes:
@@ -116,7 +116,12 @@ class TensorShapes:
         return shape_ops.Permute.apply(self, axes=(1, 0))
 
     def __getitem__(self, index):
-        return shape_ops.GetItem.apply(self, index=plain_index(index))
+        """`t[index]`, read as PyTorch reads it (`ints_first`)."""
+        index = plain_index(index)
+        split = ints_first(index)
+        if split is not None:  # x[0, :, ids]: x[0] first, then [:, ids]
+            return self[split[0]][split[1]]
+        return shape_ops.GetItem.apply(self, index=index)
 
     def tril(self, diagonal=0):
         """The lower triangle of the last two axes: elements above `diagonal` set to 0, as

@@ -149,6 +149,29 @@ def test_mixed_indexing(index):
     assert gradcheck(lambda t: t[index], [x])
 
 
+@pytest.mark.parametrize(
+    ("index", "selected", "rest"),
+    [  # PyTorch takes the ints first, then the arrays index what is left
+        ((0, slice(None), [2, 0, 1]), (0,), (slice(None), [2, 0, 1])),
+        ((1, Ellipsis, np.array([3, 1])), (1,), (Ellipsis, np.array([3, 1]))),
+        ((slice(None), [1, 0], slice(1, 3), 2), (..., 2), (slice(None), [1, 0], slice(1, 3))),
+        ((0, slice(None), slice(None), np.arange(4) != 1), (0,), (..., [0, 2, 3])),
+        ((np.int64(1), None, slice(None), [1]), (1,), (None, slice(None), [1])),
+    ],
+)  # fmt: skip
+def test_ints_with_index_arrays_read_as_pytorch_reads_them(index, selected, rest):
+    x = leaf(np.random.default_rng(1), (2, 3, 3, 4))
+    expected = x.data[selected][rest]  # NumPy alone would move the arrays' axes to the front
+    np.testing.assert_array_equal(x[index].data, expected)
+    assert gradcheck(lambda t: t[index], [x])
+    written = Tensor(x.data.copy())
+    written[index] = np.arange(expected.size, dtype=np.float64).reshape(expected.shape)
+    np.testing.assert_array_equal(written[index].data, written.data[selected][rest])
+    np.testing.assert_array_equal(
+        written.data[selected][rest], np.arange(expected.size).reshape(expected.shape)
+    )
+
+
 # ---- masked_fill, where, cat, stack ---------------------------------------------------------
 
 
