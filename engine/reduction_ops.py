@@ -39,7 +39,8 @@ class Sum(Function):
 
     def forward(self, x, axis, keepdims):
         self.shape, self.axes, self.keepdims = x.shape, _axes(axis, x.ndim), keepdims
-        return np.sum(x, axis=self.axes, keepdims=keepdims)
+        exact = np.int64 if x.dtype.kind in "biu" else None  # PyTorch's: NumPy's uint8 gives uint64
+        return np.sum(x, axis=self.axes, keepdims=keepdims, dtype=exact)
 
     def backward(self, g):
         return (_expand_to(g, self.axes, self.keepdims, self.shape),)

@@ -222,3 +222,10 @@ def test_std_of_no_spread_has_gradient_zero_as_in_pytorch():
     deviation = x.data[1] - x.data[1].mean()
     np.testing.assert_allclose(x.grad[1], deviation / (2 * np.std(x.data[1], ddof=1)))
     assert gradcheck(lambda t: t.std(dim=1, correction=0), [Tensor(x.data[1:], requires_grad=True)])
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.uint8, np.int8, np.int32, np.int64])
+def test_a_sum_of_integers_or_booleans_is_int64_as_in_pytorch(dtype):
+    t = Tensor(np.array([[200, 100], [1, 0]]).astype(dtype))
+    assert t.sum().dtype == np.int64 and t.sum(dim=0).dtype == np.int64
+    assert t.sum().item() == np.array([[200, 100], [1, 0]]).astype(dtype).astype(np.int64).sum()
