@@ -43,6 +43,36 @@ class Permute(Function):
         return (g.transpose(np.argsort(self.axes)),)  # the inverse permutation
 
 
+class Expand(Function):
+    """`x.expand(*shape)`: x broadcast to `shape`, as a copy (PyTorch's is a view)."""
+
+    rules = ("dX = G summed over the broadcast axes",)
+
+    def forward(self, x, shape):
+        return np.broadcast_to(x, shape).copy()
+
+    def backward(self, g):
+        return (g,)  # the engine sums it down to x's shape (engine/backward.py, unbroadcast)
+
+
+class Repeat(Function):
+    """`x.repeat(*repeats)`: x tiled `repeats[i]` times along axis i, as `np.tile`."""
+
+    rules = ("dX = G summed over the copies",)
+
+    def forward(self, x, repeats):
+        self.shape = (1,) * (len(repeats) - x.ndim) + x.shape  # leading axes of size 1 first
+        self.repeats = repeats
+        return np.tile(x.reshape(self.shape), repeats)
+
+    def backward(self, g):
+        pairs = [
+            n for copies, size in zip(self.repeats, self.shape, strict=True) for n in (copies, size)
+        ]
+        copies = tuple(range(0, len(pairs), 2))  # the (copies, size) axes' first of each pair
+        return (g.reshape(pairs).sum(axis=copies).reshape(self.shape),)
+
+
 class GetItem(Function):
     """`x[index]`: ints, slices, None, ..., and integer arrays (an embedding lookup)."""
 

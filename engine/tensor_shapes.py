@@ -28,6 +28,36 @@ class TensorShapes:
         """`reshape`, under PyTorch's name for it (NumPy makes a view whenever it can)."""
         return self.reshape(*shape)
 
+    def expand(self, *shape):
+        """Self broadcast to `shape` (-1 keeps an axis's size; new axes go in front), as
+        `torch.expand`, but as a copy, not a view. Its gradient sums over the copies."""
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
+        new = len(shape) - self.ndim  # leading axes that self does not have
+        if new >= 0:
+            shape = (
+                *shape[:new],
+                *(o if n == -1 else n for n, o in zip(shape[new:], self.shape, strict=True)),
+            )
+        fits = new >= 0 and all(isinstance(n, int) and n >= 0 for n in shape)
+        if not fits or any(o not in (1, n) for n, o in zip(shape[new:], self.shape, strict=True)):
+            raise ValueError(
+                f"expand{tuple(shape)}: a tensor of shape {self.shape} expands only its axes of "
+                "size 1, and takes new ones in front"
+            )
+        return shape_ops.Expand.apply(self, shape=shape)
+
+    def repeat(self, *repeats):
+        """Self tiled `repeats[i]` times along axis i (more counts than axes add leading axes),
+        as `torch.repeat` and `np.tile`."""
+        one = len(repeats) == 1 and isinstance(repeats[0], tuple | list)
+        repeats = tuple(repeats[0] if one else repeats)
+        if len(repeats) < self.ndim or any(not isinstance(r, int) or r < 0 for r in repeats):
+            raise ValueError(
+                f"repeat{repeats}: give a count >= 0 for each of the {self.ndim} axes of a "
+                f"tensor of shape {self.shape} (more add leading axes)"
+            )
+        return shape_ops.Repeat.apply(self, repeats=repeats)
+
     def contiguous(self):
         """Self: NumPy's reshape copies when it must, so no tensor needs to be made contiguous."""
         return self

@@ -279,3 +279,39 @@ def test_small_integer_ids_index_a_larger_table():
     table[ids].sum().backward()
     assert table.grad[2].tolist() == [2.0] * 4 and table.grad[200].tolist() == [1.0] * 4
     assert table.grad.sum() == 16
+
+
+@pytest.mark.parametrize(
+    ("shape", "sizes", "expected"),
+    [
+        ((3, 1), (3, 4), (3, 4)),
+        ((3, 1), (2, -1, 4), (2, 3, 4)),
+        ((1,), (5,), (5,)),
+        ((), (2, 2), (2, 2)),
+    ],
+)
+def test_expand_broadcasts_and_its_gradient_sums_over_the_copies(shape, sizes, expected):
+    x = leaf(np.random.default_rng(2), shape)
+    np.testing.assert_array_equal(x.expand(*sizes).data, np.broadcast_to(x.data, expected))
+    assert x.expand(sizes).shape == expected  # a tuple too, as in PyTorch
+    assert gradcheck(lambda t: t.expand(*sizes), [x])
+
+
+@pytest.mark.parametrize(
+    ("shape", "repeats"), [((2, 3), (2, 1)), ((2, 3), (3, 1, 2)), ((3,), (0,)), ((), (4,))]
+)
+def test_repeat_tiles_and_its_gradient_sums_over_the_copies(shape, repeats):
+    x = leaf(np.random.default_rng(3), shape)
+    np.testing.assert_array_equal(x.repeat(*repeats).data, np.tile(x.data, repeats))
+    assert gradcheck(lambda t: t.repeat(repeats), [x])
+
+
+def test_expand_and_repeat_name_a_shape_they_cannot_make():
+    x = Tensor(np.ones((3, 2)))
+    for bad, said in [((3, 4), "(3, 4)"), ((2,), "(2,)"), ((-1, 2, 2), "(-1, 2, 2)")]:
+        with pytest.raises(ValueError, match=rf"expand\{said[:-1]}\): a tensor of shape \(3, 2\)"):
+            x.expand(*bad)
+    with pytest.raises(ValueError, match=r"repeat\(2,\): give a count >= 0 for each of the 2 axes"):
+        x.repeat(2)
+    with pytest.raises(ValueError, match=r"repeat\(2, -1\)"):
+        x.repeat(2, -1)
