@@ -217,6 +217,12 @@ class TensorOps:
         """Each element limited to [min, max] (either may be None), as `torch.clamp`."""
         if min is None and max is None:
             raise ValueError("clamp() needs min, max or both")
+        for name, bound in (("min", min), ("max", max)):
+            if bound is not None and not isinstance(bound, int | float | np.number):
+                raise TypeError(
+                    f"clamp() takes a number or None as {name}, got {type(bound).__name__}; "
+                    "for bounds of tensors, use engine.where(t < low, low, t)"
+                )
         return ops.Clamp.apply(self, low=min, high=max)
 
     def softmax(self, dim=None, *, axis=None):

@@ -182,6 +182,8 @@ def test_abs_clamp_pow_matmul_values_and_gradients():
     np.testing.assert_array_equal(t.clamp(max=0.5).data, [[-2.0, 0.0, 0.5, 0.5]])
     with pytest.raises(ValueError, match="min, max"):
         t.clamp()
+    with pytest.raises(TypeError, match="clamp\\(\\) takes a number or None as max, got Tensor"):
+        t.clamp(0.0, leaf([1.0]))
     np.testing.assert_array_equal(leaf([[1.0, 2.0]]).pow(3).data, [[1.0, 8.0]])
     a, b = leaf([[1.0, 2.0]]), leaf([[3.0], [4.0]])
     np.testing.assert_array_equal(a.matmul(b).data, [[11.0]])
