@@ -218,6 +218,8 @@ class Clamp(Function):
     def forward(self, x, low, high):
         if x.dtype.kind != "f" and (isinstance(low, float) or isinstance(high, float)):
             x = x.astype(np.float32)  # integers limited by a float bound: float32, as in PyTorch
+        elif x.dtype == bool:
+            x = x.astype(np.int64)  # booleans limited by int bounds: int64, as in PyTorch
         inside = np.ones(x.shape, dtype=bool)
         if low is not None:
             inside &= x >= low

@@ -184,6 +184,9 @@ def test_abs_clamp_pow_matmul_values_and_gradients():
         t.clamp()
     with pytest.raises(TypeError, match="clamp\\(\\) takes a number or None as max, got Tensor"):
         t.clamp(0.0, leaf([1.0]))
+    flags = Tensor(np.array([True, False]))
+    assert flags.clamp(0, 2).dtype == np.int64 and flags.clamp(0, 2).tolist() == [1, 0]
+    assert flags.clamp(0.5).dtype == np.float32 and flags.clamp(0.5).tolist() == [1.0, 0.5]
     np.testing.assert_array_equal(leaf([[1.0, 2.0]]).pow(3).data, [[1.0, 8.0]])
     a, b = leaf([[1.0, 2.0]]), leaf([[3.0], [4.0]])
     np.testing.assert_array_equal(a.matmul(b).data, [[11.0]])
