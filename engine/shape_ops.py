@@ -69,8 +69,8 @@ class Repeat(Function):
         pairs = [
             n for copies, size in zip(self.repeats, self.shape, strict=True) for n in (copies, size)
         ]
-        copies = tuple(range(0, len(pairs), 2))  # the (copies, size) axes' first of each pair
-        return (g.reshape(pairs).sum(axis=copies).reshape(self.shape),)
+        copy_axes = tuple(range(0, len(pairs), 2))  # the first axis of each (copies, size) pair
+        return (g.reshape(pairs).sum(axis=copy_axes).reshape(self.shape),)
 
 
 class GetItem(Function):

@@ -71,7 +71,8 @@ class TensorInPlace:
     def __setitem__(self, index, value):
         """`t[index] = value` (NumPy's indexing, Tensors of ids or masks included, ints with
         index arrays read as PyTorch reads them: `ints_first`) writes into t's data."""
-        select, rest = ints_first(plain_index(index)) or (Ellipsis, plain_index(index))
+        index = plain_index(index)
+        select, rest = ints_first(index) or (Ellipsis, index)
         # data[select] is a view of data: writing into it writes into data
         self._in_place("t[...] = v", lambda data, v: data[select].__setitem__(rest, v), value)
 

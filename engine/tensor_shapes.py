@@ -33,11 +33,9 @@ class TensorShapes:
         `torch.expand`, but as a copy, not a view. Its gradient sums over the copies."""
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
         new = len(shape) - self.ndim  # leading axes that self does not have
-        if new >= 0:
-            shape = (
-                *shape[:new],
-                *(o if n == -1 else n for n, o in zip(shape[new:], self.shape, strict=True)),
-            )
+        if new >= 0:  # -1 keeps an axis's own size
+            own = zip(shape[new:], self.shape, strict=True)
+            shape = (*shape[:new], *(o if n == -1 else n for n, o in own))
         fits = new >= 0 and all(isinstance(n, int) and n >= 0 for n in shape)
         if not fits or any(o not in (1, n) for n, o in zip(shape[new:], self.shape, strict=True)):
             raise ValueError(
