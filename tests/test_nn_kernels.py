@@ -32,7 +32,10 @@ def leaves(seed, *shapes, scale=1.0):
 
 
 def relative_error(a, b):
-    return np.abs(a - b).max() / max(np.abs(b).max(), 1e-300) if a.size else 0.0
+    """The largest difference over the largest |b|, or over 1 where |b| is smaller: a
+    gradient that is 0 throughout (a single key to attend to) has no scale of its own, and the
+    inputs and the upstream gradient here are of unit scale."""
+    return np.abs(a - b).max() / max(np.abs(b).max(), 1.0) if a.size else 0.0
 
 
 def run(fn, inputs, fused, seed=0):
@@ -253,6 +256,46 @@ def test_attention_kernel(lq, lk, mask, dropout_p):
         )
 
     assert_paths_agree(fn, [q, k, v], "FusedAttention")
+
+
+@pytest.mark.parametrize("far", ["above", "below"])
+def test_attention_kernel_where_exp_of_the_scores_leaves_the_float_range(far):
+    """Scores of ±2000 (beyond float64's exp): the kernel's unshifted exp would give inf or 0
+    sums there, so it must fall back to subtracting the maximum, and still agree."""
+    q, k, v = leaves(17, (2, 2, 4, 3), (2, 2, 5, 3), (2, 2, 5, 2))
+    mask = np.zeros((4, 5))
+    if far == "above":
+        q.data *= 2000.0
+    else:
+        mask[1:3] = -2000.0  # every key of queries 1 and 2, so that no shift but the max works
+
+    def fn(q, k, v):
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+    assert_paths_agree(fn, [q, k, v], "FusedAttention")
+
+
+@pytest.mark.parametrize("logits", [1.0, 100.0])
+def test_attention_kernel_in_float32_with_logits_small_and_large(logits):
+    """float32 overflows exp from 88.7 on: both the kernel's unshifted exp (logits 1) and its
+    fallback (logits 100) agree with the reference in float32, with no warning raised."""
+    q, k, v = (
+        Tensor(a.data.astype(np.float32), requires_grad=True)
+        for a in leaves(18, *[(2, 2, 6, 4)] * 3)
+    )
+    q.data *= np.float32(logits)
+
+    def fn(q, k, v):
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+
+    reference, _, reference_grads = run(fn, [q, k, v], fused=False)
+    for split in (contextlib.nullcontext(), split_work()):
+        with split:
+            fused, _, grads = run(fn, [q, k, v], fused=True)
+        assert fused.dtype == np.float32 and np.isfinite(fused.data).all()
+        assert relative_error(fused.data, reference.data) <= 1e-5
+        for a, b in zip(grads, reference_grads, strict=True):
+            assert a.dtype == np.float32 and relative_error(a, b) <= 1e-5
 
 
 BLIND = np.zeros((2, 2, 4, 4), bool)

@@ -11,6 +11,7 @@ masked (the causal mask, or the caller's `attn_mask`); `keep` is the dropout mas
 1/(1 - p), drawn by `F.scaled_dot_product_attention` so that both paths use the same one.
 """
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -23,8 +24,9 @@ from engine.shape_ops import GetItem
 class FusedAttention(Function):
     """Replaces `F.scaled_dot_product_attention`'s reference: Y = (W * keep) V.
 
-    With E = exp(S - max) and s = Σ_j E (each query's sum over the keys), W = E / s. Backward,
-    with D = W * keep the weights actually used:
+    With E = exp(S - shift), for any shift of each query's scores (usually none: see
+    `_exp_scores`), and s = Σ_j E (each query's sum over the keys), W = E / s. Backward, with
+    D = W * keep the weights actually used:
         dV = Dᵀ G
         dD = G Vᵀ,  dW = dD * keep
         dS = W * (dW - Σ_j(dW * W))       (softmax's backward, row by row; 0 where masked)
@@ -32,6 +34,9 @@ class FusedAttention(Function):
     The division by s is never done on the (L, S) weights: it moves onto the small arrays on
     either side. Y = ((E * keep) V) / s, dV = (E * keep)ᵀ (G / s), and with dW' = dW / s
     (made from G / s), dS = E * (dW' - Σ_j(dW' * E) / s): one pass fewer over the weights.
+    And the row sums need no pass over the weights at all (FlashAttention's trick): summed
+    over the keys, dW' * E = ((G / s) Vᵀ) * (E * keep) is Σ_e (G / s) · ((E * keep) V) =
+    Σ_e (G / s) · Y s, so Σ_j(dW' * E) / s = Σ_e (G / s) Y, a sum over Y's Ev columns.
 
     Four more things make it fast, none of which changes a number:
     - Tiles. The queries go in blocks (`tiles`); a block only meets the keys that the mask
@@ -66,23 +71,48 @@ class FusedAttention(Function):
         step = max(1, CACHE_ELEMENTS // (math.prod(lead[1:]) * min(L, TILE) * S))
         self.groups = [slice(i, i + step) for i in range(0, lead[0], step)]
         self.saved = {}  # (first query, first head) of a tile -> its Eᵀ and 1 / s
-        y = np.empty((*lead, L, v.shape[-1]), dtype=q.dtype)
+        self.y = y = np.empty((*lead, L, v.shape[-1]), dtype=q.dtype)
         self._in_groups(self._forward_group, y)
         return y.reshape(*self.lead_shape, L, v.shape[-1])
 
     def _forward_group(self, h, y):
         for tile in self.tiles:
             qs, ks = tile.queries, tile.keys
-            e_t = self.k[h, ..., ks, :] @ self.q_t[h, ..., qs]  # Sᵀ
-            if tile.masked is not None:  # the mask where it is not 0
-                e_t[..., tile.masked, :] += self._bias_t(h, qs, tile.masked_keys)
-            e_t -= max_over_keys(e_t)  # exp(S - max), in place: Sᵀ becomes Eᵀ
-            np.exp(e_t, out=e_t)
-            inv_s = 1.0 / _sum_over_keys(e_t)  # (..., 1, nq)
+            e_t, inv_s = self._exp_scores(h, tile)
             self.saved[qs.start, h.start] = e_t, inv_s
             out = y[h, ..., qs, :]
             np.matmul(np.swapaxes(self._used(e_t, h, tile), -1, -2), self.v[h, ..., ks, :], out=out)
             out *= np.swapaxes(inv_s, -1, -2)  # ((E * keep) V) / s
+
+    def _exp_scores(self, h, tile):
+        """The tile's Eᵀ = exp(Sᵀ - shift) for the heads `h`, and 1 / s (..., 1, nq).
+
+        The softmax is the same for any shift of a query's scores; the usual one, the maximum,
+        keeps exp from overflowing, but finding and subtracting it are two passes over the
+        tile. So the first try uses no shift, and the sums tell whether that was safe: where
+        every s lies in [sqrt(tiny), sqrt(max)] of the dtype (e^±44 for float32), no exp
+        overflowed, no weight that matters was lost to underflow, and G / s in backward keeps
+        half of the dtype's range for G. Else (float32 logits beyond about ±40, or a NaN) the
+        tile is computed again with the maximum subtracted, as PyTorch does.
+        """
+        e_t = self._scores_t(h, tile)
+        with np.errstate(over="ignore", divide="ignore"):
+            np.exp(e_t, out=e_t)  # in place: Sᵀ becomes Eᵀ
+            inv_s = 1.0 / _sum_over_keys(e_t)
+        low, high = _safe_inverse_sums(e_t.dtype)
+        if low <= inv_s.min() and inv_s.max() <= high:  # False for a NaN
+            return e_t, inv_s
+        e_t = self._scores_t(h, tile)
+        e_t -= max_over_keys(e_t)
+        np.exp(e_t, out=e_t)
+        return e_t, 1.0 / _sum_over_keys(e_t)
+
+    def _scores_t(self, h, tile):
+        """The tile's scores with keys along axis -2, Sᵀ = K (Q · scale)ᵀ + biasᵀ, for heads h."""
+        s_t = self.k[h, ..., tile.keys, :] @ self.q_t[h, ..., tile.queries]
+        if tile.masked is not None:  # the mask where it is not 0
+            s_t[..., tile.masked, :] += self._bias_t(h, tile.queries, tile.masked_keys)
+        return s_t
 
     def _bias_t(self, h, queries, keys):
         """The mask's (keys, queries) block, for the heads `h`."""
@@ -123,7 +153,7 @@ class FusedAttention(Function):
             ds_t = self.v[h, ..., ks, :] @ g_s_t  # dD'ᵀ, in place -> dSᵀ
             if self.keep is not None:
                 ds_t *= np.swapaxes(self.keep[h, ..., qs, ks], -1, -2)  # dW'ᵀ
-            ds_t -= np.einsum("...jq,...jq->...q", ds_t, e_t)[..., None, :] * inv_s
+            ds_t -= np.einsum("...qe,...qe->...q", g_s, self.y[h, ..., qs, :])[..., None, :]
             ds_t *= e_t
             if dq is not None:
                 out = dq[h, ..., qs, :]
@@ -157,6 +187,13 @@ def max_over_keys(e_t):
         n, h = h, (h + 1) // 2
         np.maximum(m[..., : n - h, :], m[..., h:n, :], out=m[..., : n - h, :])
     return m[..., :h, :].max(axis=-2, keepdims=True)
+
+
+@functools.cache
+def _safe_inverse_sums(dtype):
+    """(low, high): the range of 1 / s that `_exp_scores` takes as safe for `dtype`."""
+    info = np.finfo(dtype)
+    return 1.0 / math.sqrt(info.max), 1.0 / math.sqrt(info.tiny)
 
 
 UNFOLDED_ROWS = 16
