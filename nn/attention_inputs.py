@@ -4,6 +4,7 @@ bias, grouped-query heads as ordinary heads, the default scale.
 Shapes: q (..., L, E) queries, k (..., S, E) keys, nh query heads, nkv key/value heads.
 """
 
+import functools
 import math
 
 import numpy as np
@@ -59,8 +60,7 @@ def mask_bias(q, k, attn_mask, is_causal):
     row of the bias is 0, so the softmax stays finite before the caller zeroes it."""
     L, S = q.shape[-2], k.shape[-2]
     if is_causal:  # query i sees keys 0..i: none is blind
-        future = np.triu(np.ones((L, S), dtype=bool), k=1)  # key j > query i
-        return np.where(future, -np.inf, 0.0).astype(q.dtype), None
+        return causal_bias(L, S, q.dtype), None
     if attn_mask is None:
         return None, None
     mask = mask_array(attn_mask)
@@ -70,6 +70,16 @@ def mask_bias(q, k, attn_mask, is_causal):
     if not blind.any():
         return bias, None
     return np.where(blind, bias.dtype.type(0), bias), blind
+
+
+@functools.lru_cache(maxsize=16)
+def causal_bias(L, S, dtype):
+    """The causal mask's bias (L, S): 0 where key j <= query i, -inf after. Made once per
+    shape and dtype and shared by every call, so it is read-only."""
+    future = np.triu(np.ones((L, S), dtype=bool), k=1)  # key j > query i
+    bias = np.where(future, -np.inf, 0.0).astype(dtype)
+    bias.flags.writeable = False
+    return bias
 
 
 def learned_mask(mask):

@@ -18,6 +18,7 @@ import nn
 import nn.functional as F
 from engine import Tensor, gradcheck
 from model import GPT, GPTConfig
+from nn.attention_inputs import mask_bias
 from nn.kernels import attention
 from viz.trace import trace
 
@@ -395,6 +396,20 @@ def test_tiles_skip_the_keys_a_causal_mask_hides_from_a_whole_block():
         ]  # fmt: skip
         unmasked = attention.tiles(None, 5, 3)
         assert [(t.keys.start, t.keys.stop, t.masked) for t in unmasked] == [(0, 3, None)] * 3
+
+
+def test_the_causal_mask_and_its_tiles_are_made_once_per_shape():
+    """The causal bias is one read-only array per (L, S, dtype), and the kernel's tiles of it
+    follow TILE (so the split tests split it too)."""
+    q = np.zeros((1, 1, 6, 2))
+    bias = mask_bias(q, q, None, is_causal=True)[0]
+    assert bias is mask_bias(q, q, None, is_causal=True)[0] and not bias.flags.writeable
+    assert mask_bias(q.astype(np.float32), q, None, is_causal=True)[0].dtype == np.float32
+    for split, count in ((contextlib.nullcontext(), 1), (split_work(), 3)):
+        with split:
+            kernel = attention.FusedAttention()
+            kernel.forward(q, q, q, bias, 1.0, None)
+        assert len(kernel.tiles) == count
 
 
 @pytest.mark.parametrize("dropout", [0.0, 0.3])

@@ -19,6 +19,7 @@ import numpy as np
 
 from engine import Function
 from engine.shape_ops import GetItem
+from nn.attention_inputs import causal_bias
 
 
 class FusedAttention(Function):
@@ -65,9 +66,8 @@ class FusedAttention(Function):
         self.q_scaled, self.k, self.v = (_broadcast(a, lead) for a in (q * scale, k, v))
         self.q_t = np.ascontiguousarray(np.swapaxes(self.q_scaled, -1, -2))  # (..., E, L)
         self.scale = scale
-        self.bias_t = _transposed(bias, lead, L, S)
+        self.bias_t, self.tiles = _mask_layout(bias, lead, L, S)
         self.keep = None if keep is None else np.broadcast_to(keep, (*lead, L, S))
-        self.tiles = tiles(bias, L, S)
         step = max(1, CACHE_ELEMENTS // (math.prod(lead[1:]) * min(L, TILE) * S))
         self.groups = [slice(i, i + step) for i in range(0, lead[0], step)]
         self.saved = {}  # (first query, first head) of a tile -> its Eᵀ and 1 / s
@@ -217,6 +217,23 @@ def _broadcast(a, lead):
     """`a` (..., X, Y) with the leading axes `lead`: itself when it has them (the common case,
     and much cheaper than np.broadcast_to), else a broadcast view."""
     return a if a.shape[:-2] == lead else np.broadcast_to(a, (*lead, *a.shape[-2:]))
+
+
+def _mask_layout(bias, lead, L, S):
+    """(the mask transposed as the tiles are, the Tiles): for the causal mask, made once per
+    shape and dtype (it is the same array every call: `causal_bias`)."""
+    if bias is not None and bias is causal_bias(L, S, bias.dtype):
+        return _causal_layout(L, S, bias.dtype, TILE)
+    return _transposed(bias, lead, L, S), tiles(bias, L, S)
+
+
+@functools.lru_cache(maxsize=16)
+def _causal_layout(L, S, dtype, tile_size):
+    """The causal mask's layout; `tile_size` (TILE) is part of the key, as the Tiles use it."""
+    bias = causal_bias(L, S, dtype)
+    bias_t = _transposed(bias, (), L, S)
+    bias_t.flags.writeable = False
+    return bias_t, tuple(tiles(bias, L, S))
 
 
 def _transposed(bias, lead, L, S):
