@@ -72,7 +72,19 @@ def save_arrays(path, arrays, metadata):
     """Save name -> ndarray and a dict of JSON-able metadata as one safetensors file."""
     arrays = {name: np.require(a, requirements="C") for name, a in arrays.items()}  # keeps 0-d
     header = {"format": FORMAT, **{k: json.dumps(v) for k, v in metadata.items()}}
-    write_atomic(path, safetensors.numpy.save(arrays, metadata=header))
+    write_atomic(path, _sorted_header(safetensors.numpy.save(arrays, metadata=header)))
+
+
+def _sorted_header(raw):
+    """The safetensors file `raw` with its JSON header's keys sorted. safetensors writes the
+    metadata in a hash map's order, which differs from process to process: two runs that
+    save the same numbers would write different bytes. The header is padded with spaces to a
+    multiple of 8 bytes, as safetensors pads it, so the arrays stay aligned."""
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8 : 8 + n])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text + raw[8 + n :]
 
 
 def load_arrays(path):
