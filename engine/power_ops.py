@@ -1,5 +1,5 @@
-"""Powers, forward and backward side by side: `x ** p` (a tensor to a number's power) and
-`base ** x` (a number to a tensor's power).
+"""Powers, forward and backward side by side: `x ** p` (a tensor to a number's power),
+`base ** x` (a number to a tensor's power) and `a ** b` (a tensor to a tensor's, elementwise).
 
 Both are computed by `np.power` itself, never as exp(p ln x): exp and ln each round, so
 `10 ** t` composed that way gives 1000.0001 for t = 3, where np.power gives 1000 exactly.
@@ -7,6 +7,7 @@ Notation as in engine/ops.py: Y is the output, X the tensor, G is dL/dY.
 
     d/dX X^p    = p X^(p-1)        (Pow: the exponent p is a constant)
     d/dX base^X = base^X ln(base)  (NumberPow: the base is a constant)
+    TensorPow, Y = A^B: both at once, dA = G B A^(B-1) and dB = G A^B ln(A)
 """
 
 import numpy as np
@@ -65,3 +66,38 @@ class NumberPow(Function):
         if self.base == 0:
             gx = np.where(self.x >= 0, np.zeros((), gx.dtype), gx)  # 0 · -inf would be NaN
         return (gx,)
+
+
+class TensorPow(Function):
+    """`A ** B` for two tensors, elementwise and broadcast, in their common dtype (PyTorch's
+    promotion): `torch.pow(a, b)`.
+
+    At the edges the gradients are PyTorch's: dA is 0 where B = 0 (A⁰ = 1 is flat, even at
+    A = 0, where B A^(B-1) would be 0 · inf), dB is 0 where A = 0 and B >= 0 (0^B is flat
+    there), and NaN where A < 0, as for NumberPow.
+    """
+
+    promotes = (0, 1)
+    rules = ("dA = G * B * A^(B-1)", "dB = G * A^B * ln(A)")
+
+    def forward(self, a, b):
+        if a.dtype == np.bool_:
+            raise TypeError("tensor ** tensor needs numbers, got two bool tensors")
+        if a.dtype.kind in "iu" and (b < 0).any():  # NumPy refuses it; PyTorch silently gives 0
+            raise ValueError(
+                f"an integer tensor to a negative integer power is no integer (an exponent "
+                f"{b.min()}); make the base float (a.float() ** b)"
+            )
+        self.a, self.b = a, b
+        with np.errstate(invalid="ignore", divide="ignore"):  # (-2) ** 0.5: NaN; 0 ** -1: inf
+            self.y = np.power(a, b)
+        return self.y
+
+    def backward(self, g):
+        a, b, da, db = self.a, self.b, None, None
+        with np.errstate(invalid="ignore", divide="ignore"):  # 0 ** -1, ln 0, ln of a < 0
+            if self.needs_grad[0]:
+                da = np.where(b == 0, 0, g * b * a ** (b - 1))
+            if self.needs_grad[1]:
+                db = np.where((a == 0) & (b >= 0), 0, g * self.y * np.log(a))
+        return da, db

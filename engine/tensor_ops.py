@@ -117,10 +117,14 @@ class TensorOps:
         return ops.Neg.apply(self)
 
     def __pow__(self, exponent):
+        if isinstance(exponent, TensorOps):  # elementwise, with a gradient for both
+            return power_ops.TensorPow.apply(self, exponent)
         if isinstance(exponent, np.generic):
             exponent = exponent.item()  # an np.float64 exponent would promote float32 data
         if not isinstance(exponent, int | float):
-            raise TypeError(f"** takes a number as exponent, got {type(exponent).__name__}")
+            raise TypeError(
+                f"** takes a number or a tensor as exponent, got {type(exponent).__name__}"
+            )
         return power_ops.Pow.apply(self, exponent=exponent)
 
     def __rpow__(self, base):
@@ -133,7 +137,7 @@ class TensorOps:
         return power_ops.NumberPow.apply(self, base=base)
 
     def pow(self, exponent):
-        """`self ** exponent`, for a number `exponent`."""
+        """`self ** exponent`, for a number or a tensor `exponent`."""
         return self**exponent
 
     def abs(self):

@@ -5,7 +5,8 @@ Expected values are worked out by hand: powers of 10 up to 10¹⁰ = 2¹⁰ · 5
 exact in float32, so they must come out exact, as np.power gives them (exp(t ln 10) would
 not: it gave 1000.0001). The dtypes are the ones torch 2.13's `number ** tensor` gives.
 `t ** p` (Pow, beside it) is tested here for its dtypes and with the arithmetic in
-test_engine_ops.py.
+test_engine_ops.py; `a ** b` of two tensors (TensorPow) at the end, its edges worked by hand
+from PyTorch's rules (dA = 0 where b = 0, dB = 0 where a = 0 and b >= 0).
 """
 
 import math
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 from conftest import seeds
 from hypothesis import given
+from hypothesis.extra import numpy as hnp
 
 import engine
 from engine import Tensor, gradcheck
@@ -100,3 +102,47 @@ def test_refusals_name_the_base():
     for base in ("10", 1j, [2.0]):
         with pytest.raises(TypeError, match=re.escape(f"real number as base, got {base!r}")):
             base ** engine.tensor([1.0])
+
+
+@given(shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=3), seed=seeds)
+def test_tensor_to_a_tensors_power_has_both_gradients(shapes, seed):
+    rng = np.random.default_rng(seed)
+    a, b = shapes.input_shapes
+    base = Tensor(rng.uniform(0.5, 2.0, a), requires_grad=True)  # > 0: both slopes are real
+    exponent = Tensor(rng.uniform(-2.0, 2.0, b), requires_grad=True)
+    assert (base**exponent).shape == shapes.result_shape
+    assert gradcheck(lambda x, p: x**p, [base, exponent])
+
+
+def test_tensor_to_a_tensors_power_at_its_edges():
+    a = Tensor([0.0, 0.0, 0.0, 2.0, -2.0], requires_grad=True)
+    b = Tensor([0.0, 2.0, -1.0, 3.0, 0.5], requires_grad=True)
+    y = a**b
+    y.sum().backward()
+    np.testing.assert_array_equal(y.data, [1.0, 0.0, math.inf, 8.0, np.nan])
+    # b a^(b-1): 0 where b = 0; 2 · 0 = 0; -1 · 0^-2 = -inf; 3 · 4 = 12; NaN for a < 0
+    np.testing.assert_array_equal(a.grad, [0.0, 0.0, -math.inf, 12.0, np.nan])
+    # a^b ln a: 0 where a = 0 and b >= 0; inf · -inf = -inf where b < 0; 8 ln 2; NaN
+    np.testing.assert_allclose(b.grad, [0.0, 0.0, -math.inf, 8 * math.log(2), np.nan])
+
+
+@pytest.mark.parametrize(
+    ("base", "exponent", "dtype", "expected"),
+    [  # torch 2.13's dtypes for tensor ** tensor: their common dtype
+        (engine.tensor([2, 3]), engine.tensor([3, 0]), np.int64, [8, 1]),
+        (engine.tensor([4], dtype=engine.int32), engine.tensor([2]), np.int64, [16]),
+        (engine.tensor([4]), engine.tensor([0.5]), np.float32, [2.0]),
+        (engine.tensor([2.0]), engine.tensor([3.0], dtype=engine.float64), np.float64, [8.0]),
+        (engine.tensor([True]), engine.tensor([2]), np.int64, [1]),
+    ],
+)
+def test_tensor_to_a_tensors_power_has_pytorchs_dtype(base, exponent, dtype, expected):
+    y = base**exponent
+    assert y.dtype == dtype and y.tolist() == expected
+
+
+def test_tensor_to_a_tensors_power_refuses_what_pytorch_refuses():
+    with pytest.raises(ValueError, match=r"no integer \(an exponent -1\); make the base float"):
+        engine.tensor([2, 3]) ** engine.tensor([1, -1])
+    with pytest.raises(TypeError, match="got two bool tensors"):
+        engine.tensor([True]) ** engine.tensor([False])

@@ -99,3 +99,4 @@ def test_powers_are_labelled_with_their_constant_on_its_side():
     x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
     assert labels.op_name((x**2).grad_fn) == "** 2"
     assert labels.op_name((10**x).grad_fn) == "10 **"
+    assert labels.op_name((x**x).grad_fn) == "**"  # two tensors: nothing constant to show

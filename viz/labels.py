@@ -27,6 +27,7 @@ OP_SYMBOLS = {
     "MatMul": "@",
     "Neg": "neg",
     "Pow": "**",
+    "TensorPow": "**",
     "GetItem": "[ ]",
     "ReLUOp": "relu",
 }
