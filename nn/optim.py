@@ -112,30 +112,49 @@ class SGD(Optimizer):
 
     For each parameter p with gradient g:
         d ← g + weight_decay · p                       (L2 decay, coupled to the gradient)
-        b ← d on the first step, then momentum · b + d  (only when momentum > 0)
-        p ← p - lr · b   (or p - lr · d without momentum)
-    lr defaults to 1e-3, as in PyTorch since 2.2 (before, it had to be given).
+        b ← d on the first step, then momentum · b + (1 - dampening) · d   (momentum > 0 only)
+        d ← d + momentum · b with nesterov, else b     (momentum > 0 only)
+        p ← p - lr · d
+    Nesterov's momentum looks one step ahead: it needs momentum > 0 and no dampening, as in
+    PyTorch. lr defaults to 1e-3, as in PyTorch since 2.2 (before, it had to be given).
     """
 
     _state_names = ("momentum_buffer",)
 
-    def __init__(self, params, lr=1e-3, momentum=0.0, weight_decay=0.0):
-        super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay})
+    def __init__(
+        self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False
+    ):
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "dampening": dampening,
+            "weight_decay": weight_decay,
+            "nesterov": nesterov,
+        }
+        super().__init__(params, defaults)
 
     def _check(self, group):
         super()._check(group)
         check_finite("SGD", "momentum", group["momentum"])
+        check_finite("SGD", "dampening", group["dampening"])
+        if not isinstance(group["nesterov"], bool):
+            raise TypeError(f"SGD: nesterov must be True or False, got {group['nesterov']!r}")
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(
+                f"SGD: Nesterov momentum needs momentum > 0 and dampening 0, got momentum "
+                f"{group['momentum']} and dampening {group['dampening']}"
+            )
 
     def step(self):
         """Update every parameter whose `.grad` is not None, in place."""
         updates = []
         for group in self.param_groups:
-            lr, momentum = float(group["lr"]), float(group["momentum"])
-            decay = float(group["weight_decay"])
-            updates += [(p, (lr, momentum, decay)) for p in group["params"] if p.grad is not None]
+            options = tuple(float(group[k]) for k in ("lr", "momentum", "dampening"))
+            options += (float(group["weight_decay"]), group["nesterov"])
+            updates += [(p, options) for p in group["params"] if p.grad is not None]
         self._run(self._step_one, updates)
 
-    def _step_one(self, p, lr, momentum, decay):
+    def _step_one(self, p, lr, momentum, dampening, decay, nesterov):
         d = p.grad + decay * p.data if decay else p.grad
         if momentum:
             state = self.state[p]
@@ -143,6 +162,6 @@ class SGD(Optimizer):
                 state["momentum_buffer"] = d.copy()
             else:
                 state["momentum_buffer"] *= momentum
-                state["momentum_buffer"] += d
-            d = state["momentum_buffer"]
+                state["momentum_buffer"] += (1.0 - dampening) * d if dampening else d
+            d = d + momentum * state["momentum_buffer"] if nesterov else state["momentum_buffer"]
         p.data -= lr * d

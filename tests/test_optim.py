@@ -113,11 +113,44 @@ def test_sgd_matches_the_published_rule():
         np.testing.assert_allclose(params[k].data.ravel(), x, rtol=1e-12)
 
 
+@pytest.mark.parametrize(("dampening", "nesterov"), [(0.3, False), (0.0, True)])
+def test_sgd_with_dampening_or_nesterov_matches_torchs_rule(dampening, nesterov):
+    params = parameters()
+    start = [p.data.copy() for p in params]
+    opt = SGD(params, lr=0.1, momentum=0.9, dampening=dampening, weight_decay=0.2,
+              nesterov=nesterov)  # fmt: skip
+    run(opt, params, 5, lr_change=3)
+    for k, x0 in enumerate(start):
+        x, buf = x0.ravel().copy(), None
+        for step in range(5):
+            g = grads_for(step, start)[k]
+            if g is None:
+                continue
+            d = g.ravel() + 0.2 * x
+            buf = d.copy() if buf is None else 0.9 * buf + (1 - dampening) * d
+            x = x - (0.05 if step >= 3 else 0.1) * (d + 0.9 * buf if nesterov else buf)
+        np.testing.assert_allclose(params[k].data.ravel(), x, rtol=1e-12)
+
+
+def test_sgd_refuses_nesterov_without_momentum_or_with_dampening():
+    (p,) = parameters(shapes=((3,),))
+    with pytest.raises(ValueError, match="needs momentum > 0 and dampening 0, got momentum 0.0"):
+        SGD([p], lr=0.1, nesterov=True)
+    with pytest.raises(ValueError, match="got momentum 0.9 and dampening 0.1"):
+        SGD([p], lr=0.1, momentum=0.9, dampening=0.1, nesterov=True)
+    with pytest.raises(TypeError, match="nesterov must be True or False, got 'yes'"):
+        SGD([p], lr=0.1, momentum=0.9, nesterov="yes")
+    with pytest.raises(ValueError, match="dampening must be a finite number >= 0, got nan"):
+        SGD([p], lr=0.1, momentum=0.9, dampening=math.nan)
+
+
 def test_sgd_takes_torchs_default_learning_rate():
     (p,) = parameters(shapes=((3,),))
     start, g = p.data.copy(), np.array([1.0, -2.0, 0.5])
     opt = SGD([p])  # torch.optim.SGD's lr defaults to 1e-3 (PyTorch 2.2 on)
-    assert opt.defaults == {"lr": 1e-3, "momentum": 0.0, "weight_decay": 0.0}
+    assert opt.defaults == {
+        "lr": 1e-3, "momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False
+    }  # fmt: skip
     p.grad = g
     opt.step()
     np.testing.assert_allclose(p.data, start - 1e-3 * g, rtol=1e-15)
@@ -184,7 +217,7 @@ def test_constructor_errors():
     with pytest.raises(ValueError, match="learning rate"):
         SGD(p, lr=-1.0)
     with pytest.raises(ValueError, match="unknown group options"):
-        SGD([{"params": p, "nesterov": True}], lr=0.1)
+        SGD([{"params": p, "maximize": True}], lr=0.1)
     with pytest.raises(ValueError, match="non-leaf"):
         AdamW([p[0] * 2])
     with pytest.raises(TypeError, match="floating-point tensors"):
