@@ -90,6 +90,14 @@ def min(input, *dims, **options):
     return _tensor(input).min(*dims, **options)
 
 
+def maximum(input, other):
+    return _tensor(input).maximum(other)
+
+
+def minimum(input, other):
+    return _tensor(input).minimum(other)
+
+
 def argmax(input, *dims, **options):
     return _tensor(input).argmax(*dims, **options)
 

@@ -1,5 +1,6 @@
 """The engine's reductions: sum, mean and max over axes, forward and backward side by side,
-and the square root that ends a standard deviation.
+the larger of two tensors element by element (a max over each pair), and the square root
+that ends a standard deviation.
 
 Notation as in `engine/ops.py`: G is dL/dY. A reduction's Y has fewer elements than X, so each
 backward spreads G back over the axes the forward removed: copied for a sum, divided by the
@@ -73,6 +74,24 @@ class Max(Function):
 
     def backward(self, g):
         return (_expand_to(g, self.axes, self.keepdims, self.share.shape) * self.share,)
+
+
+class Maximum(Function):
+    """max(A, B) element by element, broadcast (torch.maximum): each pair's maximum. The
+    larger of the two gets G; where they tie, each gets G / 2, as tied maxima share it in Max
+    (and as in PyTorch, both get G where one is NaN: neither is the smaller)."""
+
+    promotes = (0, 1)
+    rules = ("dA = G where A > B, G / 2 where A = B", "dB = G where B > A, G / 2 where A = B")
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return np.maximum(a, b)
+
+    def backward(self, g):
+        a, b = self.a, self.b
+        shared = np.where(a == b, g / 2, g)
+        return np.where(a < b, 0, shared), np.where(b < a, 0, shared)
 
 
 class StdFromVar(Function):

@@ -3,7 +3,8 @@
 `Tensor` (engine/tensor.py) inherits these from `TensorReductions`. Each reads its axes in
 PyTorch's spelling or NumPy's (engine/axes.py) and applies one op of `engine/reduction_ops.py`
 or `engine/dtype_ops.py`, or composes a few: `var` is a mean, a square and a sum, `min` is
-`-max(-x)`, and `max(dim)` indexes its values at `argmax`.
+`-max(-x)`, and `max(dim)` indexes its values at `argmax`. `maximum` and `minimum` take the
+larger or smaller of two tensors element by element (also as `max(other)`, `min(other)`).
 """
 
 import collections
@@ -75,14 +76,27 @@ class TensorReductions:
           first of tied maxima, as `argmax`).
         - `t.max()`, `t.max(axis=(0, 1), keepdims=True)`: the maxima, as `np.max`; tied maxima
           share the gradient equally (as PyTorch's `max()` and `amax` do).
+        - `t.max(other)` for a tensor `other`: `t.maximum(other)`, as `torch.max(t, other)`.
         """
         return self._extreme("max", dim, keepdim, axis, keepdims)
 
     def min(self, dim=None, keepdim=None, *, axis=None, keepdims=None):
-        """The smallest elements: as `max`, with `(values, indices)` for a `dim`."""
+        """The smallest elements: as `max`, with `(values, indices)` for a `dim`, and
+        `t.minimum(other)` for a tensor `other`."""
         return self._extreme("min", dim, keepdim, axis, keepdims)
 
+    def maximum(self, other):
+        """The larger of `self` and the tensor `other` element by element (broadcast), as
+        `torch.maximum`; where they tie, each gets half of the gradient."""
+        return reduction_ops.Maximum.apply(self, _tensor_operand("maximum", other))
+
+    def minimum(self, other):
+        """The smaller of `self` and the tensor `other` element by element: -max(-a, -b)."""
+        return -(-self).maximum(-_tensor_operand("minimum", other))
+
     def _extreme(self, which, dim, keepdim, axis, keepdims):
+        if isinstance(dim, TensorReductions) and keepdim is None and axis is keepdims is None:
+            return self.maximum(dim) if which == "max" else self.minimum(dim)
         keep = bool(one_spelling(which, "keepdim", keepdim, "keepdims", keepdims))
         if dim is None:
             if which == "max":
@@ -114,3 +128,13 @@ class TensorReductions:
         """Indices (int64) of the minima along `dim`, as `argmax`. No gradient."""
         axis, keepdims = reduction_axes("argmin", dim, keepdim, axis, keepdims)
         return dtype_ops.ArgMin.apply(self, axis=axis, keepdims=keepdims)
+
+
+def _tensor_operand(name, other):
+    """`other`, which must be a tensor, as for torch.maximum; a number is refused, naming clamp."""
+    if not isinstance(other, TensorReductions):
+        raise TypeError(
+            f"{name}() takes a tensor as other, got {type(other).__name__}; for a number, use "
+            f"clamp({'min' if name == 'maximum' else 'max'}=...)"
+        )
+    return other

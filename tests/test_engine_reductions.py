@@ -1,6 +1,7 @@
 """Reductions (sum, mean, max) and softmax / log_softmax: forward values against NumPy,
 gradients by gradcheck, every axis and tuple of axes with and without keepdims, max's tie rule,
-masked (partly -inf) rows and float32 stability for large logits.
+masked (partly -inf) rows and float32 stability for large logits; and the maximum and minimum
+of two tensors element by element, with ties and NaN as PyTorch 2.13 gives them.
 """
 
 import itertools
@@ -12,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import engine
 from engine import Tensor, gradcheck
 
 REDUCTIONS = {
@@ -117,6 +119,43 @@ def test_max_tie_shares_scale_the_upstream_gradient():
     x = Tensor(np.array([[1.0, 1.0], [3.0, 2.0]]), requires_grad=True)
     x.max(axis=1, keepdims=True).backward(np.array([[4.0], [-2.0]]))
     np.testing.assert_allclose(x.grad, [[2.0, 2.0], [-2.0, 0.0]])
+
+
+# ---- the maximum and minimum of two tensors -------------------------------------------------
+
+
+@given(shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=3), seed=seeds)
+def test_maximum_and_minimum_of_two_tensors_gradcheck(shapes, seed):
+    rng = np.random.default_rng(seed)
+    a, b = (Tensor(rng.standard_normal(s), requires_grad=True) for s in shapes.input_shapes)
+    for op, ref in ((engine.maximum, np.maximum), (engine.minimum, np.minimum)):
+        np.testing.assert_array_equal(op(a, b).data, ref(a.data, b.data))
+        assert gradcheck(op, [a, b])  # random floats: no ties, where the slope jumps
+
+
+def test_maximum_and_minimum_ties_and_nan_are_pytorchs():
+    """Ties share G equally; where one is NaN, the result is NaN and both get G (neither is
+    the smaller), as torch.maximum and torch.minimum give them."""
+    for op, first in (("maximum", [0.0, 0.5, 1.0, 1.0, 1.0]), ("minimum", [1.0, 0.5, 0.0, 1, 1])):
+        a = Tensor([1.0, 2.0, 3.0, np.nan, 1.0], requires_grad=True)
+        b = Tensor([3.0, 2.0, 1.0, 1.0, np.nan], requires_grad=True)
+        y = getattr(a, op)(b)
+        y.sum().backward()
+        assert np.isnan(y.data[3:]).all()
+        assert a.grad.tolist() == first and b.grad.tolist() == first[2::-1] + [1.0, 1.0]
+
+
+def test_max_and_min_of_two_tensors_are_maximum_and_minimum():
+    a, b = engine.tensor([1.0, 5.0]), engine.tensor([3.0, 2.0])
+    assert engine.max(a, b).tolist() == a.max(b).tolist() == [3.0, 5.0]
+    assert engine.min(a, b).tolist() == a.min(b).tolist() == [1.0, 2.0]
+    assert engine.maximum(engine.tensor([1, 5]), engine.tensor([3, 2])).dtype == np.int64
+    assert engine.maximum(engine.tensor([1, 5]), b).dtype == np.float32
+    with pytest.raises(TypeError, match=r"maximum\(\) takes a tensor as other, got int; for a "
+                       r"number, use clamp\(min=...\)"):  # fmt: skip
+        a.maximum(2)
+    with pytest.raises(TypeError, match=r"use clamp\(max=...\)"):
+        engine.minimum(a, 2.0)
 
 
 # ---- softmax and log_softmax ----------------------------------------------------------------
