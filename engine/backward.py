@@ -115,7 +115,7 @@ def backprop(root, grad, retain_graph=False):
         sent = []
         if ctx is not None:
             if ctx.stamp != modes.in_place_changes:  # something changed in place since forward
-                ctx.check_unchanged()
+                ctx.check_unchanged(node)
             input_grads = ctx.backward(g)
             if modes.anomaly:
                 shapes = [t.shape for t in ctx.inputs if t is not None]

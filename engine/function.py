@@ -60,6 +60,7 @@ class Function:
     promotes = ()  # indices of the inputs cast to their common dtype, or "all"
     to_float = False
     freed = False  # set by `free_saved`, once backward has used the node
+    saves_output = False  # True where backward reads the op's own output (exp: dX = G * Y)
     differentiable = True  # False for an op with no derivative (floor_divide): backward raises
 
     @property
@@ -101,16 +102,20 @@ class Function:
             out._requires_grad, out._ctx, out._scope = True, fn, modes.scope
         return out
 
-    def check_unchanged(self):
-        """Refuse a backward whose inputs were changed in place after forward read them: what
-        it saved (or the inputs themselves) no longer holds the values it used, so the gradient
-        would be silently wrong. PyTorch refuses it the same way (it counts versions; here each
-        in-place change is numbered, and a node keeps the number of the last before it)."""
-        for t in self.inputs:
-            if t is not None and t._changed_at > self.stamp:
+    def check_unchanged(self, output):
+        """Refuse a backward whose inputs were changed in place after forward read them, or
+        its `output` (where `saves_output`: backward reads it): what it saved no longer holds
+        the values it used, so the gradient would be silently wrong. PyTorch refuses it the
+        same way (it counts versions; here each in-place change is numbered, and a node keeps
+        the number of the last before it)."""
+        watched = [("input", "used", t) for t in self.inputs if t is not None]
+        if self.saves_output:
+            watched.append(("output", "made", output))
+        for what, verb, t in watched:
+            if t._changed_at > self.stamp:
                 raise RuntimeError(
-                    f"{self.name}'s input {t.shape} was changed in place after {self.name} "
-                    "used it, so its gradient would be wrong: change a copy (t.clone()), or "
+                    f"{self.name}'s {what} {t.shape} was changed in place after {self.name} "
+                    f"{verb} it, so its gradient would be wrong: change a copy (t.clone()), or "
                     "change it after backward()"
                 )
 

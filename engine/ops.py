@@ -114,6 +114,7 @@ class MatMul(Function):
 
 class Exp(Function):
     promotes, to_float = (0,), True
+    saves_output = True  # backward reads Y
     rules = ("dX = G * exp(X)",)
 
     def forward(self, x):
@@ -138,6 +139,7 @@ class Log(Function):
 
 class Sqrt(Function):
     promotes, to_float = (0,), True
+    saves_output = True  # backward reads Y
     rules = ("dX = G / (2 sqrt(X))",)
 
     def forward(self, x):
@@ -234,6 +236,7 @@ class Clamp(Function):
 
 class TanhOp(Function):
     promotes, to_float = (0,), True
+    saves_output = True  # backward reads Y
     rules = ("dX = G * (1 - tanh(X)²)",)
 
     def forward(self, x):
@@ -246,6 +249,7 @@ class TanhOp(Function):
 
 class SigmoidOp(Function):
     promotes, to_float = (0,), True
+    saves_output = True  # backward reads Y
     rules = ("dX = G * σ(X) (1 - σ(X))",)
 
     def forward(self, x):
@@ -274,6 +278,7 @@ class SoftmaxOp(Function):
     """exp(x) / sum(exp(x)) along `axis`, computed as exp(x - max) so it never overflows."""
 
     promotes, to_float = (0,), True
+    saves_output = True  # backward reads Y
     rules = ("dX = Y * (G - sum(G * Y))",)
 
     def forward(self, x, axis):
@@ -291,6 +296,7 @@ class LogSoftmaxOp(Function):
     """x - log(sum(exp(x))) along `axis`; a -inf entry (a masked position) stays -inf."""
 
     promotes, to_float = (0,), True
+    saves_output = True  # backward reads Y
     rules = ("dX = G - softmax(X) * sum(G)",)
 
     def forward(self, x, axis):

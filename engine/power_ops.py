@@ -43,6 +43,7 @@ class NumberPow(Function):
     negative number: (-2)^X is real at whole X only, so no slope exists.
     """
 
+    saves_output = True  # backward reads Y
     rules = ("dX = G * base^X * ln(base)",)
 
     def forward(self, x, base):
@@ -78,6 +79,7 @@ class TensorPow(Function):
     """
 
     promotes = (0, 1)
+    saves_output = True  # backward reads Y
     rules = ("dA = G * B * A^(B-1)", "dB = G * A^B * ln(A)")
 
     def forward(self, a, b):

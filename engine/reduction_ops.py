@@ -99,6 +99,7 @@ class StdFromVar(Function):
     that where var = 0 the gradient is 0, as PyTorch's std gives: there √'s derivative is
     infinite while every deviation's is 0, and their product would be NaN."""
 
+    saves_output = True  # backward reads Y
     rules = ("dVar = G / (2 std), 0 where std = 0",)
 
     def forward(self, var):

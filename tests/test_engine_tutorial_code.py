@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import engine
 import nn
+import nn.functional as F
 from engine import Tensor, gradcheck
 
 
@@ -166,6 +167,34 @@ def test_in_place_methods_change_the_tensor_and_return_it():
         w.grad = np.ones(2, np.float32)
         w.sub_(Tensor(w.grad), alpha=0.5)  # an old-style SGD step
     assert w.tolist() == [0.5, 0.5]
+
+
+@pytest.mark.parametrize(
+    ("name", "op"),
+    [("Exp", lambda x: x.exp()), ("Sqrt", lambda x: x.sqrt()), ("TanhOp", lambda x: x.tanh()),
+     ("SigmoidOp", lambda x: x.sigmoid()), ("SoftmaxOp", lambda x: x.softmax(-1)),
+     ("LogSoftmaxOp", lambda x: x.log_softmax(-1)), ("NumberPow", lambda x: 2.0**x),
+     ("TensorPow", lambda x: x**x), ("StdFromVar", lambda x: x.std(-1, keepdim=True)),
+     ("FusedAttention", lambda x: F.scaled_dot_product_attention(x, x, x))],
+)  # fmt: skip
+def test_an_output_its_backward_reads_changed_in_place_refuses_the_backward(name, op):
+    """These ops' backward reads their own output (exp: dX = G * Y), so a change to it in
+    place, after forward, would make the gradient wrong: refused, as PyTorch refuses it."""
+    x = Tensor(np.random.default_rng(0).uniform(0.5, 2.0, (2, 3)), requires_grad=True)
+    y = op(x)
+    with engine.no_grad():
+        y *= 2.0
+    with pytest.raises(RuntimeError, match=rf"{name}'s output \({y.shape[0]}, .*made it"):
+        y.sum().backward()
+
+
+def test_an_output_its_backward_does_not_read_may_change_in_place():
+    x = engine.ones(3, requires_grad=True)
+    y = x * 3.0  # Mul's backward reads x's partner, 3, not y: as in PyTorch, no harm done
+    with engine.no_grad():
+        y *= 2.0
+    y.sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0, 3.0]
 
 
 def test_plus_equals_changes_a_tensor_no_graph_goes_through():

@@ -299,6 +299,45 @@ def test_attention_kernel_in_float32_with_logits_small_and_large(logits):
             assert a.dtype == np.float32 and relative_error(a, b) <= 1e-5
 
 
+def test_attention_kernel_in_float16_subtracts_the_maximum():
+    """float16's range is too narrow for unshifted weights: a weight of 2^8 times a value of
+    300 would overflow to inf in the forward, and G / s times 64 values in the backward."""
+    h = np.float16
+
+    def attend(q, k, v, g, fused):
+        q, k, v = (Tensor(np.asarray(a, h), requires_grad=True) for a in (q, k, v))
+        with nn.use_fused(fused):
+            y = F.scaled_dot_product_attention(q, k, v, scale=1.0)
+        y.backward(np.asarray(g, h))
+        return y.data, q.grad, k.grad, v.grad
+
+    for case in (
+        ([[5.4]], [[1.0]], [[300.0]], [[1.0]]),
+        ([[-6.0]], np.ones((4, 1)), np.ones((4, 64)), np.full((1, 64), 20.0)),
+    ):
+        fused, reference = attend(*case, fused=True), attend(*case, fused=False)
+        for a, b in zip(fused, reference, strict=True):
+            assert a.dtype == h and np.isfinite(a).all()
+            np.testing.assert_allclose(a, b, rtol=1e-2, atol=1e-3)
+
+
+def test_rms_norm_kernel_without_weight_returns_no_array_it_keeps():
+    """Its output is a copy of the normalised X̂ that backward reads: a change to the output
+    in place leaves the gradient right."""
+    x = leaves(19, (2, 4))[0]
+    g = np.random.default_rng(2).standard_normal((2, 4))
+    grads = []
+    for change in (False, True):
+        x.grad = None
+        y = F.rms_norm(x, (4,))
+        if change:
+            with engine.no_grad():
+                y *= 2.0
+        y.backward(g)
+        grads.append(x.grad)
+    np.testing.assert_array_equal(grads[0], grads[1])
+
+
 BLIND = np.zeros((2, 2, 4, 4), bool)
 BLIND[0, :, :, :2], BLIND[1, 0] = True, np.tril(np.ones((4, 4), bool), -1)  # row 0 of head 0 blind
 

@@ -37,7 +37,10 @@ class FusedAttention(Function):
     (made from G / s), dS = E * (dW' - Σ_j(dW' * E) / s): one pass fewer over the weights.
     And the row sums need no pass over the weights at all (FlashAttention's trick): summed
     over the keys, dW' * E = ((G / s) Vᵀ) * (E * keep) is Σ_e (G / s) · ((E * keep) V) =
-    Σ_e (G / s) · Y s, so Σ_j(dW' * E) / s = Σ_e (G / s) Y, a sum over Y's Ev columns.
+    Σ_e (G / s) · Y s, so Σ_j(dW' * E) / s = Σ_e (G / s) Y, a sum over Y's Ev columns. (Its
+    rounding differs from the sum over the keys: where one weight is nearly 1, dS is the
+    difference of two nearly equal numbers made two ways, so it comes out at the rounding's
+    size, eps |G| |V|, rather than near 0, as in PyTorch's kernel.)
 
     Four more things make it fast, none of which changes a number:
     - Tiles. The queries go in blocks (`tiles`); a block only meets the keys that the mask
@@ -57,6 +60,7 @@ class FusedAttention(Function):
     - In place: each tile's Sᵀ becomes Eᵀ, and its dDᵀ becomes dSᵀ, in the same array.
     """
 
+    saves_output = True  # backward reads Y
     rules = ("dQ = dS K · scale", "dK = dSᵀ Q · scale", "dV = Dᵀ G (D: the weights after dropout)")
 
     def forward(self, q, k, v, bias, scale, keep):
@@ -89,20 +93,23 @@ class FusedAttention(Function):
 
         The softmax is the same for any shift of a query's scores; the usual one, the maximum,
         keeps exp from overflowing, but finding and subtracting it are two passes over the
-        tile. So the first try uses no shift, and the sums tell whether that was safe: where
-        every s lies in [sqrt(tiny), sqrt(max)] of the dtype (e^±44 for float32), no exp
-        overflowed, no weight that matters was lost to underflow, and G / s in backward keeps
-        half of the dtype's range for G. Else (float32 logits beyond about ±40, or a NaN) the
-        tile is computed again with the maximum subtracted, as PyTorch does.
+        tile. So in float32 and float64 the first try uses no shift, and the sums tell whether
+        that was safe: where every s lies in [sqrt(tiny), sqrt(max)] of the dtype (e^±44 for
+        float32), no exp overflowed, the weights lost to underflow are below e^-44 of their
+        row's sum, and the arrays backward scales by 1 / s keep the other half of the range.
+        Else (float32 logits beyond about ±40, or a NaN) the tile is computed again with the
+        maximum subtracted, as PyTorch does, and so is every float16 tile: the half of its
+        range left (e^±5.5) is too narrow for the values and gradients.
         """
         e_t = self._scores_t(h, tile)
-        with np.errstate(over="ignore", divide="ignore"):
-            np.exp(e_t, out=e_t)  # in place: Sᵀ becomes Eᵀ
-            inv_s = 1.0 / _sum_over_keys(e_t)
-        low, high = _safe_inverse_sums(e_t.dtype)
-        if low <= inv_s.min() and inv_s.max() <= high:  # False for a NaN
-            return e_t, inv_s
-        e_t = self._scores_t(h, tile)
+        if e_t.itemsize >= 4:
+            with np.errstate(over="ignore", divide="ignore"):
+                np.exp(e_t, out=e_t)  # in place: Sᵀ becomes Eᵀ
+                inv_s = 1.0 / _sum_over_keys(e_t)
+            low, high = _safe_inverse_sums(e_t.dtype)
+            if low <= inv_s.min() and inv_s.max() <= high:  # False for a NaN
+                return e_t, inv_s
+            e_t = self._scores_t(h, tile)
         e_t -= max_over_keys(e_t)
         np.exp(e_t, out=e_t)
         return e_t, 1.0 / _sum_over_keys(e_t)
@@ -300,6 +307,7 @@ class FusedPackedAttention(Function):
     two additions of the whole array per layer.
     """
 
+    saves_output = True  # backward reads Y
     rules = ("dheads = dq | dk | dv, each from FusedAttention's backward",)
 
     def forward(self, heads, bias, scale, keep):

@@ -79,7 +79,7 @@ class FusedRMSNorm(Function):
     def forward(self, x, weight, eps):
         self.rstd = 1.0 / np.sqrt(_row_mean(x, x) + eps)
         self.xhat, self.weight = x * self.rstd, weight
-        return self.xhat * weight if weight is not None else self.xhat
+        return self.xhat * weight if weight is not None else self.xhat.copy()
 
     def backward(self, g):
         xhat, dx = self.xhat, None
