@@ -76,15 +76,23 @@ class Function:
         gets None for it, and backward returns None in its place.
         """
         Tensor = tensor.Tensor
-        like = next((x.data for x in inputs if isinstance(x, Tensor)), None)
+        like = None  # the first tensor's array: numbers among the inputs take their dtype from it
+        for x in inputs:
+            if isinstance(x, Tensor):
+                like = x.data
+                break
         if like is None:
             raise TypeError(f"{cls.__name__} needs at least one Tensor among its inputs")
-        tensors = [
-            x if x is None or isinstance(x, Tensor) else Tensor(as_array(x, like)) for x in inputs
-        ]
         fn = cls()
-        fn.needs_grad = [t is not None and t.requires_grad for t in tensors]
-        arrays = [t if t is None else t.data for t in tensors]
+        # Plain loops, not comprehensions: an op's own cost is a few microseconds, and at the
+        # small sizes (sampling, one token at a time) it is most of the step.
+        tensors, arrays, fn.needs_grad = [], [], []
+        for x in inputs:
+            if x is not None and not isinstance(x, Tensor):
+                x = Tensor(as_array(x, like))
+            tensors.append(x)
+            arrays.append(None if x is None else x.data)
+            fn.needs_grad.append(x is not None and x.requires_grad)
         if cls.promotes:
             arrays = promotion.promote(arrays, cls.promotes, cls.to_float)
         try:

@@ -33,8 +33,8 @@ def promote(arrays, which, floating=False):
     `result_type` (with `floating`, float32 if that is bool or integer); the others as they
     were. Where they share a dtype already (the usual case), `arrays` itself."""
     which = range(len(arrays)) if which == "all" else which
-    dtypes = {arrays[i].dtype for i in which}
-    if len(dtypes) == 1 and (not floating or dtypes.pop().kind == "f"):
+    dtypes = [arrays[i].dtype for i in which]
+    if dtypes.count(dtypes[0]) == len(dtypes) and (not floating or dtypes[0].kind == "f"):
         return arrays
     dtype = result_type(*(arrays[i] for i in which))
     if floating and dtype.kind != "f":

@@ -41,14 +41,15 @@ class Tensor(TensorOps, TensorReductions, TensorShapes, TensorInPlace):
     )  # fmt: skip
 
     def __init__(self, data, requires_grad=False, name=None):
-        if isinstance(data, Tensor):
-            data = data.data
-        if isinstance(data, np.ndarray | np.generic):
-            data = np.asarray(data)
-        else:
-            data = np.asarray(data)
-            if data.dtype == np.float64:
-                data = data.astype(np.float32)
+        if type(data) is not np.ndarray:  # the common case, an op's output, needs no more
+            if isinstance(data, Tensor):
+                data = data.data
+            if isinstance(data, np.ndarray | np.generic):
+                data = np.asarray(data)
+            else:
+                data = np.asarray(data)
+                if data.dtype == np.float64:
+                    data = data.astype(np.float32)
         if data.dtype.kind not in "fiub":
             raise TypeError(f"Tensor data must be numeric, got dtype {data.dtype}")
         self.data = data
