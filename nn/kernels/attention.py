@@ -99,10 +99,12 @@ class FusedAttention(Function):
         row's sum, and the arrays backward scales by 1 / s keep the other half of the range.
         Else (float32 logits beyond about ±40, or a NaN) the tile is computed again with the
         maximum subtracted, as PyTorch does, and so is every float16 tile: the half of its
-        range left (e^±5.5) is too narrow for the values and gradients.
+        range left (e^±5.5) is too narrow for the values and gradients. So is a single query
+        (sampling with a KV cache): its keys are contiguous, and their maximum is one quick
+        reduction, cheaper than the checks.
         """
         e_t = self._scores_t(h, tile)
-        if e_t.itemsize >= 4:
+        if e_t.itemsize >= 4 and e_t.shape[-1] > 1:
             with np.errstate(over="ignore", divide="ignore"):
                 np.exp(e_t, out=e_t)  # in place: Sᵀ becomes Eᵀ
                 inv_s = 1.0 / _sum_over_keys(e_t)
