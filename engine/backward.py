@@ -47,7 +47,8 @@ def post_order(root, inputs_of):
             continue
         visited.add(id(node))
         stack.append((node, True))
-        stack.extend((inp, False) for inp in inputs_of(node))
+        for inp in inputs_of(node):
+            stack.append((inp, False))
     return order
 
 

@@ -133,7 +133,8 @@ class Function:
         The node stays, with its inputs and options, so the graph can still be walked and drawn;
         only a second backward through it is refused (`freed`).
         """
-        self.__dict__ = {name: value for name, value in vars(self).items() if name in KEPT}
+        saved = vars(self)
+        self.__dict__ = {name: saved[name] for name in KEPT}
         self.freed = True
 
     def forward(self, *arrays, **options):
