@@ -1,6 +1,6 @@
-"""The engine's reductions: sum, mean and max over axes, forward and backward side by side,
-the larger of two tensors element by element (a max over each pair), and the square root
-that ends a standard deviation.
+"""The engine's reductions: sum, mean, max and min over axes, forward and backward side by
+side, the larger or smaller of two tensors element by element (an extreme of each pair), and
+the square root that ends a standard deviation.
 
 Notation as in `engine/ops.py`: G is dL/dY. A reduction's Y has fewer elements than X, so each
 backward spreads G back over the axes the forward removed: copied for a sum, divided by the
@@ -64,34 +64,50 @@ class Max(Function):
     """Maximum over axes. Where several elements tie for the maximum, they share G equally."""
 
     rules = ("dX = G / (number of maxima) at the maxima, 0 elsewhere",)
+    extreme = staticmethod(np.max)
 
     def forward(self, x, axis, keepdims):
         self.axes, self.keepdims = _axes(axis, x.ndim), keepdims
-        y = np.max(x, axis=self.axes, keepdims=True)
-        is_max = x == y
-        self.share = is_max / is_max.sum(axis=self.axes, keepdims=True, dtype=x.dtype)
+        y = self.extreme(x, axis=self.axes, keepdims=True)
+        is_extreme = x == y
+        self.share = is_extreme / is_extreme.sum(axis=self.axes, keepdims=True, dtype=x.dtype)
         return y if keepdims else np.squeeze(y, axis=self.axes)
 
     def backward(self, g):
         return (_expand_to(g, self.axes, self.keepdims, self.share.shape) * self.share,)
 
 
+class Min(Max):
+    """Minimum over axes, as Max: tied minima share G equally."""
+
+    rules = ("dX = G / (number of minima) at the minima, 0 elsewhere",)
+    extreme = staticmethod(np.min)
+
+
 class Maximum(Function):
     """max(A, B) element by element, broadcast (torch.maximum): each pair's maximum. The
     larger of the two gets G; where they tie, each gets G / 2, as tied maxima share it in Max
-    (and as in PyTorch, both get G where one is NaN: neither is the smaller)."""
+    (and as in PyTorch, both get G where one is NaN: neither loses)."""
 
     promotes = (0, 1)
     rules = ("dA = G where A > B, G / 2 where A = B", "dB = G where B > A, G / 2 where A = B")
+    pick, loses = staticmethod(np.maximum), staticmethod(np.less)  # a loses to b where a < b
 
     def forward(self, a, b):
         self.a, self.b = a, b
-        return np.maximum(a, b)
+        return self.pick(a, b)
 
     def backward(self, g):
         a, b = self.a, self.b
         shared = np.where(a == b, g / 2, g)
-        return np.where(a < b, 0, shared), np.where(b < a, 0, shared)
+        return np.where(self.loses(a, b), 0, shared), np.where(self.loses(b, a), 0, shared)
+
+
+class Minimum(Maximum):
+    """min(A, B) element by element (torch.minimum), as Maximum with the smaller one winning."""
+
+    rules = ("dA = G where A < B, G / 2 where A = B", "dB = G where B < A, G / 2 where A = B")
+    pick, loses = staticmethod(np.minimum), staticmethod(np.greater)
 
 
 class StdFromVar(Function):

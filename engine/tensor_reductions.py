@@ -2,9 +2,9 @@
 
 `Tensor` (engine/tensor.py) inherits these from `TensorReductions`. Each reads its axes in
 PyTorch's spelling or NumPy's (engine/axes.py) and applies one op of `engine/reduction_ops.py`
-or `engine/dtype_ops.py`, or composes a few: `var` is a mean, a square and a sum, `min` is
-`-max(-x)`, and `max(dim)` indexes its values at `argmax`. `maximum` and `minimum` take the
-larger or smaller of two tensors element by element (also as `max(other)`, `min(other)`).
+or `engine/dtype_ops.py`, or composes a few: `var` is a mean, a square and a sum, and
+`max(dim)` indexes its values at `argmax`. `maximum` and `minimum` take the larger or smaller
+of two tensors element by element (also as `max(other)`, `min(other)`).
 """
 
 import collections
@@ -91,17 +91,16 @@ class TensorReductions:
         return reduction_ops.Maximum.apply(self, _tensor_operand("maximum", other))
 
     def minimum(self, other):
-        """The smaller of `self` and the tensor `other` element by element: -max(-a, -b)."""
-        return -(-self).maximum(-_tensor_operand("minimum", other))
+        """The smaller of `self` and the tensor `other` element by element, as `maximum`."""
+        return reduction_ops.Minimum.apply(self, _tensor_operand("minimum", other))
 
     def _extreme(self, which, dim, keepdim, axis, keepdims):
         if isinstance(dim, TensorReductions) and keepdim is None and axis is keepdims is None:
             return self.maximum(dim) if which == "max" else self.minimum(dim)
         keep = bool(one_spelling(which, "keepdim", keepdim, "keepdims", keepdims))
         if dim is None:
-            if which == "max":
-                return reduction_ops.Max.apply(self, axis=axis, keepdims=keep)
-            return -reduction_ops.Max.apply(-self, axis=axis, keepdims=keep)  # min x = -max(-x)
+            op = reduction_ops.Max if which == "max" else reduction_ops.Min
+            return op.apply(self, axis=axis, keepdims=keep)
         one_spelling(which, "dim", dim, "axis", axis)
         if not isinstance(dim, int | np.integer):
             raise TypeError(

@@ -20,6 +20,7 @@ REDUCTIONS = {
     "sum": (lambda t, axis, keepdims: t.sum(axis=axis, keepdims=keepdims), np.sum),
     "mean": (lambda t, axis, keepdims: t.mean(axis=axis, keepdims=keepdims), np.mean),
     "max": (lambda t, axis, keepdims: t.max(axis=axis, keepdims=keepdims), np.max),
+    "min": (lambda t, axis, keepdims: t.min(axis=axis, keepdims=keepdims), np.min),
 }
 
 
@@ -143,6 +144,20 @@ def test_maximum_and_minimum_ties_and_nan_are_pytorchs():
         y.sum().backward()
         assert np.isnan(y.data[3:]).all()
         assert a.grad.tolist() == first and b.grad.tolist() == first[2::-1] + [1.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "smaller"),
+    [(np.array([0, 7], np.uint8), np.array([5, 3], np.uint8), [0, 3]),  # -0 is 0 in uint8
+     (np.array([-128], np.int8), np.array([0], np.int8), [-128]),  # -(-128) wraps in int8
+     (np.array([True, False]), np.array([False, False]), [False, False])],  # no -bool at all
+)  # fmt: skip
+def test_minimum_and_min_of_integers_and_bools_are_exact(a, b, smaller):
+    """Minima are found directly, not as -max(-x): negation wraps or fails for these dtypes."""
+    x, y = Tensor(a), Tensor(b)
+    assert engine.minimum(x, y).tolist() == x.min(y).tolist() == smaller
+    assert engine.minimum(x, y).dtype == a.dtype
+    assert x.min().item() == a.min() and x.min(axis=0).item() == a.min()
 
 
 def test_max_and_min_of_two_tensors_are_maximum_and_minimum():
