@@ -18,11 +18,12 @@ each of its steps runs in that mode).
 """
 
 from engine.modes import ContextDecorator
-from nn.kernels.attention import FusedAttention, FusedPackedAttention, attend
+from nn.kernels.attention import FusedAttention
 from nn.kernels.cross_entropy import FusedCrossEntropy
 from nn.kernels.gelu import FusedGELU
 from nn.kernels.linear import FusedLinear
 from nn.kernels.norms import FusedLayerNorm, FusedRMSNorm
+from nn.kernels.packed_attention import FusedPackedAttention, attend
 from nn.kernels.swiglu import FusedSwiGLU
 from nn.kernels.threads import run_updates
 
