@@ -99,11 +99,9 @@ def probability(what, p):
 def attention_shapes(q, k, v, attn_mask, is_causal, dropout_p):
     """Raise ValueError unless q (..., L, E), k (..., S, E) and v (..., S, Ev) fit, and the
     options agree."""
-    try:
-        np.broadcast_shapes(q.shape[:-2], k.shape[:-2])
-    except ValueError:
-        raise ValueError(f"attention: queries {q.shape} and keys {k.shape} do not fit") from None
-    if q.ndim < 2 or k.ndim < 2 or k.shape[-1] != q.shape[-1]:
+    # The same leading axes (the usual case) fit at once, without asking NumPy.
+    leads_fit = q.shape[:-2] == k.shape[:-2] or _broadcast(q.shape[:-2], k.shape[:-2])
+    if not leads_fit or q.ndim < 2 or k.ndim < 2 or k.shape[-1] != q.shape[-1]:
         raise ValueError(f"attention: queries {q.shape} and keys {k.shape} do not fit")
     if v.shape[:-1] != k.shape[:-1]:
         raise ValueError(f"attention: keys {k.shape} and values {v.shape} do not fit")
@@ -114,3 +112,12 @@ def attention_shapes(q, k, v, attn_mask, is_causal, dropout_p):
     if mask is not None and mask.dtype.kind not in "bf":
         raise TypeError(f"attention: attn_mask must be bool or float, got dtype {mask.dtype}")
     probability("attention dropout_p", dropout_p)
+
+
+def _broadcast(*shapes):
+    """Whether the shapes broadcast together."""
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        return False
+    return True

@@ -320,6 +320,20 @@ def test_attention_matches_numpy_and_gradchecks(tq, tk, causal):
     assert gradcheck(fn, [q, k, v])
 
 
+@pytest.mark.parametrize(
+    ("shapes", "message"),
+    [(((2, 3, 4, 8), (5, 3, 4, 8), (5, 3, 4, 8)), r"queries \(2, 3, 4, 8\) and keys \(5, 3, 4, 8"),
+     (((2, 4, 8), (2, 4, 6), (2, 4, 6)), r"queries \(2, 4, 8\) and keys \(2, 4, 6\) do not fit"),
+     (((8,), (8,), (8,)), r"queries \(8,\) and keys \(8,\) do not fit"),
+     (((2, 4, 8), (2, 4, 8), (2, 5, 8)), r"keys \(2, 4, 8\) and values \(2, 5, 8\) do not fit")],
+)  # fmt: skip
+def test_attention_names_the_shapes_that_do_not_fit(shapes, message):
+    q, k, v = (Tensor(np.ones(s)) for s in shapes)
+    for fused in (True, False):
+        with nn.use_fused(fused), pytest.raises(ValueError, match=message):
+            F.scaled_dot_product_attention(q, k, v)
+
+
 def test_attention_defaults_are_pytorchs():
     q, k, v = t64(1, 2, 5, 4, seed=1), t64(1, 2, 5, 4, seed=2), t64(1, 2, 5, 3, seed=3)
     plain = F.scaled_dot_product_attention(q, k, v)  # not causal unless asked, scale 1/√E
