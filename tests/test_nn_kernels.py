@@ -20,6 +20,7 @@ from engine import Tensor, gradcheck
 from model import GPT, GPTConfig
 from nn.attention_inputs import mask_bias
 from nn.kernels import attention
+from nn.kernels import gelu as gelu_kernel
 from viz.trace import trace
 
 FAST = settings(max_examples=10, deadline=None)
@@ -139,6 +140,13 @@ def test_rms_norm_kernel(lead, c, weighted):
 @pytest.mark.parametrize("approximate", ["tanh", "none"])
 def test_gelu_kernel(approximate, shape):
     (x,) = leaves(3, shape, scale=3.0)
+    assert_paths_agree(lambda x: F.gelu(x, approximate), [x], "FusedGELU")
+
+
+@pytest.mark.parametrize("approximate", ["tanh", "none"])
+def test_gelu_kernel_block_by_block(approximate, monkeypatch):
+    monkeypatch.setattr(gelu_kernel, "_BLOCK", 4)
+    (x,) = leaves(3, (3, 5), scale=3.0)  # 15 elements: blocks of 4, 4, 4 and 3
     assert_paths_agree(lambda x: F.gelu(x, approximate), [x], "FusedGELU")
 
 

@@ -26,6 +26,9 @@ def _blockwise(fill, *arrays):
     block, all the passes after the first find the block in the cache. The arrays written to
     must be C-contiguous (then reshape(-1) is a view, not a copy).
     """
+    if arrays[0].size <= _BLOCK:  # one block: the arrays as they are
+        fill(*arrays)
+        return
     flat = [a.reshape(-1) for a in arrays]
     for start in range(0, flat[0].size, _BLOCK):
         fill(*(a[start : start + _BLOCK] for a in flat))
