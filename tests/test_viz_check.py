@@ -66,6 +66,18 @@ def test_right_ops_are_green_at_small_and_large_values():
         assert wrong.error == pytest.approx(1 / 3, rel=1e-6) and not wrong.kink
 
 
+def test_casts_to_float16_and_float32_are_checked_in_float64_and_green():
+    """The inputs are made float64 to check an op; a cast's own dtype is too, or the check
+    would difference a float16 cast in float16 and call its right backward broken."""
+    x16 = Tensor(np.array([0.3, 1.7], np.float32), requires_grad=True)
+    x64 = Tensor(np.array([0.3, 1.7]), requires_grad=True)
+    for root in (x16.half().sum(), x64.float().sum()):
+        checks, dot = viz.check_graph(root)
+        cast = next(c for c in checks if c.op == "cast")
+        assert cast.error < GOOD and not cast.kink
+        assert COLOURS[1] not in dot.source and COLOURS[2] not in dot.source
+
+
 def test_a_kink_within_the_step_is_grey_and_a_bug_beside_one_is_red():
     # relu at 0: the differences see the mean slope 1/2, backward says 0: error |0 - 1/2| / (1/2)
     zero = Tensor(np.zeros(1), requires_grad=True)

@@ -42,6 +42,8 @@ class Outer(nn.Module):
         ("red\x1b[31m\ttab", "red\\x1b[31m\\x09tab"),  # control characters: no valid XML
         ("half \ud800", "half \ufffd"),  # a lone surrogate: no UTF-8 file can hold it
         (5, "5"),  # Tensor(name=5): a label all the same
+        ("]", "]"),  # Graphviz 2.43 cannot read a cell of "]" or "]]" alone
+        ("]]", "]]"),
     ],
 )
 def test_tensor_and_module_names_show_as_written(name, shown, tmp_path):
@@ -89,6 +91,8 @@ def test_index_labels_say_bool_mask_or_ints_and_titles_say_scalar():
     source = viz.draw_graph(x[np.array([True, False, True])]).source
     assert "<td>[bool mask(3,)]</td>" in source
     assert "<td>[ints(2,)]</td>" in viz.draw_graph(x[np.array([0, 2])]).source
+    assert "<td>[ints(2,)]</td>" in viz.draw_graph(x[[0, 2]]).source  # a list: as an array
+    assert "<td>[bool mask(3,)]</td>" in viz.draw_graph(x[[True, False, True]]).source
     frames = viz.backward_frames((x * 2.0).sum())
     title = re.search(r'label="([^"]*)"', frames[0].source).group(1)
     assert title == "step 1 of 3: visit a scalar tensor: its gradient = 1.0000"  # not "a ()"

@@ -86,9 +86,13 @@ def check_node(output, eps=1e-6, seed=0):
     rng = np.random.default_rng(seed)
     arrays = [x if x is None else x.data for x in ctx.inputs]  # None: an input left out
     arrays = [x.astype(np.float64) if x is not None and x.dtype.kind == "f" else x for x in arrays]
+    options = {  # a cast to float16 or float32 is checked as one to float64: all in float64
+        k: np.float64 if k == "dtype" and np.dtype(v).kind == "f" else v
+        for k, v in ctx.options.items()
+    }
 
     with np.errstate(all="ignore"):  # -inf in masked attention scores is expected
-        fn, y = rerun(ctx, arrays)
+        fn, y = rerun(ctx, arrays, options)
         finite = np.isfinite(y)
         u = rng.standard_normal(y.shape) * finite
         grads = fn.backward(u)
@@ -98,7 +102,7 @@ def check_node(output, eps=1e-6, seed=0):
         def compare(i, g, d, step):  # (error, kink) of <d, g> against differences along d
             plus, minus = list(arrays), list(arrays)
             plus[i], minus[i] = arrays[i] + step * d, arrays[i] - step * d
-            up, down = (np.where(finite, rerun(ctx, xs)[1], 0) * u for xs in (plus, minus))
+            up, down = (np.where(finite, rerun(ctx, xs, options)[1], 0) * u for xs in (plus, minus))
             analytic = np.sum(g * d)
             numeric = np.sum(up - down) / (2 * step)
             bend = np.sum(np.abs(up - 2 * uy + down)) / (2 * step)  # the most a kink explains

@@ -99,7 +99,7 @@ def save_graph(dot, path):
     if not isinstance(dot, graphviz.Graph | graphviz.Digraph | graphviz.Source):
         hint = " (check_graph returns (checks, picture): save the picture)" * isinstance(dot, tuple)
         raise TypeError(f"dot must be a graphviz.Digraph, got {type(dot).__name__}{hint}")
-    path = Path(path)
+    given, path = path, Path(path)  # write_atomic takes `given`: Path() drops a final "/"
     fmt = path.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
         raise ValueError(f"graph file must end in one of {FORMATS}, got {str(path)!r}")
@@ -108,7 +108,7 @@ def save_graph(dot, path):
     except graphviz.ExecutableNotFound:
         raise DotNotFound() from None
     path.parent.mkdir(parents=True, exist_ok=True)
-    return write_atomic(path, picture)
+    return write_atomic(given, picture)
 
 
 def build(graph, depth, show_data, show_rules, rankdir, paint=None, prefix=""):

@@ -68,6 +68,8 @@ def _index_part(i):
         return text if i.step is None else f"{text}:{i.step}"
     if i is Ellipsis:
         return "..."
+    if isinstance(i, list):  # x[[3, 1, 4]]: shown as the array it is read as
+        i = np.asarray(i)
     if hasattr(i, "shape") and getattr(i, "ndim", 0) > 0:  # x[ids], or x[mask] (a bool mask)
         return f"{'bool mask' if i.dtype == bool else 'ints'}{tuple(i.shape)}"
     return str(i)
@@ -171,8 +173,10 @@ def plain(text):
 
 def _escape(text):
     """Text for an HTML-like label: entities for `& < > "`, backslashes doubled (`\\\\` shows one
-    backslash; `\\G` would show the graph's name), newlines as line breaks."""
-    return html.escape(_printable(text)).replace("\\", "\\\\").replace("\n", "<br/>")
+    backslash; `\\G` would show the graph's name), newlines as line breaks, and a leading `]` as
+    an entity too (Graphviz 2.43 cannot read a cell that holds `]` or `]]` alone)."""
+    text = html.escape(_printable(text)).replace("\\", "\\\\").replace("\n", "<br/>")
+    return "&#93;" + text[1:] if text.startswith("]") else text
 
 
 def _printable(text):

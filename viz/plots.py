@@ -36,13 +36,13 @@ def save_figure(fig, path):
     if not isinstance(fig, Figure):  # a graphviz picture has a save method of another kind
         hint = ": save a graph with viz.save_graph" if hasattr(fig, "pipe") else ""
         raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}{hint}")
-    path = Path(path)
+    given, path = path, Path(path)  # write_atomic takes `given`: Path() drops a final "/"
     if path.suffix.lower() not in FORMATS:
         raise ValueError(f"figure file must end in .png or .svg, got {str(path)!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     fig.savefig(buffer, format=path.suffix.lower()[1:], dpi=150, bbox_inches="tight")
-    return write_atomic(path, buffer.getvalue())
+    return write_atomic(given, buffer.getvalue())
 
 
 def plot_losses(run, floor=None, path=None, title="train and validation loss"):

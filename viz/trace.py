@@ -65,9 +65,9 @@ class Graph:
         return name or type(module).__name__
 
 
-def rerun(ctx, arrays=None):
+def rerun(ctx, arrays=None, options=None):
     """A fresh copy of the op node `ctx` with its forward run again, on `arrays` (by default
-    its inputs' data) with its options: `(copy, output array)`.
+    its inputs' data) with `options` (by default its own): `(copy, output array)`.
 
     The recorded node has freed its saved arrays once backward ran through it; the copy holds
     them again, so its backward can be called (to check it, or to see its gradients' shapes)
@@ -77,7 +77,7 @@ def rerun(ctx, arrays=None):
     fn.needs_grad = list(ctx.needs_grad)
     if arrays is None:
         arrays = [x if x is None else x.data for x in ctx.inputs]  # None: an input left out
-    return fn, fn.forward(*arrays, **ctx.options)
+    return fn, fn.forward(*arrays, **(ctx.options if options is None else options))
 
 
 def forward_order(root):
