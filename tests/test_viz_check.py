@@ -109,12 +109,14 @@ def test_an_op_without_a_derivative_is_drawn_with_its_rule_and_left_unchecked():
     x = Tensor(np.array([1.5, 2.5]), requires_grad=True)
     root = ((x.detach() // 1) * x + (x // 1)).sum()  # floor_divide: backward would raise
     assert "no derivative" in viz.draw_graph(root, show_rules=True).source
-    checks, _ = viz.check_graph(root)
+    checks, dot = viz.check_graph(root)
     assert (
         "//" not in {c.op for c in checks}
         and len(checks) >= 3
         and max(c.error for c in checks) < GOOD
     )
+    assert "unchecked, with no derivative: floor_divide" in dot.source  # the caption says so
+    assert "its ops (floor_divide) have no derivative" in viz.check_graph(x // 1)[1].source
 
 
 def test_a_graph_without_ops_says_there_is_nothing_to_check():

@@ -140,8 +140,11 @@ def check_graph(root, depth=None, rankdir="LR"):
     check_options(depth, "auto", rankdir)
     graph = trace(root)
     paint, checks, worst_in, layout = Paint(), [], {}, Layout(graph, depth)
+    underived = set()  # the ops with no derivative (floor_divide): nothing to check
     for t in graph.tensors:
-        if t.grad_fn is None or not t.grad_fn.differentiable:  # no derivative: nothing to check
+        if t.grad_fn is not None and not t.grad_fn.differentiable:
+            underived.add(labels.op_name(t.grad_fn))
+        if t.grad_fn is None or not t.grad_fn.differentiable:
             continue
         error, kink = check_node(t)
         module = graph.module_names.get(id(t.scope[-1]), "") if t.scope else ""
@@ -153,7 +156,7 @@ def check_graph(root, depth=None, rankdir="LR"):
             worst = worst_in.get(box.key, ())
             worst_in[box.key] = max(worst, (_rank(error, kink), error, kink))
     paint.module_fill = {key: colour(error, kink) for key, (_, error, kink) in worst_in.items()}
-    paint.title = _title(checks)
+    paint.title = _title(checks, underived)
     return checks, build(graph, depth, "auto", False, rankdir, paint)
 
 
@@ -162,12 +165,17 @@ def _rank(error, kink):
     return (COLOURS[0], KINK, COLOURS[1], COLOURS[2]).index(colour(error, kink))
 
 
-def _title(checks):
-    """The picture's caption: the worst error of an op that is no kink, and the legend."""
+def _title(checks, underived):
+    """The picture's caption: the worst error of an op that is no kink, the ops left unchecked
+    for want of a derivative (a backward through them raises), and the legend."""
+    names = ", ".join(sorted(underived))
     if not checks:
+        if underived:
+            return f"nothing to check: its ops ({names}) have no derivative"
         return "nothing to check: the graph has no ops (its root is a leaf tensor)"
     errors = [c.error for c in checks if not c.kink]
     kinks = len(checks) - len(errors)
     besides = f", besides {kinks} kink{'s' * (kinks > 1)}" if kinks else ""
+    besides += f"; unchecked, with no derivative: {names}" if underived else ""
     worst = max(errors, default=0.0)
     return f"backward vs finite differences: worst relative error {worst:.1e}{besides}\n{LEGEND}"
