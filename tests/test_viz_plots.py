@@ -117,6 +117,13 @@ def test_plot_attention_grid_and_one_head(tiny, tmp_path):
         viz.plot_attention(model, ids, layer=2)
     with pytest.raises(ValueError, match="head"):
         viz.plot_attention(model, ids, head=3)
+    for bad in (1.0, True, "1"):
+        with pytest.raises(TypeError, match=f"layer must be an int in 0..1, got {bad!r}"):
+            viz.plot_attention(model, ids, layer=bad)
+    with pytest.raises(TypeError, match="head must be an int in 0..2, got 1.5"):
+        viz.plot_attention(model, ids, head=1.5)
+    with pytest.raises(ValueError, match="ids must be a 1-D sequence of token ids"):
+        viz.plot_attention(model, [])
 
 
 def test_pca_finds_the_main_direction():
@@ -141,6 +148,10 @@ def test_plot_embeddings_labels_every_printable_token(tiny, tmp_path):
     assert {"a", "Z", "0", "?", "␣", "↵"} <= set(texts)
     with pytest.raises(ValueError, match="at least 3"):
         viz.plot_embeddings(model, tokenizer, ids=[1, 2])
+    with pytest.raises(ValueError, match=r"ids must be in 0..255, got \[259\]"):
+        viz.plot_embeddings(model, tokenizer, ids=[0, 1, 259])
+    with pytest.raises(ValueError, match="1-D list of token ids, got float64"):
+        viz.plot_embeddings(model, tokenizer, ids=[0.5, 1, 2])
 
 
 def test_plot_run_writes_every_picture(run_dir, tiny):

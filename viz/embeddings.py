@@ -62,9 +62,14 @@ def plot_embeddings(model, tokenizer, ids=None, path=None):
     if ids is None:
         texts = [tokenizer.decode([i]) for i in range(weight.shape[0])]
         ids = [i for i, text in enumerate(texts) if _printable(text)]
-    ids = np.asarray(ids, dtype=np.int64)
+    ids = np.asarray(ids)
     if ids.size < 3:
         raise ValueError(f"plot_embeddings needs at least 3 tokens to project, got {ids.size}")
+    if ids.ndim != 1 or ids.dtype.kind not in "iu":
+        raise ValueError(f"ids must be a 1-D list of token ids, got {ids.dtype} {ids.shape}")
+    outside = ids[(ids < 0) | (ids >= len(weight))]
+    if outside.size:
+        raise ValueError(f"ids must be in 0..{len(weight) - 1}, got {outside[:5].tolist()}")
     points, explained = pca(weight[ids])
     kinds = [kind(tokenizer.decode([int(i)])) for i in ids]
 

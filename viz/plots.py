@@ -136,9 +136,18 @@ def attention_maps(model, ids):
     (each row sums to 1; the future is masked to 0). Uses `model.attention_maps(idx)`.
     """
     ids = np.asarray(ids)
-    if ids.ndim != 1 or ids.dtype.kind not in "iu":
+    if ids.ndim != 1 or ids.dtype.kind not in "iu" or ids.size == 0:
         raise ValueError(f"ids must be a 1-D sequence of token ids, got {ids.dtype} {ids.shape}")
     return [np.asarray(m)[0] for m in model.attention_maps(ids[None])]
+
+
+def check_index(name, value, count):
+    """Raise unless `value` is an int in 0..count-1: TypeError for another type (a float, a
+    bool, a string), ValueError out of range."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an int in 0..{count - 1}, got {value!r}")
+    if not 0 <= value < count:
+        raise ValueError(f"{name} must be in 0..{count - 1}, got {value}")
 
 
 def plot_attention(model, ids, layer=0, head=None, tokenizer=None, path=None):
@@ -148,12 +157,11 @@ def plot_attention(model, ids, layer=0, head=None, tokenizer=None, path=None):
     labelled with the tokens (else with their ids).
     """
     maps = attention_maps(model, ids)
-    if not 0 <= layer < len(maps):
-        raise ValueError(f"layer must be in 0..{len(maps) - 1}, got {layer}")
+    check_index("layer", layer, len(maps))
     weights = maps[layer]  # (n_head, T, T)
     n_head = weights.shape[0]
-    if head is not None and not 0 <= head < n_head:
-        raise ValueError(f"head must be None or in 0..{n_head - 1}, got {head}")
+    if head is not None:
+        check_index("head", head, n_head)
     heads = range(n_head) if head is None else [head]
     cols = math.ceil(math.sqrt(len(heads)))  # a square-ish grid: 4 heads in 2 x 2
     rows = math.ceil(len(heads) / cols)
