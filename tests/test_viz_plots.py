@@ -86,6 +86,15 @@ def test_plot_losses_from_rows_with_explicit_floor_and_bad_input(tmp_path):
         viz.plot_losses(tmp_path)
     with pytest.raises(ValueError, match="nothing to plot"):
         viz.plot_losses([{"step": 0, "lr": 0.1}])
+    with pytest.raises(ValueError, match=r"run\[1\] must be a metric dict with a 'step', got None"):
+        viz.plot_losses([rows[0], None])
+    with pytest.raises(ValueError, match=r"run\[0\] must be a metric dict with a 'step'"):
+        viz.plot_losses([{"val_loss": 2.0}])
+    with pytest.raises(TypeError, match="run must be a run directory or a list of metric dicts"):
+        viz.plot_losses(rows[0])
+    with pytest.raises(TypeError, match="floor must be a number"):
+        viz.plot_losses(rows, floor="x")
+    assert viz.plot_losses(rows, floor=np.float32(0.5))  # a NumPy number is a number
     with pytest.raises(ValueError, match=".png or .svg"):
         viz.plot_losses(rows, path=tmp_path / "loss.jpg")
 

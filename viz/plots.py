@@ -8,6 +8,7 @@ saves it as PNG or SVG by the file's extension.
 
 import io
 import math
+import numbers
 from pathlib import Path
 
 import numpy as np
@@ -61,10 +62,17 @@ def plot_losses(run, floor=None, path=None, title="train and validation loss"):
     if isinstance(run, str | Path):
         rows, run_floor = read_metrics(run)
         floor = run_floor if floor is None else floor
-    else:
+    elif isinstance(run, list | tuple):
         rows = list(run)
+    else:
+        raise TypeError(f"run must be a run directory or a list of metric dicts, got {run!r:.80}")
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict) or "step" not in row:
+            raise ValueError(f"run[{i}] must be a metric dict with a 'step', got {row!r:.80}")
     if floor is None:
         floor = next((r["entropy_floor"] for r in rows if r.get("entropy_floor") is not None), None)
+    if floor is not None and not isinstance(floor, numbers.Real):
+        raise TypeError(f"floor must be a number (nats per token), got {floor!r}")
     batches = _points(rows, "train", "train_loss")
     means = {"train": _points(rows, "eval", "train_loss"), "val": _points(rows, "eval", "val_loss")}
     if not batches and not means["train"] and not means["val"]:
