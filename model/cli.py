@@ -193,10 +193,14 @@ def cmd_export(args):
         raise FileExistsError(f"--out {out} already exists and is not an empty directory")
     cli_paths.refuse_run_files(out)
     model, tokenizer = Run.load_for_sampling(args.run)
-    out.parent.mkdir(parents=True, exist_ok=True)  # as --out-dir: a directory's parents are made
-    with atomic_directory(out) as directory:  # a failed export leaves no half directory
-        paths = model.save_pretrained(directory, tokenizer=tokenizer)
-        architecture = json.loads(paths[0].read_text(encoding="utf-8"))["architectures"][0]
+    made = cli_paths.make_parents(out)
+    try:
+        with atomic_directory(out) as directory:  # a failed export leaves no half directory
+            paths = model.save_pretrained(directory, tokenizer=tokenizer)
+            architecture = json.loads(paths[0].read_text(encoding="utf-8"))["architectures"][0]
+    except BaseException:  # nor the directories made for it
+        cli_paths.remove_made(made)
+        raise
     print(f"wrote {out} ({architecture}): {', '.join(p.name for p in paths)}")
     return 0
 

@@ -59,6 +59,31 @@ def check_out(out, inputs=()):
             )
 
 
+def make_parents(out):
+    """Make the missing directories above the --out directory `out`, as --out-dir's are made;
+    returns those made, outermost first, so that a command that fails can remove them again.
+    A part of the path that is a file is refused first, naming it."""
+    missing = []
+    parent = Path(out).parent
+    while not parent.exists() and parent != parent.parent:
+        missing.append(parent)
+        parent = parent.parent
+    if not parent.is_dir():
+        raise NotADirectoryError(f"--out {out}: {parent} is not a directory")
+    for directory in reversed(missing):
+        directory.mkdir()
+    return list(reversed(missing))
+
+
+def remove_made(directories):
+    """Remove the directories `make_parents` made (innermost first), those left empty."""
+    for directory in reversed(directories):
+        try:
+            directory.rmdir()
+        except OSError:  # something else was put there meanwhile: it stays
+            break
+
+
 def refuse_run_files(out):
     """Refuse an --out that is one of a run's own files (`metrics.jsonl`, `graph.svg`, ...) or
     lies in its checkpoints/, which its trainer rewrites and deletes (only `tinyllm plot` draws

@@ -75,10 +75,20 @@ def test_export_refuses_a_used_directory_and_a_model_neither_format_has(runs, tm
     assert err.endswith(
         f"error: --out {tmp_path / 'a-file'} is a file; name a new or empty directory\n"
     )
+    err = one_line_error(
+        capsys, ["export", "--run", runs["gpt2"], "--out", tmp_path / "a-file" / "hf"]
+    )
+    assert err.endswith(
+        f"error: --out {tmp_path / 'a-file' / 'hf'}: {tmp_path / 'a-file'} is not a directory\n"
+    )
     mixed = train_tiny(tmp_path / "mixed", pos="rope", max_iters=0)
     err = one_line_error(capsys, ["export", "--run", mixed, "--out", tmp_path / "hf"])
     assert "neither Hugging Face format can express this model" in err and "pos='rope'" in err
     assert not (tmp_path / "hf").exists()
+    err = one_line_error(
+        capsys, ["export", "--run", mixed, "--out", tmp_path / "new" / "er" / "hf"]
+    )
+    assert "neither Hugging Face format" in err and not (tmp_path / "new").exists()  # nor parents
 
 
 def test_an_export_cut_short_leaves_nothing_to_block_the_next(runs, tmp_path, monkeypatch, capsys):
@@ -95,6 +105,10 @@ def test_an_export_cut_short_leaves_nothing_to_block_the_next(runs, tmp_path, mo
     run_main(capsys, ["export", "--run", runs["gpt2"], "--out", tmp_path / "hf"])
     assert os.listdir(tmp_path) == ["hf"] and (tmp_path / "hf" / "tokenizer.json").is_file()
     assert GPT.from_pretrained(tmp_path / "hf").config.vocab_size == 280
+    run_main(capsys, ["export", "--run", runs["gpt2"], "--out", tmp_path / "a" / "b" / "hf"])
+    assert (
+        tmp_path / "a" / "b" / "hf" / "config.json"
+    ).is_file()  # its parents made, as --out-dir's
 
 
 @pytest.mark.parametrize("source", ["run", "hf"])
