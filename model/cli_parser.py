@@ -92,7 +92,13 @@ def build_parser():
         "a run directory (its newest checkpoint), one of its checkpoints/step-N, or a Hugging "
         "Face GPT-2 or Llama directory (config.json, model.safetensors, tokenizer files)"
     )
-    sample = commands.add_parser("sample", help="sample text from a trained run or an HF model")
+    sample = commands.add_parser(
+        "sample",
+        help="sample text from a trained run or an HF model",
+        description="Continue a prompt with a trained model: a run's newest checkpoint, one of "
+        "its checkpoints, or a Hugging Face GPT-2 or Llama directory. The samples are written "
+        "with a KV cache, then printed one after another.",
+    )
     sample.add_argument("--run", required=True, metavar="DIR", help=model_help)
     sample.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
     sample.add_argument("--max-new-tokens", type=natural, default=300, help="default: 300")
@@ -130,7 +136,13 @@ def build_parser():
     tok_commands = tokenizer.add_subparsers(  # no dest: argparse names it by its choices
         required=True, parser_class=ArgumentParser
     )
-    tok_train = tok_commands.add_parser("train", help="train a byte-level BPE tokenizer")
+    tok_train = tok_commands.add_parser(
+        "train",
+        help="train a byte-level BPE tokenizer",
+        description="Train a byte-level BPE tokenizer on a corpus: 256 byte tokens, then the "
+        "most frequent pair of tokens merged into a new one, again and again, until "
+        "--vocab-size tokens (fewer if the corpus runs out of pairs).",
+    )
     tok_train.add_argument("--corpus", required=True, help="'stories', 'addition' or a path")
     tok_train.add_argument("--vocab-size", type=int, required=True, help="256 + merges")
     tok_train.add_argument(
@@ -145,19 +157,30 @@ def build_parser():
         help="split pattern: gpt4, gpt2, none, or a regex (default: gpt4)",
     )
 
-    corpus_cmd = commands.add_parser("corpus", help="write a generated corpus to a file")
+    corpus_cmd = commands.add_parser(
+        "corpus",
+        help="write a generated corpus to a file",
+        description="Write one of the toy corpora the project generates itself (the same text "
+        "for the same --seed and --chars) to a text file, to read or to train on with "
+        "`tinyllm train --corpus FILE`.",
+    )
     corpus_cmd.add_argument("name", choices=sorted(corpus.CORPORA))
     corpus_cmd.add_argument("--out", required=True, help="text file to write")
     corpus_cmd.add_argument(
         "--chars",
-        type=int,
+        type=positive,
         default=TrainConfig.corpus_chars,
         help="size in characters, at least: whole stories (or lines) are added until the text "
         f"is this long, so it ends where one does (default: {TrainConfig.corpus_chars:,})",
     )
     corpus_cmd.add_argument("--seed", type=natural, default=0, help="default: 0")
 
-    graph = commands.add_parser("graph", help="draw the computation graph of a model's loss")
+    graph = commands.add_parser(
+        "graph",
+        help="draw the computation graph of a model's loss",
+        description="Draw the computation graph of a model's loss with Graphviz: every tensor "
+        "and op that backpropagation goes through, grouped by the module that made it.",
+    )
     graph.add_argument(
         "--run", metavar="DIR", help="a trained run or an HF model (default: the default model)"
     )

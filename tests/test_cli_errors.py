@@ -240,16 +240,23 @@ def test_subcommands_and_help_texts_say_what_the_user_reads(capsys):
         capsys, ["tokenizer", "frobnicate"]
     )
     helps = {}
-    for command in ("plot", "corpus", "graph", "export"):
+    for command in ("train", "sample", "export", "tokenizer train", "corpus", "graph", "plot"):
         with pytest.raises(SystemExit) as caught:
-            main([command, "--help"])
+            main([*command.split(), "--help"])
         assert caught.value.code == 0
         helps[command] = " ".join(capsys.readouterr().out.split())  # argparse wraps the lines
+        # each says what it does, between its usage and its options
+        said = helps[command].split(" options:")[0].split("] ")[-1]
+        assert len(said.split()) >= 8, (command, said)
     for written in ("into its own directory", "loss.png", "embeddings.png", "attention_layerN"):
         assert written in helps["plot"]
     assert "size in characters, at least: whole stories" in helps["corpus"]
     assert "in a directory that exists" in helps["graph"]
     assert "not in a run's checkpoints/" in helps["export"]
+    assert "with a KV cache" in helps["sample"] and "most frequent pair" in helps["tokenizer train"]
+    assert "argument --chars: must be an int >= 1, got 0" in one_line_error(
+        capsys, ["corpus", "stories", "--out", "x.txt", "--chars", "0"]
+    )
 
 
 @pytest.mark.parametrize("argv", [["sample", "--run"], ["plot", "--run"], ["train", "--resume"]])
