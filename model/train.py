@@ -71,21 +71,27 @@ def train_step(model, optimizer, batches, grad_clip=1.0, parallel=None):
 
 
 @engine.no_grad()
-def estimate_loss(model, data, config, parallel=None):
+def estimate_loss(model, data, config, parallel=None, stopped=lambda: False):
     """Mean loss over `eval_batches` batches of each split, in eval mode (no dropout). The
     batches come from their own fixed generator, so every evaluation sees the same windows.
-    `parallel` (a DataParallel, or None) shares each batch's rows, as in `train_step`."""
+    `parallel` (a DataParallel, or None) shares each batch's rows, as in `train_step`. Where
+    `stopped()` turns true between two batches (a Ctrl-C or SIGTERM), returns None: the
+    evaluation is left off, and a resumed run makes it again."""
     loss = parallel or functools.partial(loss_backward, model)
     model.eval()
     rng = np.random.default_rng(config.seed + 1)
     losses = {}
-    for split in ("train", "val"):
-        total = 0.0
-        for _ in range(config.eval_batches):
-            x, y = data.get_batch(split, config.batch_size, rng)
-            total += loss(x, y, None)
-        losses[split] = total / config.eval_batches
-    model.train()
+    try:
+        for split in ("train", "val"):
+            total = 0.0
+            for _ in range(config.eval_batches):
+                if stopped():
+                    return None
+                x, y = data.get_batch(split, config.batch_size, rng)
+                total += loss(x, y, None)
+            losses[split] = total / config.eval_batches
+    finally:
+        model.train()
     return losses
 
 
@@ -203,8 +209,13 @@ def train(run, progress=True, log=print):
                 config.lr_decay_iters - config.warmup_iters,
             )
             due = step % config.eval_interval == 0 or step == config.max_iters
+            evaluated = None
             if due and step > run.last_eval_step():  # a resumed run evaluated this step before
-                losses = estimate_loss(model, data, config, parallel)
+                evaluated = estimate_loss(
+                    model, data, config, parallel, stopped=lambda: stop.signal is not None
+                )
+            if evaluated is not None:
+                losses = evaluated
                 for split in ("train", "val"):
                     _check_finite(run, step, f"{split} loss of the evaluation", losses[split])
                 if losses["val"] < run.best_val:
@@ -221,7 +232,8 @@ def train(run, progress=True, log=print):
                     f"{losses['val']:.4f}{run.floor_note()}",
                     bar.write,
                 )
-                run.save()
+                if run.saved_step != step:  # else an evaluation a signal cut short, made again
+                    run.save()
             if stop.signal is not None and run.saved_step != step:
                 run.save()
             if step >= config.max_iters or stop.signal is not None:

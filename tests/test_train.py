@@ -92,7 +92,7 @@ def test_run_directory_holds_the_newest_checkpoint_whole(tmp_path):
 def test_the_best_checkpoint_is_kept_beside_the_newest(tmp_path, monkeypatch):
     val_losses = iter([3.0, 1.0, 2.0, 4.0, 5.0])  # evaluations at steps 0, 2, 4, 6, 8
 
-    def estimate_loss(model, data, config, parallel):
+    def estimate_loss(model, data, config, parallel, stopped):
         val = next(val_losses)
         return {"train": val, "val": val}
 
@@ -232,7 +232,7 @@ def test_malformed_state_is_named(saved_run, damage):
 
 
 def test_files_mixed_from_two_checkpoints_are_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr("model.train.estimate_loss", lambda *a: {"train": 1.0, "val": 1.0})
+    monkeypatch.setattr("model.train.estimate_loss", lambda *a, **k: {"train": 1.0, "val": 1.0})
     run_dir = trained(tmp_path, max_iters=4, eval_interval=2)  # keeps steps 0 (best) and 4
     first, newest = (run_dir / "checkpoints" / f"step-{s:06d}" for s in (0, 4))
     (newest / MODEL).write_bytes((first / MODEL).read_bytes())
@@ -316,6 +316,29 @@ def test_ctrl_c_or_sigterm_saves_and_resume_from_there_is_exact(
     assert_same_weights(straight.model, resumed.model)
     eval_steps = [m["step"] for m in resumed.metrics if m["kind"] == "eval"]
     assert eval_steps == [0, 4, 8]  # no evaluation twice
+
+
+def test_a_signal_during_an_evaluation_stops_it_and_resume_makes_it_again(tmp_path, monkeypatch):
+    """A long evaluation is no step to wait for: a job scheduler sends one SIGTERM only."""
+    with Run.create(tiny_config(tmp_path, "straight")) as straight:
+        train(straight, progress=False)
+    with Run.create(tiny_config(tmp_path, "interrupted")) as run:
+        get_batch, sent = run.data.get_batch, []
+
+        def get_batch_then_signal(split, batch_size, rng):
+            if rng is not run.data_rng and run.step == 4 and not sent:  # step 4's evaluation
+                sent.append(os.kill(os.getpid(), signal.SIGTERM))
+            return get_batch(split, batch_size, rng)
+
+        monkeypatch.setattr(run.data, "get_batch", get_batch_then_signal)
+        train(run, progress=False, log=lambda message: None)
+    assert run.step == 4 and run.interrupted_by == signal.SIGTERM
+    assert [m["step"] for m in run.metrics if m["kind"] == "eval"] == [0]  # step 4's left off
+    assert json.loads((latest(run.dir) / STATE).read_text())["step"] == 4
+    with Run.resume(run.dir) as resumed:
+        train(resumed, progress=False)
+    assert_same_weights(straight.model, resumed.model)
+    assert [m["step"] for m in resumed.metrics if m["kind"] == "eval"] == [0, 4, 8]
 
 
 def test_grad_clip_zero_means_no_clipping(tmp_path):
