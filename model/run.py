@@ -151,6 +151,11 @@ class Run:
                 f"{run_dir} is a checkpoint: resume its run directory, which continues the "
                 "newest checkpoint"
             )
+        if Path(run_dir).name == CHECKPOINTS and RunDir(Path(run_dir).parent).checkpoints():
+            raise ValueError(
+                f"{run_dir} is a run's {CHECKPOINTS} directory: resume the run itself "
+                f"({Path(run_dir).parent}), which continues its newest checkpoint"
+            )
         disk = RunDir(run_dir).lock()
         try:
             return cls._resume(disk, changes, log)

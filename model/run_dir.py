@@ -260,6 +260,11 @@ def find_checkpoint(path):
     path = require_directory(path)
     if STEP_NAME.fullmatch(path.name) and path.parent.name == CHECKPOINTS:
         return path
+    if path.name == CHECKPOINTS and RunDir(path.parent).checkpoints():
+        raise CheckpointError(
+            f"{path} is a run's {CHECKPOINTS} directory: name the run ({path.parent}) for its "
+            f"newest checkpoint, or one of its {CHECKPOINTS}/step-N"
+        )
     run_dir = RunDir(path)
     run_dir.refuse_old_layout()
     latest = run_dir.latest()

@@ -259,6 +259,21 @@ def test_subcommands_and_help_texts_say_what_the_user_reads(capsys):
     )
 
 
+def test_a_runs_checkpoints_directory_is_pointed_at_the_run_or_a_step(trained_runs, capsys):
+    run = trained_runs["stories"]
+    err = one_line_error(capsys, ["sample", "--run", run / "checkpoints"])
+    assert err.endswith(
+        f"{run / 'checkpoints'} is a run's checkpoints directory: name the run ({run}) for its "
+        "newest checkpoint, or one of its checkpoints/step-N\n"
+    )
+    err = one_line_error(capsys, ["train", "--resume", run / "checkpoints"])
+    assert err.endswith(
+        f"{run / 'checkpoints'} is a run's checkpoints directory: resume the run itself ({run}), "
+        "which continues its newest checkpoint\n"
+    )
+    assert not (run / "checkpoints" / ".lock").exists()  # refused before it is locked
+
+
 @pytest.mark.parametrize("argv", [["sample", "--run"], ["plot", "--run"], ["train", "--resume"]])
 def test_a_run_that_is_missing_or_a_file_is_named(tmp_path, capsys, argv):
     missing, a_file = tmp_path / "missing", tmp_path / "a-file"
