@@ -84,7 +84,8 @@ def build_parser():
         "--resume",
         metavar="DIR",
         help="continue the run saved in DIR from its newest checkpoint (only --max-iters, --lr, "
-        "--min-lr and --corpus, the corpus file's new place, may differ from the run's flags)",
+        "--min-lr, --lr-decay-iters and --corpus, the corpus file's new place, may differ from "
+        "the run's flags)",
     )
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 

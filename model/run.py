@@ -141,9 +141,10 @@ class Run:
     def resume(cls, run_dir, log=print, **changes):
         """Continue the run saved in `run_dir` from its newest complete checkpoint.
 
-        `changes` are flags, as `TrainConfig.resumed_with` takes them: max_iters, lr and min_lr
-        may change (a smaller lr after a run diverged, say), and corpus, the corpus file's new
-        place, accepted only if its content is the same; any other must be the run's own."""
+        `changes` are flags, as `TrainConfig.resumed_with` takes them: max_iters, lr, min_lr
+        and lr_decay_iters may change (a smaller lr after a run diverged, say), and corpus, the
+        corpus file's new place, accepted only if its content is the same; any other must be
+        the run's own."""
         changes = {name: value for name, value in changes.items() if value is not None}
         require_directory(run_dir)
         if Path(run_dir).parent.name == CHECKPOINTS:

@@ -11,7 +11,7 @@ from model.config import GPTConfig, flag
 from model.corpus import CORPORA
 from model.pretrained import fine_tune_config, pretrained_config
 
-CHANGEABLE_ON_RESUME = ("max_iters", "lr", "min_lr", "corpus")
+CHANGEABLE_ON_RESUME = ("max_iters", "lr", "min_lr", "lr_decay_iters", "corpus")
 USED_ONLY_WITH = {  # a flag that only some values of another flag read: alone, it does nothing
     "bpe_vocab_size": ("tokenizer", ("bpe",)),
     "corpus_chars": ("corpus", CORPORA),
@@ -149,9 +149,10 @@ class TrainConfig:
     def resumed_with(self, llama=False, **flags):
         """This run's config with the flat flags (as `from_flags` takes them) of its resumption.
 
-        Only max_iters, lr, min_lr and corpus may change (a smaller lr after a run diverged,
-        say); any other flag must give the run's own value, and `llama` the run's Llama pieces,
-        so a run's whole command line can be given again with `--resume`."""
+        Only max_iters, lr, min_lr, lr_decay_iters and corpus may change (a smaller lr after a
+        run diverged, say, or the cosine stretched to a new --max-iters); any other flag must
+        give the run's own value, and `llama` the run's Llama pieces, so a run's whole command
+        line can be given again with `--resume`."""
         own = {**asdict(self.model), **asdict(self)}
         unknown = sorted(set(flags) - set(own) - {"model"})
         if unknown:
@@ -166,7 +167,8 @@ class TrainConfig:
         if fixed:
             raise ValueError(
                 f"--resume continues a run as configured, so it cannot take {', '.join(fixed)}; "
-                "only --max-iters, --lr, --min-lr and --corpus may differ from the run's"
+                "only --max-iters, --lr, --min-lr, --lr-decay-iters and --corpus may differ "
+                "from the run's"
             )
         return replace(self, **{k: v for k, v in flags.items() if k in CHANGEABLE_ON_RESUME})
 

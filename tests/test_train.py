@@ -72,6 +72,19 @@ def test_resume_is_bit_identical(tmp_path):
     assert steps == sorted(steps) and steps[-1] == 8
 
 
+def test_resume_may_stretch_the_cosine_to_a_new_max_iters(tmp_path):
+    """Past lr_decay_iters the lr stays at min_lr: a run resumed to train longer may move the
+    decay's end with it, and is refused other changes to its schedule."""
+    run_dir = trained(tmp_path)  # 8 steps, the cosine ending at step 8
+    with pytest.raises(ValueError, match="--warmup-iters 3 .*only --max-iters, --lr, --min-lr, "):
+        Run.resume(run_dir, max_iters=16, warmup_iters=3)
+    with Run.resume(run_dir, max_iters=16, lr_decay_iters=16) as run:
+        train(run, progress=False)
+    lrs = [m["lr"] for m in run.metrics if m["kind"] == "train" and m["step"] > 8]
+    assert run.config.lr_decay_iters == 16 and all(lr > run.config.min_lr for lr in lrs[:-1])
+    assert lrs == sorted(lrs, reverse=True)  # still decaying, towards min_lr at step 16
+
+
 def test_run_directory_holds_the_newest_checkpoint_whole(tmp_path):
     with Run.create(tiny_config(tmp_path, max_iters=2, eval_interval=2)) as run:
         losses = train(run, progress=False)
