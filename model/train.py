@@ -71,7 +71,7 @@ def train_step(model, optimizer, batches, grad_clip=1.0, parallel=None):
 
 
 @engine.no_grad()
-def estimate_loss(model, data, config, parallel=None, stopped=lambda: False):
+def estimate_loss(model, data, config, parallel=None, stopped=None):
     """Mean loss over `eval_batches` batches of each split, in eval mode (no dropout). The
     batches come from their own fixed generator, so every evaluation sees the same windows.
     `parallel` (a DataParallel, or None) shares each batch's rows, as in `train_step`. Where
@@ -85,7 +85,7 @@ def estimate_loss(model, data, config, parallel=None, stopped=lambda: False):
         for split in ("train", "val"):
             total = 0.0
             for _ in range(config.eval_batches):
-                if stopped():
+                if stopped is not None and stopped():
                     return None
                 x, y = data.get_batch(split, config.batch_size, rng)
                 total += loss(x, y, None)
@@ -140,6 +140,10 @@ class _StopRequest:
         # Straight to the file descriptor: a print could land inside one the bar was making.
         with contextlib.suppress(OSError):  # no stderr to say it on: stop all the same
             os.write(2, f"\n{signal.Signals(signum).name}: {STOPPING}\n".encode())
+
+    def requested(self):
+        """Whether a signal (or a gone reader) has asked to stop."""
+        return self.signal is not None
 
     def say(self, text, write=print):
         """`write(text)` (print, or the bar's write, both to stdout). If stdout is a pipe whose
@@ -211,8 +215,11 @@ def train(run, progress=True, log=print):
             due = step % config.eval_interval == 0 or step == config.max_iters
             evaluated = None
             if due and step > run.last_eval_step():  # a resumed run evaluated this step before
+                # A signal cuts an evaluation short (a resumed run makes it again), but not the
+                # last one: a run at max_iters has no step left to resume for.
+                last = step >= config.max_iters
                 evaluated = estimate_loss(
-                    model, data, config, parallel, stopped=lambda: stop.signal is not None
+                    model, data, config, parallel, stopped=None if last else stop.requested
                 )
             if evaluated is not None:
                 losses = evaluated

@@ -354,6 +354,26 @@ def test_a_signal_during_an_evaluation_stops_it_and_resume_makes_it_again(tmp_pa
     assert [m["step"] for m in resumed.metrics if m["kind"] == "eval"] == [0, 4, 8]
 
 
+def test_a_signal_during_the_last_evaluation_lets_it_finish(tmp_path, monkeypatch):
+    """At max_iters no step is left to resume for, so its evaluation is made and saved."""
+    with Run.create(tiny_config(tmp_path)) as run:
+        get_batch, sent = run.data.get_batch, []
+
+        def get_batch_then_signal(split, batch_size, rng):
+            if rng is not run.data_rng and run.step == 8 and not sent:  # the last evaluation
+                sent.append(os.kill(os.getpid(), signal.SIGTERM))
+            return get_batch(split, batch_size, rng)
+
+        monkeypatch.setattr(run.data, "get_batch", get_batch_then_signal)
+        losses = train(run, progress=False, log=lambda message: None)
+    assert sent and run.step == 8 and run.interrupted_by == signal.SIGTERM
+    assert losses is not None and [m["step"] for m in run.metrics if m["kind"] == "eval"] == [
+        0, 4, 8
+    ]  # fmt: skip
+    saved = json.loads((latest(run.dir) / STATE).read_text())
+    assert saved["step"] == 8 and saved["best_step"] == run.best_step
+
+
 def test_grad_clip_zero_means_no_clipping(tmp_path):
     with Run.create(tiny_config(tmp_path, max_iters=2, grad_clip=0.0)) as run:
         losses = train(run, progress=False)
