@@ -63,16 +63,18 @@ def make_parents(out):
     """Make the missing directories above the --out directory `out`, as --out-dir's are made;
     returns those made, outermost first, so that a command that fails can remove them again.
     A part of the path that is a file is refused first, naming it."""
-    missing = []
-    parent = Path(out).parent
-    while not parent.exists() and parent != parent.parent:
-        missing.append(parent)
-        parent = parent.parent
-    if not parent.is_dir():
-        raise NotADirectoryError(f"--out {out}: {parent} is not a directory")
-    for directory in reversed(missing):
-        directory.mkdir()
-    return list(reversed(missing))
+    made = []
+    try:
+        for directory in reversed(Path(out).parents):  # outermost first; `a/..` once `a` is made
+            if not directory.exists():
+                directory.mkdir()
+                made.append(directory)
+            elif not directory.is_dir():
+                raise NotADirectoryError(f"--out {out}: {directory} is not a directory")
+    except BaseException:
+        remove_made(made)
+        raise
+    return made
 
 
 def remove_made(directories):

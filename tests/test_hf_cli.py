@@ -105,6 +105,8 @@ def test_an_export_cut_short_leaves_nothing_to_block_the_next(runs, tmp_path, mo
     run_main(capsys, ["export", "--run", runs["gpt2"], "--out", tmp_path / "hf"])
     assert os.listdir(tmp_path) == ["hf"] and (tmp_path / "hf" / "tokenizer.json").is_file()
     assert GPT.from_pretrained(tmp_path / "hf").config.vocab_size == 280
+    run_main(capsys, ["export", "--run", runs["gpt2"], "--out", tmp_path / "new" / ".." / "hf2"])
+    assert (tmp_path / "hf2" / "config.json").is_file() and (tmp_path / "new").is_dir()
     run_main(capsys, ["export", "--run", runs["gpt2"], "--out", tmp_path / "a" / "b" / "hf"])
     assert (
         tmp_path / "a" / "b" / "hf" / "config.json"
