@@ -27,6 +27,7 @@ or a corpus whose content changed, are refused.
 """
 
 import json
+import os
 import shlex
 from dataclasses import replace
 from pathlib import Path
@@ -147,15 +148,16 @@ class Run:
         the run's own."""
         changes = {name: value for name, value in changes.items() if value is not None}
         require_directory(run_dir)
-        if Path(run_dir).parent.name == CHECKPOINTS:
+        where = Path(os.path.abspath(run_dir))  # `.` or `step-N/..` name no directory of their own
+        if where.parent.name == CHECKPOINTS:
             raise ValueError(
                 f"{run_dir} is a checkpoint: resume its run directory, which continues the "
                 "newest checkpoint"
             )
-        if Path(run_dir).name == CHECKPOINTS and RunDir(Path(run_dir).parent).checkpoints():
+        if where.name == CHECKPOINTS and RunDir(where.parent).checkpoints():
             raise ValueError(
                 f"{run_dir} is a run's {CHECKPOINTS} directory: resume the run itself "
-                f"({Path(run_dir).parent}), which continues its newest checkpoint"
+                f"({where.parent}), which continues its newest checkpoint"
             )
         disk = RunDir(run_dir).lock()
         try:

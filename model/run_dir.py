@@ -258,11 +258,12 @@ def find_checkpoint(path):
     """The checkpoint a reader (sampling, plots, graphs) means by `path`: a run directory's
     newest complete checkpoint, or `path` itself when it is a checkpoint directory."""
     path = require_directory(path)
-    if STEP_NAME.fullmatch(path.name) and path.parent.name == CHECKPOINTS:
+    where = Path(os.path.abspath(path))  # `.` or `step-N/..` name no directory of their own
+    if STEP_NAME.fullmatch(where.name) and where.parent.name == CHECKPOINTS:
         return path
-    if path.name == CHECKPOINTS and RunDir(path.parent).checkpoints():
+    if where.name == CHECKPOINTS and RunDir(where.parent).checkpoints():
         raise CheckpointError(
-            f"{path} is a run's {CHECKPOINTS} directory: name the run ({path.parent}) for its "
+            f"{path} is a run's {CHECKPOINTS} directory: name the run ({where.parent}) for its "
             f"newest checkpoint, or one of its {CHECKPOINTS}/step-N"
         )
     run_dir = RunDir(path)

@@ -259,7 +259,9 @@ def test_subcommands_and_help_texts_say_what_the_user_reads(capsys):
     )
 
 
-def test_a_runs_checkpoints_directory_is_pointed_at_the_run_or_a_step(trained_runs, capsys):
+def test_a_runs_checkpoints_directory_is_pointed_at_the_run_or_a_step(
+    trained_runs, capsys, monkeypatch
+):
     run = trained_runs["stories"]
     err = one_line_error(capsys, ["sample", "--run", run / "checkpoints"])
     assert err.endswith(
@@ -272,6 +274,12 @@ def test_a_runs_checkpoints_directory_is_pointed_at_the_run_or_a_step(trained_ru
         "which continues its newest checkpoint\n"
     )
     assert not (run / "checkpoints" / ".lock").exists()  # refused before it is locked
+    monkeypatch.chdir(run / "checkpoints")  # the same directory, spelled "." or "step-N/.."
+    step = newest(run).name
+    for spelling in (".", f"{step}/.."):
+        for argv in (["sample", "--run", spelling], ["train", "--resume", spelling]):
+            assert "is a run's checkpoints directory" in one_line_error(capsys, argv)
+    assert not (run / "checkpoints" / ".lock").exists()
 
 
 @pytest.mark.parametrize("argv", [["sample", "--run"], ["plot", "--run"], ["train", "--resume"]])
