@@ -198,9 +198,9 @@ def test_renders_svg_and_png_with_dot(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["graph.png", "graph.svg"]
     with pytest.raises(ValueError, match="svg"):
         viz.save_graph(dot, tmp_path / "graph.gif")
-    with pytest.raises(IsADirectoryError):  # a name ending in "/" means a directory
-        viz.save_graph(dot, f"{tmp_path}/more.svg/")
-    assert not (tmp_path / "more.svg").exists()
+    with pytest.raises(IsADirectoryError, match="more.svg/' ends in '/': give a file name"):
+        viz.save_graph(dot, f"{tmp_path}/sub/more.svg/")
+    assert not (tmp_path / "sub").exists()  # refused before anything is made
 
 
 def test_default_gpt_loss_graph_renders_at_depth_two(tmp_path):

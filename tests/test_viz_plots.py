@@ -217,6 +217,6 @@ def test_save_figure_refuses_what_is_no_figure(tmp_path):
     dot = viz.draw_architecture(GPTConfig(vocab_size=11))
     with pytest.raises(TypeError, match="matplotlib Figure, got Digraph: .*viz.save_graph"):
         viz.save_figure(dot, tmp_path / "a.png")
-    with pytest.raises(IsADirectoryError):  # a name ending in "/" means a directory
-        viz.save_figure(matplotlib.figure.Figure(), f"{tmp_path}/b.png/")
-    assert not (tmp_path / "b.png").exists()
+    with pytest.raises(IsADirectoryError, match="b.png/' ends in '/': give a file name"):
+        viz.save_figure(matplotlib.figure.Figure(), f"{tmp_path}/sub/b.png/")
+    assert not (tmp_path / "sub").exists()  # refused before anything is made

@@ -16,6 +16,7 @@ the sum that undoes the broadcast: where learners get stuck.
 """
 
 import itertools
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,7 +100,9 @@ def save_graph(dot, path):
     if not isinstance(dot, graphviz.Graph | graphviz.Digraph | graphviz.Source):
         hint = " (check_graph returns (checks, picture): save the picture)" * isinstance(dot, tuple)
         raise TypeError(f"dot must be a graphviz.Digraph, got {type(dot).__name__}{hint}")
-    given, path = path, Path(path)  # write_atomic takes `given`: Path() drops a final "/"
+    if os.fspath(path).endswith(("/", os.sep)):  # Path() would drop it, and write a file
+        raise IsADirectoryError(f"graph file {os.fspath(path)!r} ends in '/': give a file name")
+    path = Path(path)
     fmt = path.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
         raise ValueError(f"graph file must end in one of {FORMATS}, got {str(path)!r}")
@@ -108,7 +111,7 @@ def save_graph(dot, path):
     except graphviz.ExecutableNotFound:
         raise DotNotFound() from None
     path.parent.mkdir(parents=True, exist_ok=True)
-    return write_atomic(given, picture)
+    return write_atomic(path, picture)
 
 
 def build(graph, depth, show_data, show_rules, rankdir, paint=None, prefix=""):

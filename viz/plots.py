@@ -9,6 +9,7 @@ saves it as PNG or SVG by the file's extension.
 import io
 import math
 import numbers
+import os
 from pathlib import Path
 
 import numpy as np
@@ -37,13 +38,15 @@ def save_figure(fig, path):
     if not isinstance(fig, Figure):  # a graphviz picture has a save method of another kind
         hint = ": save a graph with viz.save_graph" if hasattr(fig, "pipe") else ""
         raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}{hint}")
-    given, path = path, Path(path)  # write_atomic takes `given`: Path() drops a final "/"
+    if os.fspath(path).endswith(("/", os.sep)):  # Path() would drop it, and write a file
+        raise IsADirectoryError(f"figure file {os.fspath(path)!r} ends in '/': give a file name")
+    path = Path(path)
     if path.suffix.lower() not in FORMATS:
         raise ValueError(f"figure file must end in .png or .svg, got {str(path)!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     fig.savefig(buffer, format=path.suffix.lower()[1:], dpi=150, bbox_inches="tight")
-    return write_atomic(given, buffer.getvalue())
+    return write_atomic(path, buffer.getvalue())
 
 
 def plot_losses(run, floor=None, path=None, title="train and validation loss"):
