@@ -93,23 +93,37 @@ def test_adam_matches_torchs_rule_with_l2_decay_in_the_gradient():
     assert defaults == {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0}
 
 
+def reference_sgd(start, k, steps, lr, momentum, decay, dampening=0.0, nesterov=False):
+    """torch.optim.SGD's rule for parameter k of `start`, one scalar update at a time, over
+    grads_for's gradients; lr(step) is the step's learning rate."""
+    x, buf = start[k].ravel().copy(), None
+    for step in range(steps):
+        g = grads_for(step, start)[k]
+        if g is None:
+            continue
+        d = g.ravel() + decay * x  # L2 decay, added to the gradient
+        if momentum:
+            buf = d.copy() if buf is None else momentum * buf + (1 - dampening) * d
+            d = d + momentum * buf if nesterov else buf
+        x = x - lr(step) * d
+    return x
+
+
+def halved_at_step_3(step):
+    """The lr `run(..., lr_change=3)` gives the first group: 0.1, then 0.05 from step 3."""
+    return 0.05 if step >= 3 else 0.1
+
+
 def test_sgd_matches_the_published_rule():
     params = parameters()
     start = [p.data.copy() for p in params]
     opt = two_groups(params, SGD, momentum=0.0, weight_decay=0.2)
     run(opt, params, 5, lr_change=3)
-    for k, x0 in enumerate(start):
-        x, buf = x0.ravel().copy(), None
-        for step in range(5):
-            g = grads_for(step, start)[k]
-            if g is None:
-                continue
-            lr = 0.05 if (k < 2 and step >= 3) else 0.1
-            if k < 2:  # momentum 0.9, no decay
-                buf = g.ravel().copy() if buf is None else 0.9 * buf + g.ravel()
-                x = x - lr * buf
-            else:  # no momentum, L2 decay 0.2 added to the gradient
-                x = x - lr * (g.ravel() + 0.2 * x)
+    for k in range(len(params)):
+        if k < 2:  # the first group: momentum 0.9, no decay, lr halved at step 3
+            x = reference_sgd(start, k, 5, halved_at_step_3, 0.9, 0.0)
+        else:  # no momentum, L2 decay 0.2
+            x = reference_sgd(start, k, 5, lambda step: 0.1, 0.0, 0.2)
         np.testing.assert_allclose(params[k].data.ravel(), x, rtol=1e-12)
 
 
@@ -120,15 +134,8 @@ def test_sgd_with_dampening_or_nesterov_matches_torchs_rule(dampening, nesterov)
     opt = SGD(params, lr=0.1, momentum=0.9, dampening=dampening, weight_decay=0.2,
               nesterov=nesterov)  # fmt: skip
     run(opt, params, 5, lr_change=3)
-    for k, x0 in enumerate(start):
-        x, buf = x0.ravel().copy(), None
-        for step in range(5):
-            g = grads_for(step, start)[k]
-            if g is None:
-                continue
-            d = g.ravel() + 0.2 * x
-            buf = d.copy() if buf is None else 0.9 * buf + (1 - dampening) * d
-            x = x - (0.05 if step >= 3 else 0.1) * (d + 0.9 * buf if nesterov else buf)
+    for k in range(len(params)):
+        x = reference_sgd(start, k, 5, halved_at_step_3, 0.9, 0.2, dampening, nesterov)
         np.testing.assert_allclose(params[k].data.ravel(), x, rtol=1e-12)
 
 
