@@ -186,6 +186,10 @@ def test_bad_options_raise():
     for bad in ({"depth": -1}, {"show_data": "yes"}, {"rankdir": "up"}):
         with pytest.raises(ValueError):
             viz.draw_graph(b, **bad)
+    assert viz.draw_graph(b, depth=np.int64(1)).source  # a NumPy int is an int
+    model = GPT(GPTConfig(vocab_size=11, block_size=4, n_layer=1, n_head=1, n_embd=8))
+    with pytest.raises(ValueError, match=r"idx must be \(B, T\) token ids, got shape \(3,\)"):
+        viz.render_model_graph(model, "unused.svg", idx=np.array([1, 2, 3]))
 
 
 def test_renders_svg_and_png_with_dot(tmp_path):

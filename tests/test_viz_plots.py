@@ -207,6 +207,9 @@ def test_plot_next_token_greedy_clamped_top_k_small_vocabularies_and_bad_options
             viz.plot_next_token(model, tokenizer, "hello", settings=[bad])
     with pytest.raises(ValueError, match="prompt must encode to at least one token, got ''"):
         viz.plot_next_token(model, tokenizer, "")
+    for bad in ((), {"top_k": 3}, ["top_k"]):
+        with pytest.raises(ValueError, match="settings must"):
+            viz.plot_next_token(model, tokenizer, "hello", settings=bad)
     chars = CharTokenizer.from_text("ab\n")
     small = GPT(GPTConfig(chars.vocab_size, block_size=8, n_layer=1, n_head=1, n_embd=8))
     bars = viz.plot_next_token(small, chars, "ab", settings=[{}]).axes[0].patches

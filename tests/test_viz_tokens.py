@@ -31,6 +31,8 @@ def test_plot_one_row_per_count(tok, tmp_path):
     labels = [t.get_text() for t in fig.axes[0].texts if "merge" in t.get_text()]
     assert labels[0] == "0 merges: 11 tokens" and labels[1].startswith("1 merge: ")
     assert (tmp_path / "m.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="at least one count of merges"):
+        viz.plot_merges(tok, "the cat sat", counts=[])
     default = viz.plot_merges(tok, "the cat sat")  # 0, a few on a log scale, then all 20
     rows = [t.get_text() for t in default.axes[0].texts if "merge" in t.get_text()]
     assert rows[0].startswith("0 merges") and rows[-1].startswith("20 merges") and len(rows) > 3

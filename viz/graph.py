@@ -16,6 +16,7 @@ the sum that undoes the broadcast: where learners get stuck.
 """
 
 import itertools
+import numbers
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -85,7 +86,9 @@ def draw_graph(root, depth=None, show_data="auto", show_rules=False, rankdir="LR
 
 
 def check_options(depth, show_data, rankdir):
-    if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 0):
+    if depth is not None and (
+        not isinstance(depth, numbers.Integral) or isinstance(depth, bool) or depth < 0
+    ):
         raise ValueError(f"depth must be None or an int >= 0, got {depth!r}")
     if show_data not in ("auto", True, False):
         raise ValueError(f"show_data must be 'auto', True or False, got {show_data!r}")

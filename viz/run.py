@@ -25,6 +25,8 @@ def render_model_graph(model, out_path, idx=None, targets=None, depth=2, rules=F
     if idx is None:
         idx = np.arange(config.block_size, dtype=np.int64)[None] % config.vocab_size
     idx = np.asarray(idx)
+    if idx.ndim != 2:
+        raise ValueError(f"idx must be (B, T) token ids, got shape {idx.shape}; one row: idx[None]")
     targets = np.roll(idx, -1, axis=1) if targets is None else np.asarray(targets)
     _, loss = model(idx, targets)
     inputs = {"idx": idx, "targets": targets}  # the rest (the causal masks) is made inside

@@ -27,6 +27,10 @@ def plot_next_token(model, tokenizer, prompt, settings=SETTINGS, n=12, path=None
     `top_k` above the vocabulary size keeps every token, as there."""
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be an int >= 1, got {n!r}")
+    if not isinstance(settings, list | tuple) or not settings:
+        raise ValueError(f"settings must be a non-empty list of option dicts, got {settings!r}")
+    if not all(isinstance(options, dict) for options in settings):
+        raise ValueError(f"settings must hold dicts of next_token_probs options, got {settings!r}")
     ids = tokenizer.encode(prompt)[-model.config.block_size :]
     if not ids:
         raise ValueError(f"prompt must encode to at least one token, got {prompt!r}")

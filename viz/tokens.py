@@ -45,6 +45,8 @@ def plot_merges(tokenizer, text, counts=None, path=None):
     0, a few, and all of them): each token a box, neighbours in alternating colours, spaces
     shown as ␣. Meant for a line or two of text."""
     counts = _default_counts(len(_merges(tokenizer))) if counts is None else list(counts)
+    if not counts:
+        raise ValueError("plot_merges needs at least one count of merges, got none")
     stages = merge_stages(tokenizer, text, counts)
     rows = [[t.decode("utf-8", errors="replace").replace(" ", "␣") for t in s] for s in stages]
     width = max(sum(len(t) for t in row) for row in rows)
