@@ -1,7 +1,7 @@
 """Powers, forward and backward side by side: `x ** p` (a tensor to a number's power),
 `base ** x` (a number to a tensor's power) and `a ** b` (a tensor to a tensor's, elementwise).
 
-Both are computed by `np.power` itself, never as exp(p ln x): exp and ln each round, so
+All three are computed by `np.power` itself, never as exp(p ln x): exp and ln each round, so
 `10 ** t` composed that way gives 1000.0001 for t = 3, where np.power gives 1000 exactly.
 Notation as in engine/ops.py: Y is the output, X the tensor, G is dL/dY.
 

@@ -225,7 +225,7 @@ class TensorOps:
             if bound is not None and not isinstance(bound, int | float | np.number):
                 raise TypeError(
                     f"clamp() takes a number or None as {name}, got {type(bound).__name__}; "
-                    "for bounds of tensors, use engine.where(t < low, low, t)"
+                    "for bounds of tensors, use t.maximum(low) and t.minimum(high)"
                 )
         return ops.Clamp.apply(self, low=min, high=max)
 

@@ -12,8 +12,9 @@
 Everything random (init, dropout, batches) flows from `seed`, and a checkpoint saves every
 generator's state, so a run resumed from a checkpoint continues bit for bit where the step
 takes the same path (one process, or two: their sums differ by rounding). Ctrl-C or SIGTERM
-stops at the end of the step and saves first, as does a reader of the output that has gone
-(`tinyllm train | head`). Every float knob must be finite and in range.
+stops at the end of the step (or of an evaluation's batch, but for the last evaluation's) and
+saves first, as does a reader of the output that has gone (`tinyllm train | head`). Every
+float knob must be finite and in range.
 """
 
 import contextlib
@@ -121,9 +122,9 @@ STOPPING = "stopping at the end of this step, to save it (send it again to stop 
 
 class _StopRequest:
     """Turns the first Ctrl-C (SIGINT) or SIGTERM, or a write to a stdout whose reader has gone,
-    into a request to stop at the end of the current step, so the checkpoint then saved is
-    consistent. A second signal acts at once: Ctrl-C raises KeyboardInterrupt, SIGTERM ends the
-    process."""
+    into a request to stop at the end of the current step (an evaluation asks `requested()`
+    between its batches), so the checkpoint then saved is consistent. A second signal acts at
+    once: Ctrl-C raises KeyboardInterrupt, SIGTERM ends the process."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 

@@ -184,6 +184,8 @@ def test_abs_clamp_pow_matmul_values_and_gradients():
         t.clamp()
     with pytest.raises(TypeError, match="clamp\\(\\) takes a number or None as max, got Tensor"):
         t.clamp(0.0, leaf([1.0]))
+    with pytest.raises(TypeError, match=r"use t.maximum\(low\) and t.minimum\(high\)"):
+        t.clamp(min=leaf([1.0]))
     flags = Tensor(np.array([True, False]))
     assert flags.clamp(0, 2).dtype == np.int64 and flags.clamp(0, 2).tolist() == [1, 0]
     assert flags.clamp(0.5).dtype == np.float32 and flags.clamp(0.5).tolist() == [1.0, 0.5]
