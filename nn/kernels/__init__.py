@@ -3,9 +3,10 @@
 Every function in `nn.functional` is written once, plainly, from engine primitives: that is
 the reference, what a reader reads and what a graph shows. A kernel here computes the same
 thing as one engine `Function` with a hand-derived backward: fewer graph nodes, fewer
-temporaries, and matmuls laid out for BLAS. One more, `run_updates`, shares an optimizer's
-per-parameter updates over the cores. Each names the reference it replaces, and the tests hold
-the two equal, values and gradients.
+temporaries, and matmuls laid out for BLAS. Two more are not nodes: `run_updates` shares an
+optimizer's per-parameter updates over the cores, and `attend_one_query` is attention for a
+single query where no graph is built (sampling with a KV cache). Each names the reference it
+replaces, and the tests hold the two equal, values and gradients.
 
 One switch chooses between them. Fused is the default:
 
@@ -23,6 +24,7 @@ from nn.kernels.cross_entropy import FusedCrossEntropy
 from nn.kernels.gelu import FusedGELU
 from nn.kernels.linear import FusedLinear
 from nn.kernels.norms import FusedLayerNorm, FusedRMSNorm
+from nn.kernels.one_query_attention import attend_one_query
 from nn.kernels.packed_attention import FusedPackedAttention, attend
 from nn.kernels.swiglu import FusedSwiGLU
 from nn.kernels.threads import run_updates
@@ -64,6 +66,7 @@ __all__ = [
     "FusedRMSNorm",
     "FusedSwiGLU",
     "attend",
+    "attend_one_query",
     "enabled",
     "run_updates",
     "use_fused",

@@ -99,8 +99,9 @@ class FusedAttention(Function):
         Else (float32 logits beyond about ±40, or a NaN) the tile is computed again with the
         maximum subtracted, as PyTorch does, and so is every float16 tile: the half of its
         range left (e^±5.5) is too narrow for the values and gradients. So is a single query
-        (sampling with a KV cache): its keys are contiguous, and their maximum is one quick
-        reduction, cheaper than the checks.
+        (one that a backward may follow; sampling's go to nn/kernels/one_query_attention.py):
+        its keys are contiguous, and their maximum is one quick reduction, cheaper than the
+        checks.
         """
         e_t = self._scores_t(h, tile)
         if e_t.itemsize >= 4 and e_t.shape[-1] > 1:
@@ -183,8 +184,8 @@ def max_over_keys(e_t):
     `max(axis=-2)` goes one row of nq numbers at a time, so on a tile of many keys it is
     quicker to fold the rows in halves first: each np.maximum compares two blocks of rows in
     long contiguous runs (2x as fast at 256 keys). An odd count's halves share their middle
-    row, which a maximum doesn't mind. A single query's keys (nq = 1, sampling with a KV
-    cache) are contiguous already: one `max` is the fast way there.
+    row, which a maximum doesn't mind. A single query's keys (nq = 1) are contiguous
+    already: one `max` is the fast way there.
     """
     n = e_t.shape[-2]
     if n <= UNFOLDED_ROWS or e_t.shape[-1] == 1:

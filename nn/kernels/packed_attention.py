@@ -1,13 +1,15 @@
 """Attention on a GPT's packed q | k | v heads as one node, and `attend`, which
-`F.scaled_dot_product_attention` calls: it picks that node, or the plain kernel of
-nn/kernels/attention.py when q, k and v are not three slices of one tensor.
+`F.scaled_dot_product_attention` calls: it picks that node, the plain kernel of
+nn/kernels/attention.py when q, k and v are not three slices of one tensor, or, for a single
+query where no graph is built (sampling with a KV cache), nn/kernels/one_query_attention.py.
 """
 
 import numpy as np
 
-from engine import Function
+from engine import Function, Tensor, is_grad_enabled
 from engine.shape_ops import GetItem
 from nn.kernels.attention import FusedAttention
+from nn.kernels.one_query_attention import attend_one_query
 
 
 class FusedPackedAttention(Function):
@@ -49,11 +51,21 @@ def attend(q, k, v, bias, scale, keep):
     Only the graph can tell: q, k and v are then indexing nodes on the same input. Attending
     to that input directly computes the same numbers; the three indexing nodes are left out
     of the loss's graph, so nobody sends them a gradient and their backward never runs.
+
+    A single query with neither a mask nor dropout, where no graph is built, takes
+    `attend_one_query`, on the arrays.
     """
+    if q.shape[-2] == 1 and bias is None and keep is None and not _in_graph(q, k, v):
+        return Tensor(attend_one_query(q.data, k.data, v.data, scale))
     heads = _packed_source(q, k, v)
     if heads is not None:
         return FusedPackedAttention.apply(heads, bias=bias, scale=scale, keep=keep)
     return FusedAttention.apply(q, k, v, bias=bias, scale=scale, keep=keep)
+
+
+def _in_graph(*tensors):
+    """Whether an op on `tensors` would be recorded in the graph (for a backward to come)."""
+    return is_grad_enabled() and any(t.requires_grad for t in tensors)
 
 
 def _packed_source(q, k, v):
