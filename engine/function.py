@@ -12,7 +12,7 @@ still be drawn.
 
 import numpy as np
 
-from engine import modes, promotion
+from engine import changes, modes, promotion
 
 KEPT = ("inputs", "options", "needs_grad")  # what a node keeps once backward has freed it
 
@@ -114,17 +114,18 @@ class Function:
         """Refuse a backward whose inputs were changed in place after forward read them, or
         its `output` (where `saves_output`: backward reads it): what it saved no longer holds
         the values it used, so the gradient would be silently wrong. PyTorch refuses it the
-        same way (it counts versions; here each in-place change is numbered, and a node keeps
-        the number of the last before it)."""
+        same way (it counts versions; here each in-place change of a block of memory is
+        numbered, engine/changes.py, and a node keeps the number of the last before it)."""
         watched = [("input", "used", t) for t in self.inputs if t is not None]
         if self.saves_output:
             watched.append(("output", "made", output))
         for what, verb, t in watched:
-            if t._changed_at > self.stamp:
+            if changes.changed_since(t.data, self.stamp):
                 raise RuntimeError(
                     f"{self.name}'s {what} {t.shape} was changed in place after {self.name} "
-                    f"{verb} it, so its gradient would be wrong: change a copy (t.clone()), or "
-                    "change it after backward()"
+                    f"{verb} it (itself, or a view or detach() sharing its memory), so its "
+                    "gradient would be wrong: change a copy (t.clone()), or change it after "
+                    "backward()"
                 )
 
     def free_saved(self):

@@ -19,7 +19,7 @@ import numpy as np
 grad_enabled = True
 scope = ()  # the modules whose forward is running, outermost first
 anomaly = False
-in_place_changes = 0  # how many in-place changes the process has made (engine/tensor_in_place.py)
+in_place_changes = 0  # how many in-place changes the process has made (engine/changes.py)
 
 
 class ContextDecorator(contextlib.ContextDecorator):

@@ -37,7 +37,7 @@ class Tensor(TensorOps, TensorReductions, TensorShapes, TensorInPlace):
     """
 
     __slots__ = (
-        "data", "grad", "_requires_grad", "name", "_ctx", "_retains_grad", "_scope", "_changed_at"
+        "data", "grad", "_requires_grad", "name", "_ctx", "_retains_grad", "_scope"
     )  # fmt: skip
 
     def __init__(self, data, requires_grad=False, name=None):
@@ -61,7 +61,6 @@ class Tensor(TensorOps, TensorReductions, TensorShapes, TensorInPlace):
         self.name = name
         self._retains_grad = False
         self._scope = ()
-        self._changed_at = 0  # the in-place change that changed it last (modes.in_place_changes)
 
     # ---- plain attributes ----------------------------------------------------------------------
     shape = property(lambda self: self.data.shape)

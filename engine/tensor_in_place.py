@@ -8,18 +8,18 @@ inputs' data again in backward, so the rule, as PyTorch's for the cases it cover
   - a leaf that requires grad, while the graph is built, is refused: the graph would lose it;
   - otherwise `a += b` makes a new tensor, as `a = a + b` does (the graph records it), while
     `t[i] = v` and the methods ending in `_`, which promise to change `t` itself, are refused.
-Each change is numbered (`modes.in_place_changes`) and the tensor keeps the number of its
-last; an op keeps the number current when it ran, and its backward refuses to run if an input
-has changed since (`Function.check_unchanged`), as PyTorch's does (it counts versions): a
-graph never differentiates values other than those it computed with. Change a `clone()`
-instead, or change it after `backward()`.
+Each change is numbered, against the memory it wrote (engine/changes.py: a tensor, its views
+and its `detach()` share it); an op keeps the number current when it ran, and its backward
+refuses to run if an input has changed since (`Function.check_unchanged`), as PyTorch's does
+(it counts versions): a graph never differentiates values other than those it computed with.
+Change a `clone()` instead, or change it after `backward()`.
 """
 
 import operator
 
 import numpy as np
 
-from engine import modes
+from engine import changes, modes
 
 
 class TensorInPlace:
@@ -98,8 +98,7 @@ class TensorInPlace:
                 f"{what}: the result does not fit the tensor's {self.dtype} data; convert it "
                 "first (t.float())"
             ) from None
-        modes.in_place_changes += 1  # a graph that read the old values refuses its backward
-        self._changed_at = modes.in_place_changes
+        changes.record(self.data)  # a graph that read the old values refuses its backward
         return self
 
 
