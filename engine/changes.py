@@ -6,8 +6,11 @@ its forward ran (`Function.apply`). The change is recorded against the memory it
 the tensor: a tensor, its views (`t[0]`, `t.T`, `t.view(...)`, which are NumPy views) and its
 `detach()` all read the memory of one array, so a change through any of them changes what
 every other one holds. NumPy tells which array that is: a view's `.base` is the array that
-owns its memory. PyTorch gets the same effect from one version counter shared by a tensor
-and its views.
+owns its memory. (Arrays that NumPy made apart over one foreign buffer, as `np.frombuffer`
+twice, count apart: the engine makes none.) PyTorch gets the same effect from one version
+counter shared by a tensor and its views. An optimizer's step changes its parameters in
+place too (nn/optimizer.py), so a backward after it, through the graph of a forward before
+it, is refused as well.
 """
 
 import weakref

@@ -2,7 +2,9 @@
 
 An optimizer holds references to the model's Parameters, grouped in `param_groups` (a list of
 dicts with "params" and the group's hyperparameters, such as "lr"), and a `state` per
-parameter (momenta).
+parameter (momenta). A step changes the parameters in place, and counts it as an in-place
+change (engine/changes.py): a backward through a graph made before the step is refused, as in
+PyTorch, since it would differentiate weights that are gone.
 
 Checkpoints: `state_dict()` returns two entries, made to be stored without pickle (arrays in a
 safetensors file, the rest as JSON in its metadata):
@@ -20,7 +22,7 @@ import numbers
 
 import numpy as np
 
-from engine import Tensor
+from engine import Tensor, changes
 from nn import kernels, lr_scheduler
 
 
@@ -85,6 +87,8 @@ class Optimizer:
         else:
             for _, job in jobs:
                 job()
+        for p, _ in updates:  # in place: a graph made before the step refuses its backward
+            changes.record(p.data)
 
     def zero_grad(self, set_to_none=True):
         """Set every parameter's `.grad` to None (the next backward writes fresh ones), or with

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import engine
+import nn
 from engine import Tensor, changes
 
 REFUSED = r"was changed in place after .* \(itself, or a view or detach\(\) sharing its memory\)"
@@ -66,3 +67,19 @@ def test_the_record_of_a_change_goes_with_its_memory():
     kept[1:].add_(1.0)
     assert changes.changed_since(kept.data[2:], engine.modes.in_place_changes - 1)
     assert not changes.changed_since(kept.data, engine.modes.in_place_changes)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("make", [lambda p: nn.optim.SGD(p, lr=0.1), lambda p: nn.optim.AdamW(p)])
+def test_an_optimizer_step_between_forward_and_backward_refuses_the_backward(make, fused):
+    w = nn.Parameter(np.ones(3, np.float32))
+    optimizer = make([w])
+    loss = (w * w).sum()  # Mul keeps w for the gradient
+    w.grad = np.ones(3, np.float32)
+    with nn.use_fused(fused):
+        optimizer.step()
+    with pytest.raises(RuntimeError, match=r"Mul's input \(3,\) " + REFUSED):
+        loss.backward()
+    optimizer.zero_grad()
+    (w * w).sum().backward()  # a forward after the step: its graph saw the new weights
+    np.testing.assert_allclose(w.grad, 2 * w.data)

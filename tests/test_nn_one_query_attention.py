@@ -29,6 +29,9 @@ def one_query_calls():
         dispatch.attend_one_query = kernel
 
 
+TOLERANCES = {np.float64: dict(rtol=1e-10), np.float32: dict(rtol=1e-5, atol=1e-6)}
+
+
 def arrays(seed, *shapes, dtype=np.float64, scale=1.0):
     rng = np.random.default_rng(seed)
     return [Tensor((rng.standard_normal(s) * scale).astype(dtype)) for s in shapes]
@@ -56,9 +59,7 @@ def test_one_query_kernel_agrees_with_the_reference(s, heads, dtype, scale):
     fused, reference, made = both_paths(q, k, v, scale=scale)
     assert len(made) == 1 and fused.dtype == dtype and not fused.requires_grad
     assert fused.shape == reference.shape == (*np.broadcast_shapes(q_lead, kv_lead), 1, 3)
-    np.testing.assert_allclose(
-        fused.data, reference.data, rtol=1e-10 if dtype == np.float64 else 1e-5
-    )
+    np.testing.assert_allclose(fused.data, reference.data, **TOLERANCES[dtype])
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
@@ -100,3 +101,15 @@ def test_a_mask_or_dropout_takes_the_general_kernel(options):
     assert not calls and fused.shape == reference.shape == (2, 1, 3)
     if "attn_mask" in options:
         np.testing.assert_allclose(fused.data, reference.data, rtol=1e-10)
+
+
+def test_anomaly_mode_checks_a_single_query_too():
+    """Under detect_anomaly the node runs, whose forward is checked: float16 scores beyond
+    65504 (inf, then inf - inf) come out as a FloatingPointError, not as NaN."""
+    q, k, v = arrays(7, (1, 1, 8), (1, 4, 8), (1, 4, 2), dtype=np.float16)
+    q.data[...], k.data[...] = 300.0, 300.0
+    anomalous = pytest.raises(FloatingPointError, match="FusedAttention")
+    quiet = np.errstate(all="ignore")  # the overflow itself, which anomaly mode is to name
+    with engine.no_grad(), engine.detect_anomaly(), one_query_calls() as calls, quiet, anomalous:
+        F.scaled_dot_product_attention(q, k, v)
+    assert not calls

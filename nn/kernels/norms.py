@@ -26,13 +26,13 @@ def _mean(a):
     with a column of 1/C: BLAS's matrix-vector kernel is 1.5x to 2x as fast as einsum here, and
     3x to 7x as fast as a.mean(axis=-1), which reduces the short rows one at a time."""
     C = a.shape[-1]
-    return (a.reshape(-1, C) @ _column(C, 1.0 / C, a.dtype)).reshape(*a.shape[:-1], 1)
+    return (a.reshape(-1, C) @ _mean_column(C, a.dtype)).reshape(*a.shape[:-1], 1)
 
 
-@functools.cache
-def _column(n, value, dtype):
-    """A read-only (n, 1) column of `value`, made once per size and dtype."""
-    column = np.full((n, 1), value, dtype)
+@functools.lru_cache(maxsize=16)
+def _mean_column(C, dtype):
+    """A read-only (C, 1) column of 1/C, made once per width and dtype."""
+    column = np.full((C, 1), 1.0 / C, dtype)
     column.flags.writeable = False
     return column
 
@@ -42,7 +42,7 @@ def _column_sum(a, b=None):
     plain sum is a row of ones times the rows (2x to 3x as fast as a.sum(axis=0))."""
     if b is None:
         rows = a.reshape(-1, a.shape[-1])
-        return (_column(len(rows), 1.0, a.dtype).T @ rows)[0]
+        return (np.ones((1, len(rows)), a.dtype) @ rows)[0]
     return np.einsum("nc,nc->c", a.reshape(-1, a.shape[-1]), b.reshape(-1, b.shape[-1]))
 
 

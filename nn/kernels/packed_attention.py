@@ -6,7 +6,7 @@ query where no graph is built (sampling with a KV cache), nn/kernels/one_query_a
 
 import numpy as np
 
-from engine import Function, Tensor, is_grad_enabled
+from engine import Function, Tensor, modes
 from engine.shape_ops import GetItem
 from nn.kernels.attention import FusedAttention
 from nn.kernels.one_query_attention import attend_one_query
@@ -53,9 +53,11 @@ def attend(q, k, v, bias, scale, keep):
     of the loss's graph, so nobody sends them a gradient and their backward never runs.
 
     A single query with neither a mask nor dropout, where no graph is built, takes
-    `attend_one_query`, on the arrays.
+    `attend_one_query`, on the arrays (but not under `engine.detect_anomaly()`, which checks
+    what each node makes).
     """
-    if q.shape[-2] == 1 and bias is None and keep is None and not _in_graph(q, k, v):
+    one_query = q.shape[-2] == 1 and bias is None and keep is None
+    if one_query and not modes.anomaly and not _in_graph(q, k, v):
         return Tensor(attend_one_query(q.data, k.data, v.data, scale))
     heads = _packed_source(q, k, v)
     if heads is not None:
@@ -65,7 +67,7 @@ def attend(q, k, v, bias, scale, keep):
 
 def _in_graph(*tensors):
     """Whether an op on `tensors` would be recorded in the graph (for a backward to come)."""
-    return is_grad_enabled() and any(t.requires_grad for t in tensors)
+    return modes.grad_enabled and any(t.requires_grad for t in tensors)
 
 
 def _packed_source(q, k, v):
