@@ -64,20 +64,23 @@ def topological_order(root):
 
 
 def root_gradient(root, grad=None):
-    """dL/d(root), where the backward pass starts: `grad` (an array or Tensor of root's shape),
-    or 1 when root has one element (dL/dL = 1). Refuses a root that does not require grad."""
+    """dL/d(root), where the backward pass starts: `grad` (an array or Tensor of root's shape;
+    `backward(gradient=...)`), or 1 when root has one element (dL/dL = 1). Refuses a root that
+    does not require grad."""
     if not root.requires_grad:
         raise RuntimeError("backward() on a tensor that does not require grad")
     if grad is None:
         if root.size != 1:
             raise RuntimeError(
                 f"backward() without a gradient needs a one-element tensor, got shape "
-                f"{root.shape}; pass grad= of that shape"
+                f"{root.shape}; pass gradient= of that shape"
             )
         return np.ones_like(root.data)
     grad = np.asarray(grad.data if isinstance(grad, tensor.Tensor) else grad, dtype=root.dtype)
     if grad.shape != root.shape:
-        raise ValueError(f"backward() grad has shape {grad.shape}, tensor has shape {root.shape}")
+        raise ValueError(
+            f"backward() gradient has shape {grad.shape}, tensor has shape {root.shape}"
+        )
     return grad
 
 

@@ -80,7 +80,10 @@ class GetItem(Function):
 
     def forward(self, x, index):
         self.shape, self.index = x.shape, _as_tuple(index)
-        return x[index]
+        y = x[index]
+        # Every index an int: NumPy gives a scalar, a copy. With `...` after them it gives a
+        # 0-d view instead, as PyTorch does, so that t[i, j].add_(1) changes t.
+        return y if isinstance(y, np.ndarray) else x[(*self.index, Ellipsis)]
 
     def backward(self, g):
         ids = self.index[0] if len(self.index) == 1 else None

@@ -191,12 +191,12 @@ class Tensor(TensorOps, TensorReductions, TensorShapes, TensorInPlace):
             raise RuntimeError("retain_grad() on a tensor that does not require grad")
         self._retains_grad = True
 
-    def backward(self, grad=None, retain_graph=False):
+    def backward(self, gradient=None, retain_graph=False):
         """Compute d(self)/d(leaf) for every leaf that requires grad; add it to `leaf.grad`.
 
-        `grad` is dL/d(self), needed unless self has one element (then it is 1). Afterwards
+        `gradient` is dL/d(self), needed unless self has one element (then it is 1). Afterwards
         each node's saved arrays are freed unless `retain_graph=True`; the graph's structure,
         the tensors' values and the gradients stay, so it can still be drawn.
         """
-        for _ in backward.backprop(self, backward.root_gradient(self, grad), retain_graph):
+        for _ in backward.backprop(self, backward.root_gradient(self, gradient), retain_graph):
             pass

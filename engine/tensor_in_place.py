@@ -103,10 +103,17 @@ class TensorInPlace:
 
 
 def plain_index(index):
-    """`index` with each Tensor in it (of ids, or a boolean mask) as its ndarray."""
+    """`index` with each Tensor in it (of ids, or a boolean mask) as its ndarray. A uint8
+    tensor is refused: PyTorch reads it as a mask (an old spelling it still takes), NumPy as
+    ids, and either reading would be silently wrong for someone who meant the other."""
     parts = index if isinstance(index, tuple) else (index,)
     if not any(isinstance(i, TensorInPlace) for i in parts):
         return index
+    if any(isinstance(i, TensorInPlace) and i.dtype == np.uint8 for i in parts):
+        raise IndexError(
+            "an index tensor of dtype uint8 is a mask in PyTorch but ids in NumPy: convert it, "
+            "with .bool() for a mask or .long() for ids"
+        )
     parts = tuple(i.data if isinstance(i, TensorInPlace) else i for i in parts)
     return parts if isinstance(index, tuple) else parts[0]
 

@@ -57,8 +57,10 @@ class TensorShapes:
         return shape_ops.Repeat.apply(self, repeats=repeats)
 
     def contiguous(self):
-        """Self: NumPy's reshape copies when it must, so no tensor needs to be made contiguous."""
-        return self
+        """Self if its data is laid out row by row (C order), else a copy that is, as
+        `torch.contiguous`: a copy shares no memory with self, so changing it in place leaves
+        self as it was. (NumPy's reshape copies when it must, so no op here needs it.)"""
+        return self if self.data.flags.c_contiguous else self.clone()
 
     def clone(self):
         """A copy in new memory, still in the graph (its gradient goes back to self): what to

@@ -97,17 +97,25 @@ def probability(what, p):
 
 
 def attention_shapes(q, k, v, attn_mask, is_causal, dropout_p):
-    """Raise ValueError unless q (..., L, E), k (..., S, E) and v (..., S, Ev) fit, and the
-    options agree."""
+    """Raise ValueError unless q (..., L, E), k (..., S, E) and v (..., S, Ev) fit, with at
+    least one key, and the options agree; TypeError unless q, k and v share one float dtype
+    (as PyTorch requires)."""
     # The same leading axes (the usual case) fit at once, without asking NumPy.
     leads_fit = q.shape[:-2] == k.shape[:-2] or _broadcast(q.shape[:-2], k.shape[:-2])
     if not leads_fit or q.ndim < 2 or k.ndim < 2 or k.shape[-1] != q.shape[-1]:
         raise ValueError(f"attention: queries {q.shape} and keys {k.shape} do not fit")
     if v.shape[:-1] != k.shape[:-1]:
         raise ValueError(f"attention: keys {k.shape} and values {v.shape} do not fit")
+    if k.shape[-2] == 0:
+        raise ValueError(f"attention: keys {k.shape} hold no key to attend to")
     if is_causal and attn_mask is not None:
         raise ValueError("attention: give attn_mask or is_causal=True, not both (as in PyTorch)")
     floating("attention", q, k, v)
+    if not q.dtype == k.dtype == v.dtype:
+        raise TypeError(
+            f"attention: queries, keys and values must share one dtype, got {q.dtype}, "
+            f"{k.dtype} and {v.dtype}"
+        )
     mask = None if attn_mask is None else mask_array(attn_mask)
     if mask is not None and mask.dtype.kind not in "bf":
         raise TypeError(f"attention: attn_mask must be bool or float, got dtype {mask.dtype}")
@@ -121,3 +129,16 @@ def _broadcast(*shapes):
     except ValueError:
         return False
     return True
+
+
+def softmax_dim(what, x, dim, axis):
+    """`dim` as given, None meaning the last axis: for a 1-D or 2-D x that is PyTorch's
+    implicit choice too. From 3-D on, PyTorch's own (deprecated: dim 0 for 3-D, 1 beyond) is
+    not the last axis, so ported code would silently differ: ValueError without a dim."""
+    if dim is None and axis is None and x.ndim > 2:
+        theirs = 0 if x.ndim == 3 else 1
+        raise ValueError(
+            f"{what} of a {x.ndim}-D input needs dim=: PyTorch's implicit choice there, dim "
+            f"{theirs} (deprecated), is not the last axis"
+        )
+    return dim

@@ -188,13 +188,14 @@ def dropout_mask(shape, p, dtype):
 
 
 def softmax(x, dim=None, *, axis=None):
-    """x -> exp(x) / sum(exp(x)) along `dim` (default -1; `axis=` also works)."""
-    return x.softmax(dim, axis=axis)
+    """x -> exp(x) / sum(exp(x)) along `dim` (`axis=` also works; see `checks.softmax_dim`)."""
+    return x.softmax(checks.softmax_dim("softmax", x, dim, axis), axis=axis)
 
 
 def log_softmax(x, dim=None, *, axis=None):
-    """x -> x - log(sum(exp(x))) along `dim` (default -1): log(softmax(x)) without overflow."""
-    return x.log_softmax(dim, axis=axis)
+    """x -> x - log(sum(exp(x))) along `dim` (see `checks.softmax_dim`): log(softmax(x)) without
+    overflow."""
+    return x.log_softmax(checks.softmax_dim("log_softmax", x, dim, axis), axis=axis)
 
 
 def cross_entropy(logits, targets, ignore_index=-100, reduction="mean", label_smoothing=0.0):

@@ -76,11 +76,14 @@ class Module(ModuleState):
             buffers.pop(name, None)
             self._non_persistent.discard(name)
             modules[name] = value
-        elif name in params and value is not None:
-            raise TypeError(
-                f"cannot assign {type(value).__name__} to parameter {name!r} of "
-                f"{type(self).__name__}: it takes an nn.Parameter (wrap a Tensor in one) or None"
-            )
+        elif name in params:  # None leaves the slot, as in PyTorch: a Tensor is not let in later
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} to parameter {name!r} of "
+                    f"{type(self).__name__}: it takes an nn.Parameter (wrap a Tensor in one) or "
+                    "None"
+                )
+            params[name] = None
         elif name in modules and value is not None:
             raise TypeError(
                 f"cannot assign {type(value).__name__} to sub-module {name!r} of "
@@ -164,7 +167,7 @@ class Module(ModuleState):
         seen = set()
         for prefix, module in self.named_modules():
             for name, p in module._parameters.items():
-                if id(p) not in seen:
+                if p is not None and id(p) not in seen:  # None: a parameter set to None
                     seen.add(id(p))
                     yield (f"{prefix}.{name}" if prefix else name), p
 
@@ -248,11 +251,12 @@ class Module(ModuleState):
     def __repr__(self):
         count = sum(p.size for p in self.parameters())
         head = f"{type(self).__name__}({self.extra_repr()}"
+        own = [(n, p) for n, p in self._parameters.items() if p is not None]
         if not self._modules:
-            shapes = ", ".join(f"{n} {p.shape}" for n, p in self._parameters.items())
+            shapes = ", ".join(f"{n} {p.shape}" for n, p in own)
             return f"{head})" + (f"  # {shapes}: {count:,} parameters" if shapes else "")
         lines = [f"{head}  # {count:,} parameters"]
-        lines += [f"  ({n}): Parameter {p.shape}" for n, p in self._parameters.items()]
+        lines += [f"  ({n}): Parameter {p.shape}" for n, p in own]
         for name, child in self._modules.items():
             body = repr(child).replace("\n", "\n  ")
             lines.append(f"  ({name}): {body}")

@@ -24,7 +24,8 @@ class ModuleState:
             for name, b in self._buffers.items()
             if b is not None and name not in self._non_persistent
         ]
-        for name, t in [*self._parameters.items(), *buffers]:
+        params = [(name, p) for name, p in self._parameters.items() if p is not None]
+        for name, t in [*params, *buffers]:
             yield prefix + name, t
         for name, child in self._modules.items():
             yield from child._named_state(f"{prefix}{name}.")
