@@ -74,20 +74,21 @@ class LayerNorm(Module):
 
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True):
         super().__init__()
-        self.normalized_shape = _dim(normalized_shape, "LayerNorm")
+        self.normalized_shape = (_dim(normalized_shape, "LayerNorm"),)  # a tuple, as in PyTorch
         self.eps, self.elementwise_affine = eps, elementwise_affine
         affine, with_bias = elementwise_affine, elementwise_affine and bias
-        self.weight = init.ones_(_empty(self.normalized_shape)) if affine else None
-        self.bias = init.zeros_(_empty(self.normalized_shape)) if with_bias else None
+        self.weight = init.ones_(_empty(*self.normalized_shape)) if affine else None
+        self.bias = init.zeros_(_empty(*self.normalized_shape)) if with_bias else None
 
     def forward(self, x):
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
+        (size,) = self.normalized_shape
         if not self.elementwise_affine:
-            return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine=False"
+            return f"{size}, eps={self.eps}, elementwise_affine=False"
         no_bias = ", bias=False" if self.bias is None else ""
-        return f"{self.normalized_shape}, eps={self.eps}{no_bias}"
+        return f"{size}, eps={self.eps}{no_bias}"
 
 
 class BatchNorm1d(Module):

@@ -98,6 +98,7 @@ def test_rms_norm_layer(lead):
 
 def test_norm_layers_validate_sizes():
     assert nn.LayerNorm((6,)).weight.shape == (6,)
+    assert nn.LayerNorm(6).normalized_shape == (6,)  # a tuple, as PyTorch's
     with pytest.raises(ValueError, match=r"LayerNorm\(6, eps=1e-05\): .*input of shape \(2, 5\)"):
         nn.LayerNorm(6)(x64(2, 5))
     with pytest.raises(ValueError, match="give its size"):
