@@ -166,8 +166,8 @@ class Module(ModuleState):
         """(dotted name, parameter), e.g. ('h.0.attn.c_attn.weight', p); each parameter once."""
         seen = set()
         for prefix, module in self.named_modules():
-            for name, p in module._parameters.items():
-                if p is not None and id(p) not in seen:  # None: a parameter set to None
+            for name, p in module._own_parameters():
+                if id(p) not in seen:
                     seen.add(id(p))
                     yield (f"{prefix}.{name}" if prefix else name), p
 
@@ -251,7 +251,7 @@ class Module(ModuleState):
     def __repr__(self):
         count = sum(p.size for p in self.parameters())
         head = f"{type(self).__name__}({self.extra_repr()}"
-        own = [(n, p) for n, p in self._parameters.items() if p is not None]
+        own = self._own_parameters()
         if not self._modules:
             shapes = ", ".join(f"{n} {p.shape}" for n, p in own)
             return f"{head})" + (f"  # {shapes}: {count:,} parameters" if shapes else "")

@@ -15,6 +15,11 @@ IncompatibleKeys = collections.namedtuple("IncompatibleKeys", ["missing_keys", "
 class ModuleState:
     """`nn.Module`'s state-dict methods (nn/module.py): the names, copies and checked loading."""
 
+    def _own_parameters(self):
+        """(name, parameter) for this module's own parameters, in registration order; a name
+        whose parameter was set to None keeps its slot but has none."""
+        return [(name, p) for name, p in self._parameters.items() if p is not None]
+
     def _named_state(self, prefix=""):
         """(dotted name, tensor) for what a state dict holds: each module's parameters, then its
         persistent buffers, module by module (PyTorch's order); a tied parameter, or a module
@@ -24,8 +29,7 @@ class ModuleState:
             for name, b in self._buffers.items()
             if b is not None and name not in self._non_persistent
         ]
-        params = [(name, p) for name, p in self._parameters.items() if p is not None]
-        for name, t in [*params, *buffers]:
+        for name, t in [*self._own_parameters(), *buffers]:
             yield prefix + name, t
         for name, child in self._modules.items():
             yield from child._named_state(f"{prefix}{name}.")
